@@ -1,0 +1,11 @@
+# llhttp from Debian's node-llhttp: C sources in /usr/share/llhttp, header in
+# /usr/share/include/llhttp. Built as a static library; nothing is vendored.
+find_path(LLHTTP_INCLUDE_DIR llhttp.h PATHS /usr/share/include/llhttp /usr/include REQUIRED)
+find_path(LLHTTP_SOURCE_DIR llhttp.c PATHS /usr/share/llhttp REQUIRED)
+add_library(llhttp STATIC
+  ${LLHTTP_SOURCE_DIR}/llhttp.c
+  ${LLHTTP_SOURCE_DIR}/api.c
+  ${LLHTTP_SOURCE_DIR}/http.c)
+target_include_directories(llhttp SYSTEM PUBLIC ${LLHTTP_INCLUDE_DIR})
+set_target_properties(llhttp PROPERTIES C_STANDARD 99 POSITION_INDEPENDENT_CODE ON)
+target_compile_options(llhttp PRIVATE -w -O2)

@@ -1,0 +1,116 @@
+// Static configuration: what `--config FILE` holds and what the control plane
+// will later push. Plain values only; the proxy compiles it into per-worker
+// state. Thread-safety: immutable once built; shared as shared_ptr<const>.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace graymesh::config {
+
+using Millis = std::chrono::milliseconds;
+
+// An address as "host:port"; host is a literal IP or a name resolved at start.
+struct HostPort {
+  std::string host;
+  uint16_t port = 0;
+  std::string ToString() const { return host + ":" + std::to_string(port); }
+  bool operator==(const HostPort&) const = default;
+};
+
+enum class LbPolicy { kRoundRobin, kLeastRequest };
+
+struct Endpoint {
+  HostPort address;
+  uint32_t weight = 100;                      // relative; 1..10000
+  std::map<std::string, std::string> labels;  // e.g. {"lane": "gray"}
+  std::string lane;                           // labels["lane"], "" = base
+};
+
+struct Service {
+  std::string name;
+  LbPolicy lb = LbPolicy::kRoundRobin;
+  std::vector<Endpoint> endpoints;
+};
+
+// Gateway routing: the first route whose host and path prefix match wins.
+struct Route {
+  std::string host;         // "" = any; "*.example.com" = suffix match
+  std::string path_prefix;  // "" = any
+  std::string service;
+};
+
+enum class ListenerKind {
+  kGateway,   // routes by host/path to services
+  kOutbound,  // the app's calls: Host or proxy-form authority names the service
+  kInbound,   // in front of the local app: every request goes to `service`
+};
+
+struct Listener {
+  std::string name;
+  ListenerKind kind = ListenerKind::kGateway;
+  HostPort address;
+  std::string service;  // kInbound: the local app's service
+};
+
+struct Timeouts {
+  Millis header_read{10'000};  // client must send a whole head within this (408)
+  Millis idle{60'000};         // keep-alive client connection idle
+  Millis connect{2'000};       // upstream connect (then retry or 503/504)
+  Millis response{30'000};     // upstream response head after request sent (504)
+  Millis drain{30'000};        // graceful stop: in-flight requests get this long
+};
+
+struct Limits {
+  uint32_t max_header_bytes = 64 * 1024;       // request head (431)
+  uint64_t max_body_bytes = 64ull << 20;       // request body (413); 0 = no limit
+  uint32_t max_connections = 16'000;           // per process, below the fd limit
+};
+
+struct UpstreamOptions {
+  uint32_t max_idle_per_endpoint = 64;  // per worker
+  Millis idle_timeout{60'000};
+};
+
+struct Config {
+  int workers = 0;  // 0 = hardware threads
+  std::vector<Listener> listeners;
+  std::vector<Service> services;
+  std::vector<Route> routes;
+  Timeouts timeouts;
+  Limits limits;
+  UpstreamOptions upstream;
+};
+
+// Thrown for an invalid file; what() is "FILE:LINE: reason".
+class ConfigError : public std::runtime_error {
+ public:
+  ConfigError(std::string file, int line, const std::string& reason)
+      : std::runtime_error(file + ":" + std::to_string(line) + ": " + reason),
+        file_(std::move(file)),
+        line_(line) {}
+  const std::string& file() const { return file_; }
+  int line() const { return line_; }
+
+ private:
+  std::string file_;
+  int line_;
+};
+
+// Parses YAML text; `file` names it in errors. Throws ConfigError.
+Config ParseConfig(const std::string& yaml_text, const std::string& file);
+// Reads and parses a file. Throws ConfigError (line 0 when unreadable).
+Config LoadConfigFile(const std::string& path);
+
+// "250ms", "10s", "2m", "1h"; a bare number is seconds. Throws std::invalid_argument.
+Millis ParseDuration(const std::string& text);
+// "127.0.0.1:8080", "[::1]:80", "localhost:80". Throws std::invalid_argument.
+HostPort ParseHostPort(const std::string& text);
+// "65536", "64Ki", "10Mi", "1Gi". Throws std::invalid_argument.
+uint64_t ParseByteSize(const std::string& text);
+
+}  // namespace graymesh::config
