@@ -1,0 +1,129 @@
+// HTTP/1.1 message parser on llhttp. The head is parsed in place: header names
+// and values are slices (offsets) of the caller's read buffer, so no header is
+// copied and the buffer may grow while a head arrives in pieces. The body is
+// then fed through the same parser, which validates its framing (length or
+// chunked) and says where the message ends, so a proxy can forward body bytes
+// as they came, or decoded, and stop exactly before a pipelined next message.
+//
+// Thread-safety: none; one parser per connection direction.
+#pragma once
+
+#include <llhttp.h>
+
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+namespace graymesh::http {
+
+// A piece of the read buffer, by offset from its start.
+struct Slice {
+  uint32_t off = 0;
+  uint32_t len = 0;
+  std::string_view In(const char* base) const { return {base + off, len}; }
+};
+
+struct HeaderSlice {
+  Slice name;
+  Slice value;
+};
+
+inline constexpr int kMaxHeaders = 100;
+
+enum class MessageKind { kRequest, kResponse };
+
+enum class ParseStatus {
+  kNeedMore,      // feed more bytes
+  kHeadComplete,  // head parsed; body (if any) follows at `consumed`
+  kBodyComplete,  // the message ended; the next one starts at `consumed`
+  kError,         // malformed: see error() / error_status()
+};
+
+// Decoded body pieces from one FeedBody call (pointers into the fed data).
+struct BodyPieces {
+  static constexpr int kMax = 32;
+  std::string_view piece[kMax];
+  int count = 0;
+  bool overflow = false;  // more pieces than kMax: caller must use raw bytes
+};
+
+class Parser {
+ public:
+  explicit Parser(MessageKind kind);
+  Parser(const Parser&) = delete;
+  Parser& operator=(const Parser&) = delete;
+
+  // Head phase. `base` is the read buffer; bytes [from, to) are new. `consumed`
+  // returns how many of them were parsed. Once the head ends, returns
+  // kHeadComplete with the body starting at from + consumed. A message without
+  // body (GET, 204, HEAD response) also reports body_done() at that point.
+  ParseStatus FeedHead(const char* base, size_t from, size_t to, size_t* consumed);
+
+  // Body phase: feed raw bytes; `consumed` tells how many belong to this
+  // message. Decoded data pieces go to `pieces` when not null.
+  ParseStatus FeedBody(const char* data, size_t len, size_t* consumed, BodyPieces* pieces);
+
+  // The peer closed: a body delimited by close ends here (kBodyComplete);
+  // anything else unfinished is kError.
+  ParseStatus FeedEof();
+
+  // Ready for the next message on the same connection.
+  void NextMessage();
+
+  // For a response: the request was HEAD, so the response has no body.
+  void SetHeadRequest(bool head) { head_request_ = head; }
+
+  // ---- The parsed head (valid after kHeadComplete until NextMessage) ----
+  llhttp_method_t method() const { return static_cast<llhttp_method_t>(p_.method); }
+  int status_code() const { return p_.status_code; }
+  int version_major() const { return p_.http_major; }
+  int version_minor() const { return p_.http_minor; }
+  Slice target() const { return url_; }  // request-target
+  Slice reason() const { return status_; }
+  std::span<const HeaderSlice> headers() const { return {headers_, size_t(num_headers_)}; }
+  bool keep_alive() const { return keep_alive_; }
+  bool chunked() const { return (p_.flags & F_CHUNKED) != 0; }
+  bool has_content_length() const { return (p_.flags & F_CONTENT_LENGTH) != 0; }
+  uint64_t content_length() const { return content_length_; }
+  bool body_done() const { return body_done_; }
+  bool too_many_headers() const { return too_many_headers_; }
+  // Bytes of the head so far, including partial: for the 431 limit.
+  size_t head_bytes() const { return head_bytes_; }
+
+  const char* error() const { return error_; }
+
+ private:
+  static int OnUrl(llhttp_t*, const char*, size_t);
+  static int OnStatus(llhttp_t*, const char*, size_t);
+  static int OnHeaderField(llhttp_t*, const char*, size_t);
+  static int OnHeaderValue(llhttp_t*, const char*, size_t);
+  static int OnHeaderValueComplete(llhttp_t*);
+  static int OnHeadersComplete(llhttp_t*);
+  static int OnBody(llhttp_t*, const char*, size_t);
+  static int OnMessageComplete(llhttp_t*);
+  static const llhttp_settings_t kSettings;
+
+  void Extend(Slice* s, const char* at, size_t len);
+  ParseStatus Execute(const char* data, size_t len, size_t* consumed);
+
+  llhttp_t p_;
+  MessageKind kind_;
+  const char* base_ = nullptr;  // buffer the current head slices refer to
+  bool in_head_ = true;
+  bool head_done_ = false;
+  bool body_done_ = false;
+  bool keep_alive_ = false;
+  bool head_request_ = false;
+  bool too_many_headers_ = false;
+  bool field_open_ = false;  // last header callback was a name piece
+  uint64_t content_length_ = 0;
+  size_t head_bytes_ = 0;
+  Slice url_;
+  Slice status_;
+  int num_headers_ = 0;
+  HeaderSlice headers_[kMaxHeaders];
+  BodyPieces* pieces_ = nullptr;
+  const char* error_ = nullptr;
+};
+
+}  // namespace graymesh::http

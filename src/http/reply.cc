@@ -1,0 +1,33 @@
+#include "http/reply.h"
+
+#include <fmt/format.h>
+
+namespace graymesh::http {
+
+std::string_view StatusText(int status) {
+  switch (status) {
+    case 200: return "OK";
+    case 400: return "Bad Request";
+    case 404: return "Not Found";
+    case 408: return "Request Timeout";
+    case 413: return "Content Too Large";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
+    default: return "Unknown";
+  }
+}
+
+std::string ErrorReply(int status, std::string_view reason, bool close) {
+  return fmt::format(
+      "HTTP/1.1 {} {}\r\ncontent-type: text/plain\r\ncontent-length: {}\r\n"
+      "x-graymesh-reason: {}\r\n{}\r\n{}\n",
+      status, StatusText(status), reason.size() + 1, reason,
+      close ? "connection: close\r\n" : "", reason);
+}
+
+}  // namespace graymesh::http
