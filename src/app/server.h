@@ -1,0 +1,95 @@
+// A small HTTP/1.1 server on asio coroutines, enough for the sample app:
+// keep-alive, pipelined requests answered in order (one at a time per
+// connection), request bodies read to the end and hashed but never stored,
+// responses streamed from a filler pattern, and a graceful stop.
+//
+// Thread-safety: none; everything runs on one io_context thread.
+#pragma once
+
+#include <asio.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace graymesh::app {
+
+using HeaderList = std::vector<std::pair<std::string, std::string>>;
+
+inline constexpr uint64_t kFnvOffset = 0xcbf29ce484222325ULL;
+
+// FNV-1a 64 over `data`, continuing from `h`: cheap, streamable, and easy to
+// recompute in a test, which is all an upload checksum needs.
+uint64_t Fnv1a(uint64_t h, std::string_view data);
+
+// Byte `i` of every generated body: 'a' + i % 26, so a test can check that a
+// streamed body arrived intact and in order.
+inline char PatternByte(uint64_t i) { return static_cast<char>('a' + i % 26); }
+
+struct Request {
+  std::string method;
+  std::string target;  // as received
+  std::string path;    // target without scheme/authority and query
+  std::string query;   // after '?'
+  int version_minor = 1;
+  HeaderList headers;
+  uint64_t body_bytes = 0;
+  uint64_t body_fnv = kFnvOffset;  // FNV-1a 64 of the decoded body
+  std::string peer;                // client "ip:port"
+
+  // First header with that name (case-insensitive), or "".
+  std::string_view Header(std::string_view name) const;
+  // Value of `key` in the query string, or "" (no percent-decoding needed here).
+  std::string_view QueryParam(std::string_view key) const;
+};
+
+struct Reply {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  HeaderList headers;  // extra response headers
+  // When set, the body is this many pattern bytes, written in pieces so it is
+  // never held in memory; `chunked` picks chunked framing over a length.
+  std::optional<uint64_t> stream_bytes;
+  bool chunked = false;
+};
+
+using Handler = std::function<asio::awaitable<Reply>(const Request&)>;
+
+class Server {
+ public:
+  // Binds and listens at once, so port() is known before Start().
+  Server(asio::io_context& io, const asio::ip::tcp::endpoint& listen, Handler handler);
+  ~Server();
+
+  uint16_t port() const { return port_; }
+  void Start();
+  // Stops accepting and closes idle connections; busy ones answer with
+  // `connection: close` and close after their response.
+  void Shutdown();
+  // Connections still open (for the drain wait).
+  size_t open_connections() const;
+
+ private:
+  struct Registry;
+  struct Conn;
+  asio::awaitable<void> AcceptLoop();
+  asio::awaitable<void> Serve(std::shared_ptr<Conn> conn);
+  asio::awaitable<bool> WriteReply(Conn& conn, const Request& req, const Reply& reply,
+                                   bool keep_alive, bool head);
+
+  asio::io_context& io_;
+  asio::ip::tcp::acceptor acceptor_;
+  uint16_t port_ = 0;
+  Handler handler_;
+  // Shared with every connection's coroutine frame, which may outlive the
+  // Server when the io_context is stopped by force.
+  std::shared_ptr<Registry> registry_;
+};
+
+}  // namespace graymesh::app

@@ -1,0 +1,183 @@
+#include "proxy/server.h"
+
+#include <spdlog/spdlog.h>
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/signal_set.hpp>
+#include <asio/steady_timer.hpp>
+#include <nlohmann/json.hpp>
+#include <functional>
+#include <thread>
+
+#include "app/server.h"
+#include "net/listener.h"
+
+namespace graymesh::proxy {
+
+// The admin endpoint and the main thread's loop: signals, drain, metrics.
+struct Server::Admin {
+  asio::io_context io{1};
+  std::unique_ptr<app::Server> http;
+  bool drain_requested = false;
+};
+
+Server::Server(std::shared_ptr<const config::Config> cfg, ServerOptions options)
+    : cfg_(std::move(cfg)), options_(std::move(options)), admin_(std::make_unique<Admin>()) {}
+
+Server::~Server() {
+  for (auto& w : workers_) w->Stop();
+  for (auto& w : workers_) w->Join();
+}
+
+void Server::Start() {
+  auto snap = Snapshot::Compile(cfg_, version_);
+  std::vector<ListenerInfo> listeners;
+  for (const config::Listener& l : cfg_->listeners) {
+    listeners.push_back({l, net::Resolve(l.address.host, l.address.port)});
+  }
+  int n = cfg_->workers > 0 ? cfg_->workers : int(std::max(1u, std::thread::hardware_concurrency()));
+  for (int i = 0; i < n; ++i) {
+    auto w = std::make_unique<Worker>(i, snap);
+    try {
+      w->Listen(listeners);
+    } catch (const std::exception& e) {
+      throw std::runtime_error(std::string("cannot listen: ") + e.what());
+    }
+    workers_.push_back(std::move(w));
+  }
+  for (auto& w : workers_) w->Start();
+  for (const ListenerInfo& l : listeners) {
+    spdlog::info("{} listener '{}' on {}", options_.role, l.cfg.name, l.cfg.address.ToString());
+  }
+
+  if (!options_.admin_address.empty()) {
+    config::HostPort hp = config::ParseHostPort(options_.admin_address);
+    auto handler = [this](const app::Request& rq) -> asio::awaitable<app::Reply> {
+      app::Reply reply;
+      if (rq.path == "/metrics") {
+        reply.content_type = "text/plain; version=0.0.4";
+        reply.body = MetricsText();
+      } else if (rq.path == "/ready") {
+        bool ready = !admin_->drain_requested;
+        reply.status = ready ? 200 : 503;
+        reply.content_type = "text/plain";
+        reply.body = ready ? "ready\n" : "draining\n";
+      } else if (rq.path == "/config") {
+        reply.body = ConfigJson();
+      } else if (rq.path == "/drain" && rq.method == "POST") {
+        reply.content_type = "text/plain";
+        reply.body = "draining\n";
+        if (begin_drain_) begin_drain_();
+      } else {
+        reply.status = 404;
+        reply.content_type = "text/plain";
+        reply.body = "not found\n";
+      }
+      co_return reply;
+    };
+    admin_->http = std::make_unique<app::Server>(
+        admin_->io, net::Resolve(hp.host, hp.port), handler);
+    admin_->http->Start();
+    spdlog::info("{} admin on {}", options_.role, options_.admin_address);
+  }
+}
+
+int Server::Run() {
+  int exit_code = 0;
+  asio::steady_timer poll(admin_->io);
+  auto deadline = std::chrono::steady_clock::time_point::max();
+  // Checks every 20 ms whether the drain is over.
+  std::function<void()> watch = [&] {
+    int64_t open = 0;
+    for (auto& w : workers_) open += w->open_sessions();
+    if (open == 0 || std::chrono::steady_clock::now() >= deadline) {
+      if (open > 0) {
+        spdlog::warn("drain timeout: {} connections still open", open);
+        exit_code = 1;
+      }
+      admin_->io.stop();
+      return;
+    }
+    poll.expires_after(std::chrono::milliseconds(20));
+    poll.async_wait([&](const asio::error_code& ec) {
+      if (!ec) watch();
+    });
+  };
+  begin_drain_ = [&] {
+    if (admin_->drain_requested) return;
+    admin_->drain_requested = true;
+    deadline = std::chrono::steady_clock::now() + cfg_->timeouts.drain;
+    for (auto& w : workers_) w->Drain();
+    watch();
+  };
+
+  asio::signal_set signals(admin_->io, SIGTERM, SIGINT);
+  std::function<void(const asio::error_code&, int)> on_signal =
+      [&](const asio::error_code& ec, int sig) {
+        if (ec) return;
+        if (admin_->drain_requested) {  // a second signal: stop now
+          spdlog::warn("signal {} again: stopping now", sig);
+          exit_code = 1;
+          admin_->io.stop();
+          return;
+        }
+        spdlog::info("signal {}: draining", sig);
+        begin_drain_();
+        signals.async_wait(on_signal);
+      };
+  signals.async_wait(on_signal);
+  admin_->io.run();
+  begin_drain_ = nullptr;
+
+  for (auto& w : workers_) w->Stop();
+  for (auto& w : workers_) w->Join();
+  if (exit_code == 0) spdlog::info("stopped cleanly");
+  return exit_code;
+}
+
+void Server::Apply(std::shared_ptr<const config::Config> cfg) {
+  auto snap = Snapshot::Compile(cfg, ++version_);
+  cfg_ = std::move(cfg);
+  for (auto& w : workers_) w->Apply(snap);
+}
+
+std::string Server::MetricsText() const {
+  std::string out;
+#define GRAYMESH_EMIT(name, help)                                                        \
+  {                                                                                      \
+    uint64_t sum = 0;                                                                    \
+    for (const auto& w : workers_) sum += w->stats().name.Get();                         \
+    out += "# HELP graymesh_" #name " " help "\n# TYPE graymesh_" #name " counter\n";     \
+    out += "graymesh_" #name " " + std::to_string(sum) + "\n";                           \
+  }
+  GRAYMESH_PROXY_COUNTERS(GRAYMESH_EMIT)
+#undef GRAYMESH_EMIT
+  int64_t active = 0;
+  for (const auto& w : workers_) active += w->stats().downstream_cx_active.Get();
+  out += "# TYPE graymesh_downstream_cx_active gauge\ngraymesh_downstream_cx_active " +
+         std::to_string(active) + "\n";
+  return out;
+}
+
+std::string Server::ConfigJson() const {
+  nlohmann::json j;
+  j["version"] = version_;
+  j["role"] = options_.role;
+  for (const config::Service& s : cfg_->services) {
+    nlohmann::json svc{{"name", s.name},
+                       {"lb", s.lb == config::LbPolicy::kLeastRequest ? "least_request"
+                                                                      : "round_robin"}};
+    for (const config::Endpoint& e : s.endpoints) {
+      svc["endpoints"].push_back(
+          {{"address", e.address.ToString()}, {"weight", e.weight}, {"labels", e.labels}});
+    }
+    j["services"].push_back(svc);
+  }
+  for (const config::Listener& l : cfg_->listeners) {
+    j["listeners"].push_back({{"name", l.name}, {"address", l.address.ToString()}});
+  }
+  return j.dump(2);
+}
+
+}  // namespace graymesh::proxy

@@ -1,0 +1,49 @@
+// A running proxy: workers with their listeners, the admin endpoint, and the
+// graceful stop. `graymesh gateway` and `graymesh proxy` both run one.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+#include "proxy/worker.h"
+
+namespace graymesh::proxy {
+
+struct ServerOptions {
+  std::string admin_address;  // "" = no admin endpoint
+  std::string role = "gateway";
+};
+
+class Server {
+ public:
+  Server(std::shared_ptr<const config::Config> cfg, ServerOptions options);
+  ~Server();
+
+  // Binds every listener on every worker; throws std::runtime_error naming the
+  // address that failed.
+  void Start();
+  // Serves until SIGTERM/SIGINT or POST /drain, then drains and returns the
+  // exit code (0 when every request in flight finished in time).
+  int Run();
+
+  // Swaps in a new configuration on every worker (listeners stay as started).
+  void Apply(std::shared_ptr<const config::Config> cfg);
+  // Prometheus text of every worker's counters, summed.
+  std::string MetricsText() const;
+  std::string ConfigJson() const;
+
+ private:
+  struct Admin;
+
+  std::shared_ptr<const config::Config> cfg_;
+  ServerOptions options_;
+  uint64_t version_ = 1;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::unique_ptr<Admin> admin_;
+  std::function<void()> begin_drain_;  // set while Run() runs
+};
+
+}  // namespace graymesh::proxy

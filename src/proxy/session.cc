@@ -1,0 +1,420 @@
+#include "proxy/session.h"
+
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/buffer.hpp>
+#include <asio/use_awaitable.hpp>
+#include <asio/write.hpp>
+#include <array>
+
+#include "http/headers.h"
+#include "http/reply.h"
+
+namespace graymesh::proxy {
+namespace {
+
+constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
+constexpr size_t kInitialBuffer = 8 * 1024;
+constexpr size_t kBodyChunk = 16 * 1024;
+constexpr size_t kMaxResponseHead = 64 * 1024;
+
+bool Idempotent(llhttp_method_t m) {
+  return m == HTTP_GET || m == HTTP_HEAD || m == HTTP_OPTIONS || m == HTTP_TRACE ||
+         m == HTTP_PUT || m == HTTP_DELETE;
+}
+
+std::string_view StripPort(std::string_view authority) {
+  if (!authority.empty() && authority.front() == '[') {  // [v6]:port
+    size_t close = authority.find(']');
+    return close == std::string_view::npos ? authority : authority.substr(1, close - 1);
+  }
+  size_t colon = authority.rfind(':');
+  return colon == std::string_view::npos ? authority : authority.substr(0, colon);
+}
+
+}  // namespace
+
+Session::Session(Worker& worker, const ListenerInfo& listener, asio::ip::tcp::socket socket)
+    : worker_(worker),
+      listener_(listener),
+      client_(std::move(socket)),
+      in_(kInitialBuffer),
+      up_in_(kInitialBuffer) {
+  asio::error_code ec;
+  client_.set_option(asio::ip::tcp::no_delay(true), ec);
+  auto remote = client_.remote_endpoint(ec);
+  if (!ec) client_ip_ = remote.address().to_string();
+  worker_.Register(this);
+  worker_.stats().downstream_cx_total.Inc();
+  worker_.stats().downstream_cx_active.Add(1);
+}
+
+Session::~Session() {
+  worker_.Unregister(this);
+  worker_.stats().downstream_cx_active.Add(-1);
+}
+
+void Session::SetDeadline(Timeout kind, config::Millis after) {
+  timeout_ = kind;
+  deadline_ms_ = Worker::NowMs() + after.count();
+}
+
+void Session::CheckDeadline(int64_t now_ms) {
+  if (timeout_ == Timeout::kNone || now_ms < deadline_ms_) return;
+  expired_ = timeout_;
+  timeout_ = Timeout::kNone;
+  asio::error_code ignored;
+  client_.cancel(ignored);
+  if (upstream_ != nullptr) upstream_->cancel(ignored);
+}
+
+void Session::CloseIfIdle() {
+  if (!idle_) return;
+  expired_ = Timeout::kIdle;
+  asio::error_code ignored;
+  client_.cancel(ignored);
+}
+
+asio::awaitable<void> Session::Run() {
+  while (!close_after_) {
+    if (!co_await ReadHead()) break;
+    if (worker_.draining()) close_after_ = true;
+  }
+  asio::error_code ignored;
+  client_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+  client_.close(ignored);
+}
+
+asio::awaitable<void> Session::SendError(int status, std::string_view reason) {
+  worker_.stats().CountError(status);
+  close_after_ = close_after_ || status == 400 || status == 408 || status == 413 || status == 431;
+  std::string reply = http::ErrorReply(status, reason, close_after_);
+  SetDeadline(Timeout::kStream, worker_.config().timeouts.idle);
+  auto [ec, n] = co_await asio::async_write(client_, asio::buffer(reply), kNoThrow);
+  if (ec) close_after_ = true;
+}
+
+// Reads and interprets one request head, then forwards the request. Returns
+// false when the connection should close.
+asio::awaitable<bool> Session::ReadHead() {
+  const config::Config& cfg = worker_.config();
+  in_.Compact();
+  idle_ = in_.readable() == 0;
+  req_parser_.NextMessage();
+  size_t parsed = 0;
+  if (idle_) SetDeadline(Timeout::kIdle, cfg.timeouts.idle);
+  else SetDeadline(Timeout::kHeader, cfg.timeouts.header_read);
+
+  for (;;) {
+    if (in_.wpos() > parsed) {
+      size_t used = 0;
+      http::ParseStatus st = req_parser_.FeedHead(in_.data(), parsed, in_.wpos(), &used);
+      parsed += used;
+      if (st == http::ParseStatus::kHeadComplete) break;
+      if (st == http::ParseStatus::kError) {
+        if (req_parser_.too_many_headers()) {
+          co_await SendError(431, "too many request headers");
+        } else {
+          co_await SendError(400, std::string("malformed request: ") + req_parser_.error());
+        }
+        co_return false;
+      }
+      if (parsed > cfg.limits.max_header_bytes) {
+        co_await SendError(431, "request head larger than the limit");
+        co_return false;
+      }
+    }
+    if (in_.writable() == 0) {
+      in_.Grow(std::max(in_.capacity() * 2, size_t(cfg.limits.max_header_bytes) + 1024));
+    }
+    auto [ec, n] = co_await client_.async_read_some(
+        asio::buffer(in_.write_ptr(), in_.writable()), kNoThrow);
+    if (ec || n == 0) {
+      if (expired_ == Timeout::kHeader) {
+        co_await SendError(408, "request head not received in time");
+      }
+      co_return false;
+    }
+    if (idle_) {
+      idle_ = false;
+      SetDeadline(Timeout::kHeader, cfg.timeouts.header_read);
+    }
+    in_.Commit(n);
+  }
+  ClearDeadline();
+  worker_.stats().downstream_rq_total.Inc();
+
+  // ---- Interpret the head: one pass over the headers ----
+  Request rq;
+  const char* base = in_.data();
+  rq.method = req_parser_.method();
+  rq.http10 = req_parser_.version_major() == 1 && req_parser_.version_minor() == 0;
+  rq.keep_alive = req_parser_.keep_alive() && !rq.http10;
+  rq.idempotent = Idempotent(rq.method);
+  rq.head_end = parsed;
+  std::string_view host;
+  for (const http::HeaderSlice& h : req_parser_.headers()) {
+    std::string_view name = h.name.In(base);
+    std::string_view value = http::Trim(h.value.In(base));
+    switch (name.size()) {
+      case 4:
+        if (http::IEquals(name, "host")) host = value, rq.host_present = true;
+        break;
+      case 6:
+        if (http::IEquals(name, "expect") && http::IEquals(value, "100-continue")) {
+          rq.expect_continue = true;
+        }
+        break;
+      case 10:
+        if (http::IEquals(name, "connection")) rq.connection = value;
+        break;
+      case 15:
+        if (http::IEquals(name, "x-forwarded-for")) rq.xff = value;
+        break;
+      default:
+        break;
+    }
+  }
+  if (!rq.connection.empty()) {
+    rq.connection_lists_headers = !http::IEquals(rq.connection, "keep-alive") &&
+                                  !http::IEquals(rq.connection, "close");
+  }
+  rq.target = req_parser_.target().In(base);
+  rq.authority = host;
+  if (rq.target.starts_with("http://")) {  // proxy-form, as HTTP_PROXY clients send
+    std::string_view rest = rq.target.substr(7);
+    size_t slash = rest.find('/');
+    rq.authority = rest.substr(0, slash);
+    rq.target = slash == std::string_view::npos ? std::string_view("/") : rest.substr(slash);
+  }
+
+  if (req_parser_.has_content_length() && cfg.limits.max_body_bytes != 0 &&
+      req_parser_.content_length() > cfg.limits.max_body_bytes) {
+    co_await SendError(413, "request body larger than the limit");
+    co_return false;
+  }
+
+  // ---- Choose the service ----
+  const Snapshot& snap = *worker_.upstreams().snapshot();
+  std::string_view service_host = StripPort(rq.authority);
+  switch (listener_.cfg.kind) {
+    case config::ListenerKind::kGateway: {
+      std::string_view path = rq.target.substr(0, rq.target.find('?'));
+      rq.service = snap.MatchRoute(service_host, path);
+      if (rq.service < 0) {
+        co_await SendError(404, "no route for this host and path");
+        co_return !close_after_;
+      }
+      break;
+    }
+    case config::ListenerKind::kOutbound:
+      rq.service = snap.FindService(service_host);
+      if (rq.service < 0) {
+        co_await SendError(404, "unknown service '" + std::string(service_host) + "'");
+        co_return !close_after_;
+      }
+      break;
+    case config::ListenerKind::kInbound:
+      rq.service = snap.FindService(listener_.cfg.service);
+      break;
+  }
+
+  // ---- Body bytes that came with the head ----
+  if (!req_parser_.body_done()) {
+    size_t used = 0;
+    http::ParseStatus st = req_parser_.FeedBody(in_.data() + parsed, in_.wpos() - parsed, &used,
+                                                nullptr);
+    if (st == http::ParseStatus::kError) {
+      co_await SendError(400, std::string("malformed request body: ") + req_parser_.error());
+      co_return false;
+    }
+    rq.body_buffered = used;
+    rq.body_seen = used;
+    rq.body_in_hand = st == http::ParseStatus::kBodyComplete;
+    if (cfg.limits.max_body_bytes != 0 && rq.body_seen > cfg.limits.max_body_bytes) {
+      co_await SendError(413, "request body larger than the limit");
+      co_return false;
+    }
+  }
+
+  if (rq.service < 0) {
+    co_await SendError(503, "service not configured");
+    co_return !close_after_;
+  }
+  if (!rq.keep_alive) close_after_ = true;
+  BuildUpstreamHead(rq);
+  co_await Forward(rq);
+  co_return !close_after_;
+}
+
+asio::awaitable<void> Session::Forward(Request& rq) {
+  std::shared_ptr<ServiceState> svc = worker_.upstreams().service(rq.service);
+  int exclude = -1;
+  for (int attempt = 0;; ++attempt) {
+    int host = svc->balancer().Pick(exclude);
+    if (host < 0 && attempt > 0) host = svc->balancer().Pick(-1);
+    if (host < 0) {
+      co_await SendError(503, "no endpoint available for service '" + svc->info().name + "'");
+      co_return;
+    }
+    Outcome outcome = co_await TryEndpoint(rq, *svc, host, attempt > 0);
+    if (outcome != Outcome::kRetry) co_return;
+    worker_.stats().upstream_rq_retry.Inc();
+    exclude = host;
+  }
+}
+
+// One attempt on one endpoint. Replies with an error itself, except when it
+// returns kRetry (nothing reached the client and the request may be resent).
+asio::awaitable<Session::Outcome> Session::TryEndpoint(Request& rq, ServiceState& svc, int host,
+                                                       bool last_try) {
+  const config::Config& cfg = worker_.config();
+  WorkerStats& stats = worker_.stats();
+  svc.balancer().OnStart(host);
+  struct Finish {
+    ServiceState& s;
+    int h;
+    asio::ip::tcp::socket** up;
+    ~Finish() { s.balancer().OnFinish(h); *up = nullptr; }
+  } finish{svc, host, &upstream_};
+
+  // Resending is safe when the request never reached the upstream, or when
+  // it is idempotent and its whole body is still in hand.
+  const bool resendable = rq.idempotent && rq.body_in_hand;
+  auto fail = [&](bool retryable, int status, std::string reason) -> asio::awaitable<Outcome> {
+    if (retryable && !last_try) co_return Outcome::kRetry;
+    co_await SendError(status, reason);
+    co_return Outcome::kFailed;
+  };
+
+  asio::ip::tcp::socket up(worker_.io());
+  upstream_ = &up;
+  uint64_t stale = 0;
+  bool reused = svc.TakeIdle(host, &up, &stale);
+  stats.upstream_cx_stale.Inc(stale);
+  const EndpointInfo& ep = *svc.endpoint(host).info;
+  if (reused) {
+    stats.upstream_cx_reused.Inc();
+  } else {
+    SetDeadline(Timeout::kConnect, cfg.timeouts.connect);
+    auto [ec] = co_await up.async_connect(ep.address, kNoThrow);
+    ClearDeadline();
+    if (ec) {
+      stats.upstream_cx_connect_fail.Inc();
+      if (expired_ == Timeout::kConnect) {
+        expired_ = Timeout::kNone;
+        co_return co_await fail(true, 504, "upstream connect timeout to " + ep.address_text);
+      }
+      co_return co_await fail(true, 502,
+                              "upstream connect to " + ep.address_text + " failed: " + ec.message());
+    }
+    stats.upstream_cx_total.Inc();
+    asio::error_code ignored;
+    up.set_option(asio::ip::tcp::no_delay(true), ignored);
+  }
+
+  // ---- Request: head and the body bytes already here, in one write ----
+  SetDeadline(Timeout::kStream, cfg.timeouts.idle);
+  std::array<asio::const_buffer, 2> head_and_body{
+      asio::buffer(out_), asio::buffer(in_.data() + rq.head_end, rq.body_buffered)};
+  if (auto [ec, n] = co_await asio::async_write(up, head_and_body, kNoThrow); ec) {
+    co_return co_await fail(resendable, 502, "upstream " + ep.address_text +
+                                                 " reset while sending: " + ec.message());
+  }
+  in_.Consume(rq.head_end + rq.body_buffered);
+
+  // ---- The rest of a streamed body ----
+  if (!rq.body_in_hand) {
+    if (rq.expect_continue && !rq.http10) {
+      co_await asio::async_write(client_, asio::buffer(http::kContinue), kNoThrow);
+    }
+    for (;;) {
+      in_.Compact();
+      if (in_.writable() < kBodyChunk / 2) in_.Grow(in_.capacity() + kBodyChunk);
+      SetDeadline(Timeout::kStream, cfg.timeouts.idle);
+      auto [rec, n] = co_await client_.async_read_some(
+          asio::buffer(in_.write_ptr(), in_.writable()), kNoThrow);
+      if (rec || n == 0) {
+        close_after_ = true;  // the client left mid-body: nothing to answer
+        co_return Outcome::kFailed;
+      }
+      in_.Commit(n);
+      size_t used = 0;
+      http::ParseStatus st = req_parser_.FeedBody(in_.read_ptr(), in_.readable(), &used, nullptr);
+      if (st == http::ParseStatus::kError) {
+        co_await SendError(400, std::string("malformed request body: ") + req_parser_.error());
+        co_return Outcome::kFailed;
+      }
+      rq.body_seen += used;
+      if (cfg.limits.max_body_bytes != 0 && rq.body_seen > cfg.limits.max_body_bytes) {
+        co_await SendError(413, "request body larger than the limit");
+        co_return Outcome::kFailed;
+      }
+      auto [wec, wn] = co_await asio::async_write(up, asio::buffer(in_.read_ptr(), used), kNoThrow);
+      in_.Consume(used);
+      if (wec) {
+        close_after_ = true;
+        co_await SendError(502, "upstream " + ep.address_text + " reset while receiving the body");
+        co_return Outcome::kFailed;
+      }
+      if (st == http::ParseStatus::kBodyComplete) break;
+    }
+  }
+
+  // ---- Response head; interim (1xx) responses are dropped ----
+  up_in_.Clear();
+  resp_parser_.NextMessage();
+  resp_parser_.SetHeadRequest(rq.method == HTTP_HEAD);
+  SetDeadline(Timeout::kResponse, cfg.timeouts.response);
+  size_t parsed = 0;
+  for (bool have_head = false; !have_head;) {
+    while (parsed < up_in_.wpos()) {
+      size_t used = 0;
+      http::ParseStatus st = resp_parser_.FeedHead(up_in_.data(), parsed, up_in_.wpos(), &used);
+      parsed += used;
+      if (st == http::ParseStatus::kError) {
+        co_return co_await fail(false, 502, std::string("malformed upstream response: ") +
+                                                resp_parser_.error());
+      }
+      if (st == http::ParseStatus::kNeedMore) break;
+      int code = resp_parser_.status_code();
+      if (code == 101) co_return co_await fail(false, 502, "protocol upgrade is not supported");
+      if (code >= 200) {
+        have_head = true;
+        break;
+      }
+      resp_parser_.NextMessage();
+      resp_parser_.SetHeadRequest(rq.method == HTTP_HEAD);
+    }
+    if (have_head) break;
+    if (up_in_.writable() == 0) {
+      if (up_in_.capacity() >= kMaxResponseHead) {
+        co_return co_await fail(false, 502, "upstream response head too large");
+      }
+      up_in_.Grow(up_in_.capacity() * 2);
+    }
+    auto [ec, n] = co_await up.async_read_some(
+        asio::buffer(up_in_.write_ptr(), up_in_.writable()), kNoThrow);
+    if (ec || n == 0) {
+      if (expired_ == Timeout::kResponse) {
+        expired_ = Timeout::kNone;
+        close_after_ = true;
+        co_return co_await fail(false, 504, "upstream " + ep.address_text + " response timeout");
+      }
+      bool nothing_yet = up_in_.wpos() == 0;
+      co_return co_await fail(nothing_yet && resendable, 502,
+                              "upstream " + ep.address_text +
+                                  (nothing_yet ? " closed before responding" : " closed mid-head"));
+    }
+    up_in_.Commit(n);
+  }
+  ClearDeadline();
+
+  bool reusable = false;
+  bool ok = co_await RelayResponse(rq, up, parsed, &reusable);
+  if (ok && reusable) {
+    svc.PutIdle(host, std::move(up), Worker::NowMs(), cfg.upstream.max_idle_per_endpoint);
+  }
+  co_return ok ? Outcome::kDone : Outcome::kFailed;
+}
+
+}  // namespace graymesh::proxy

@@ -1,0 +1,67 @@
+// A compiled, immutable view of the configuration: addresses resolved, names
+// indexed. Built off the request path (at start or when the control plane
+// pushes) and handed to every worker as shared_ptr<const Snapshot>.
+#pragma once
+
+#include <asio/ip/tcp.hpp>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "config/config.h"
+
+namespace graymesh::proxy {
+
+struct EndpointInfo {
+  asio::ip::tcp::endpoint address;
+  std::string address_text;  // as configured, for logs and metrics
+  uint32_t weight = 100;
+  std::string lane;  // "" = base
+};
+
+struct ServiceInfo {
+  std::string name;
+  config::LbPolicy lb = config::LbPolicy::kRoundRobin;
+  std::vector<EndpointInfo> endpoints;
+};
+
+struct RouteInfo {
+  std::string host;         // "" = any
+  bool host_suffix = false;  // host was "*.example.com": stored as ".example.com"
+  std::string path_prefix;
+  int service = -1;
+};
+
+// Heterogeneous lookup: find a std::string key with a string_view, no copy.
+struct StringHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+
+class Snapshot {
+ public:
+  // Throws std::runtime_error when an endpoint cannot be resolved.
+  static std::shared_ptr<const Snapshot> Compile(std::shared_ptr<const config::Config> cfg,
+                                                 uint64_t version);
+
+  uint64_t version() const { return version_; }
+  const config::Config& config() const { return *config_; }
+  const std::vector<ServiceInfo>& services() const { return services_; }
+
+  // -1 when unknown.
+  int FindService(std::string_view name) const;
+  // First route matching host (port already stripped) and path; -1 when none.
+  int MatchRoute(std::string_view host, std::string_view path) const;
+
+ private:
+  uint64_t version_ = 0;
+  std::shared_ptr<const config::Config> config_;
+  std::vector<ServiceInfo> services_;
+  std::unordered_map<std::string, int, StringHash, std::equal_to<>> by_name_;
+  std::vector<RouteInfo> routes_;
+};
+
+}  // namespace graymesh::proxy

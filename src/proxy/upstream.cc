@@ -1,0 +1,99 @@
+#include "proxy/upstream.h"
+
+#include <sys/socket.h>
+
+#include <cerrno>
+
+namespace graymesh::proxy {
+namespace {
+
+// A pooled connection is usable only if reading it would block: EOF or stray
+// bytes mean the upstream closed it or broke framing while it sat idle.
+bool StillOpen(asio::ip::tcp::socket& s) {
+  char byte;
+  ssize_t n = ::recv(s.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+std::unique_ptr<lb::Balancer> MakeBalancer(const ServiceInfo& info, uint64_t seed) {
+  std::vector<uint32_t> weights;
+  weights.reserve(info.endpoints.size());
+  for (const EndpointInfo& e : info.endpoints) weights.push_back(e.weight);
+  if (info.lb == config::LbPolicy::kLeastRequest) return lb::MakeLeastRequest(weights, seed);
+  return lb::MakeRoundRobin(weights, seed);
+}
+
+}  // namespace
+
+ServiceState::ServiceState(std::shared_ptr<const Snapshot> snap, const ServiceInfo& info,
+                           uint64_t seed)
+    : snap_(std::move(snap)),
+      info_(&info), endpoints_(info.endpoints.size()), lb_(MakeBalancer(info, seed)) {
+  for (size_t i = 0; i < endpoints_.size(); ++i) endpoints_[i].info = &info.endpoints[i];
+}
+
+bool ServiceState::TakeIdle(int i, asio::ip::tcp::socket* out, uint64_t* stale_dropped) {
+  std::vector<IdleConn>& idle = endpoints_[i].idle;
+  while (!idle.empty()) {
+    asio::ip::tcp::socket s = std::move(idle.back().socket);
+    idle.pop_back();
+    if (StillOpen(s)) {
+      *out = std::move(s);
+      return true;
+    }
+    ++*stale_dropped;
+    asio::error_code ignored;
+    s.close(ignored);
+  }
+  return false;
+}
+
+void ServiceState::PutIdle(int i, asio::ip::tcp::socket&& s, int64_t now_ms, uint32_t max_idle) {
+  std::vector<IdleConn>& idle = endpoints_[i].idle;
+  if (retired_ || idle.size() >= max_idle) {
+    asio::error_code ignored;
+    s.close(ignored);
+    return;
+  }
+  idle.push_back({std::move(s), now_ms});
+}
+
+void ServiceState::SweepIdle(int64_t cutoff_ms) {
+  for (EndpointState& ep : endpoints_) {
+    size_t old = 0;
+    while (old < ep.idle.size() && ep.idle[old].since_ms < cutoff_ms) ++old;
+    if (old > 0) ep.idle.erase(ep.idle.begin(), ep.idle.begin() + old);  // closes them
+  }
+}
+
+void ServiceState::AdoptIdle(ServiceState& old) {
+  for (EndpointState& mine : endpoints_) {
+    for (EndpointState& theirs : old.endpoints_) {
+      if (theirs.info->address != mine.info->address) continue;
+      for (IdleConn& c : theirs.idle) mine.idle.push_back(std::move(c));
+      theirs.idle.clear();
+    }
+  }
+}
+
+void WorkerUpstreams::Apply(std::shared_ptr<const Snapshot> snap, uint64_t seed) {
+  std::vector<std::shared_ptr<ServiceState>> next;
+  next.reserve(snap->services().size());
+  for (const ServiceInfo& info : snap->services()) {
+    auto state = std::make_shared<ServiceState>(snap, info, seed);
+    if (snap_ != nullptr) {
+      int old = snap_->FindService(info.name);
+      if (old >= 0) state->AdoptIdle(*services_[old]);
+    }
+    next.push_back(std::move(state));
+  }
+  for (auto& s : services_) s->Retire();
+  services_ = std::move(next);
+  snap_ = std::move(snap);
+}
+
+void WorkerUpstreams::SweepIdle(int64_t cutoff_ms) {
+  for (auto& s : services_) s->SweepIdle(cutoff_ms);
+}
+
+}  // namespace graymesh::proxy

@@ -1,0 +1,115 @@
+#include "proxy/worker.h"
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/post.hpp>
+#include <asio/use_awaitable.hpp>
+#include <asio/experimental/as_tuple.hpp>
+
+#include "net/listener.h"
+#include "proxy/session.h"
+
+namespace graymesh::proxy {
+namespace {
+
+constexpr std::chrono::milliseconds kTick{100};
+
+asio::awaitable<void> RunSession(std::unique_ptr<Session> s) { co_await s->Run(); }
+
+}  // namespace
+
+Worker::Worker(int index, std::shared_ptr<const Snapshot> snap) : index_(index) {
+  upstreams_.Apply(std::move(snap), uint64_t(index) * 0x9E3779B97F4A7C15ull + 1);
+}
+
+void Worker::Listen(const std::vector<ListenerInfo>& listeners) {
+  listeners_ = listeners;
+  for (const ListenerInfo& l : listeners_) acceptors_.push_back(net::OpenAcceptor(io_, l.address));
+}
+
+void Worker::Start() {
+  for (size_t i = 0; i < acceptors_.size(); ++i) {
+    asio::co_spawn(io_, AcceptLoop(i), asio::detached);
+  }
+  asio::co_spawn(io_, Tick(), asio::detached);
+  thread_ = std::thread([this] { io_.run(); });
+}
+
+void Worker::Drain() {
+  asio::post(io_, [this] {
+    draining_ = true;
+    for (auto& a : acceptors_) {
+      asio::error_code ignored;
+      a.close(ignored);
+    }
+    for (Session* s = sessions_; s != nullptr; s = s->next) s->CloseIfIdle();
+  });
+}
+
+void Worker::Stop() { io_.stop(); }
+
+void Worker::Join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void Worker::Apply(std::shared_ptr<const Snapshot> snap) {
+  asio::post(io_, [this, snap = std::move(snap)]() mutable {
+    upstreams_.Apply(std::move(snap), uint64_t(index_) * 0x9E3779B97F4A7C15ull + 1);
+  });
+}
+
+void Worker::Register(Session* s) {
+  s->next = sessions_;
+  s->prev = nullptr;
+  if (sessions_ != nullptr) sessions_->prev = s;
+  sessions_ = s;
+}
+
+void Worker::Unregister(Session* s) {
+  if (s->prev != nullptr) s->prev->next = s->next;
+  else sessions_ = s->next;
+  if (s->next != nullptr) s->next->prev = s->prev;
+}
+
+asio::awaitable<void> Worker::AcceptLoop(size_t i) {
+  asio::ip::tcp::acceptor& acceptor = acceptors_[i];
+  const uint32_t max_connections = config().limits.max_connections;
+  for (;;) {
+    auto [ec, socket] = co_await acceptor.async_accept(asio::experimental::as_tuple(asio::use_awaitable));
+    if (ec) {
+      if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+      continue;  // EMFILE and the like: keep serving the connections we have
+    }
+    if (stats_.downstream_cx_active.Get() >= int64_t(max_connections)) {
+      continue;  // over the limit: the socket closes as it goes out of scope
+    }
+    asio::co_spawn(io_, RunSession(std::make_unique<Session>(*this, listeners_[i],
+                                                             std::move(socket))),
+                   asio::detached);
+  }
+}
+
+// Enforces session deadlines and closes idle upstream connections; one timer
+// per worker instead of one per request.
+asio::awaitable<void> Worker::Tick() {
+  asio::steady_timer timer(io_);
+  int64_t last_sweep = NowMs();
+  for (;;) {
+    timer.expires_after(kTick);
+    auto [ec] = co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+    if (ec) co_return;
+    int64_t now = NowMs();
+    for (Session* s = sessions_; s != nullptr;) {
+      Session* next = s->next;  // CheckDeadline only cancels; nothing unlinks here
+      s->CheckDeadline(now);
+      if (draining_) s->CloseIfIdle();
+      s = next;
+    }
+    if (now - last_sweep >= 1000) {
+      last_sweep = now;
+      upstreams_.SweepIdle(now - config().upstream.idle_timeout.count());
+    }
+  }
+}
+
+}  // namespace graymesh::proxy

@@ -1,0 +1,80 @@
+// A proxy worker: one thread, one io_context, and everything its connections
+// use (upstream pools, balancers, counters). Workers share nothing on the
+// request path; a new snapshot reaches each one as a posted task.
+#pragma once
+
+#include <asio/awaitable.hpp>
+#include <asio/io_context.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/steady_timer.hpp>
+#include <chrono>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "proxy/stats.h"
+#include "proxy/upstream.h"
+
+namespace graymesh::proxy {
+
+class Session;
+
+// A listener as a worker serves it.
+struct ListenerInfo {
+  config::Listener cfg;
+  asio::ip::tcp::endpoint address;
+};
+
+class Worker {
+ public:
+  Worker(int index, std::shared_ptr<const Snapshot> snap);
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  // Opens this worker's acceptors (SO_REUSEPORT); call before Start.
+  void Listen(const std::vector<ListenerInfo>& listeners);
+  void Start();
+  // Stop accepting, close idle connections, let requests in flight finish.
+  // Thread-safe (posted).
+  void Drain();
+  // Hard stop after the drain timeout. Thread-safe.
+  void Stop();
+  void Join();
+  // Thread-safe (posted): switch to a new snapshot.
+  void Apply(std::shared_ptr<const Snapshot> snap);
+
+  // ---- For sessions, on this worker's thread only ----
+  asio::io_context& io() { return io_; }
+  int index() const { return index_; }
+  WorkerStats& stats() { return stats_; }
+  const WorkerStats& stats() const { return stats_; }
+  WorkerUpstreams& upstreams() { return upstreams_; }
+  const config::Config& config() const { return upstreams_.snapshot()->config(); }
+  bool draining() const { return draining_; }
+  void Register(Session* s);
+  void Unregister(Session* s);
+  // Sessions still open; readable from other threads (relaxed).
+  int64_t open_sessions() const { return stats_.downstream_cx_active.Get(); }
+
+  static int64_t NowMs() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
+
+ private:
+  asio::awaitable<void> AcceptLoop(size_t listener);
+  asio::awaitable<void> Tick();
+
+  int index_;
+  asio::io_context io_{1};
+  std::thread thread_;
+  WorkerStats stats_;
+  WorkerUpstreams upstreams_;
+  std::vector<ListenerInfo> listeners_;
+  std::vector<asio::ip::tcp::acceptor> acceptors_;
+  Session* sessions_ = nullptr;  // intrusive list, for deadlines and drain
+  bool draining_ = false;
+};
+
+}  // namespace graymesh::proxy

@@ -1,0 +1,17 @@
+// Loopback ports for tests.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+
+namespace graymesh::test {
+
+// A port the kernel just handed out on 127.0.0.1 and that is free again now.
+// Another process could take it before the test binds it, which is rare
+// enough for tests (the kernel does not hand out recent ports right away).
+uint16_t FreePort();
+
+// Polls until something accepts connections on 127.0.0.1:port, up to `timeout`.
+bool WaitForPort(uint16_t port, std::chrono::milliseconds timeout);
+
+}  // namespace graymesh::test

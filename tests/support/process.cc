@@ -1,0 +1,184 @@
+#include "support/process.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+namespace graymesh::test {
+namespace {
+
+constexpr size_t kLogTailOnFailure = 8 * 1024;
+
+int DecodeStatus(int status) {
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return ChildProcess::kStillRunning;
+}
+
+std::string BaseName(const std::string& path) {
+  size_t slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+}  // namespace
+
+const std::string& TestTempDir() {
+  static const std::string dir = [] {
+    const char* base = std::getenv("TMPDIR");
+    std::string tmpl = std::string(base && *base ? base : "/tmp") + "/graymesh-test-XXXXXX";
+    if (mkdtemp(tmpl.data()) == nullptr) {
+      ADD_FAILURE() << "mkdtemp: " << std::strerror(errno);
+      return std::string("/tmp");
+    }
+    return tmpl;
+  }();
+  return dir;
+}
+
+std::string GraymeshBin() {
+  const char* env = std::getenv("GRAYMESH_BIN");
+  if (env != nullptr && *env != '\0') return env;
+  return "./src/cli/graymesh";
+}
+
+ChildProcess::ChildProcess(std::string program, std::vector<std::string> args,
+                           std::vector<std::string> extra_env) {
+  static int counter = 0;
+  name_ = BaseName(program) + (args.empty() ? "" : "-" + args[0]);
+  log_path_ = TestTempDir() + "/" + name_ + "-" + std::to_string(++counter) + ".log";
+  // Everything the child needs is built before fork: only async-signal-safe
+  // calls are allowed between fork and exec in a threaded process.
+  std::vector<char*> argv;
+  argv.push_back(program.data());
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  int log_fd = open(log_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (log_fd < 0) {
+    ADD_FAILURE() << "cannot create " << log_path_ << ": " << std::strerror(errno);
+    return;
+  }
+  // The environment too: inherited entries minus those extra_env overrides.
+  std::vector<char*> envp;
+  for (char** e = environ; *e != nullptr; ++e) {
+    std::string_view kv(*e);
+    bool overridden = false;
+    for (const std::string& x : extra_env) {
+      size_t eq = x.find('=');
+      if (kv.substr(0, kv.find('=') + 1) == std::string_view(x).substr(0, eq + 1)) {
+        overridden = true;
+      }
+    }
+    if (!overridden) envp.push_back(*e);
+  }
+  for (std::string& x : extra_env) envp.push_back(x.data());
+  envp.push_back(nullptr);
+  pid_t parent = getpid();
+  pid_ = fork();
+  if (pid_ < 0) {
+    ADD_FAILURE() << "fork: " << std::strerror(errno);
+    close(log_fd);
+    return;
+  }
+  if (pid_ == 0) {
+    // Die with the test process, even if it is killed.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(127);
+    dup2(log_fd, STDOUT_FILENO);
+    dup2(log_fd, STDERR_FILENO);
+    int null_fd = open("/dev/null", O_RDONLY);
+    if (null_fd >= 0) dup2(null_fd, STDIN_FILENO);
+    execve(program.c_str(), argv.data(), envp.data());
+    const char msg[] = "ChildProcess: execve failed\n";
+    ssize_t ignored = write(STDERR_FILENO, msg, sizeof(msg) - 1);
+    (void)ignored;
+    _exit(127);
+  }
+  close(log_fd);
+}
+
+ChildProcess::ChildProcess(ChildProcess&& other) noexcept { *this = std::move(other); }
+
+ChildProcess& ChildProcess::operator=(ChildProcess&& other) noexcept {
+  if (this != &other) {
+    if (pid_ > 0) Kill();
+    pid_ = other.pid_;
+    exit_code_ = other.exit_code_;
+    name_ = std::move(other.name_);
+    log_path_ = std::move(other.log_path_);
+    other.pid_ = -1;
+  }
+  return *this;
+}
+
+ChildProcess::~ChildProcess() {
+  if (pid_ > 0) Kill();
+  if (!log_path_.empty() && ::testing::Test::HasFailure()) {
+    std::string log = Log();
+    if (log.size() > kLogTailOnFailure) log = "...\n" + log.substr(log.size() - kLogTailOnFailure);
+    std::fprintf(stderr, "---- log of %s (%s) ----\n%s---- end of log ----\n", name_.c_str(),
+                 log_path_.c_str(), log.c_str());
+  }
+}
+
+void ChildProcess::Reap(int status) {
+  exit_code_ = DecodeStatus(status);
+  pid_ = -1;
+}
+
+bool ChildProcess::Running() {
+  if (pid_ <= 0) return false;
+  int status = 0;
+  pid_t r = waitpid(pid_, &status, WNOHANG);
+  if (r == pid_) Reap(status);
+  return pid_ > 0;
+}
+
+void ChildProcess::Signal(int sig) {
+  if (pid_ > 0) kill(pid_, sig);
+}
+
+int ChildProcess::Wait(std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (Running()) {
+    if (std::chrono::steady_clock::now() >= deadline) return kStillRunning;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return exit_code_;
+}
+
+int ChildProcess::Stop(int sig, std::chrono::milliseconds timeout) {
+  Signal(sig);
+  int code = Wait(timeout);
+  if (code != kStillRunning) return code;
+  ADD_FAILURE() << name_ << " did not exit " << timeout.count() << " ms after signal " << sig;
+  Kill();
+  return exit_code_;
+}
+
+void ChildProcess::Kill() {
+  if (pid_ <= 0) return;
+  kill(pid_, SIGKILL);
+  int status = 0;
+  while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+  }
+  Reap(status);
+}
+
+std::string ChildProcess::Log() const {
+  std::ifstream in(log_path_, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+}  // namespace graymesh::test
