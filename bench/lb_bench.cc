@@ -1,11 +1,11 @@
 // Cost of one Pick() through the Balancer interface (virtual call included),
 // for 2..1000 hosts with equal or unequal weights. Target: < 50 ns at 1000.
+#include <benchmark/benchmark.h>
+
 #include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <vector>
-
-#include <benchmark/benchmark.h>
 
 #include "lb/balancer.h"
 

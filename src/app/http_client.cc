@@ -1,9 +1,9 @@
 #include "app/http_client.h"
 
-#include <asio/experimental/as_tuple.hpp>
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <asio/experimental/as_tuple.hpp>
 
 #include "http/parser.h"
 
@@ -54,8 +54,7 @@ asio::awaitable<std::unique_ptr<HttpClient::Socket>> HttpClient::Connect(
     std::chrono::milliseconds timeout, std::string* error) {
   if (endpoints_.empty()) {
     tcp::resolver resolver(ex_);
-    auto [ec, results] =
-        co_await resolver.async_resolve(host_, std::to_string(port_), kTuple);
+    auto [ec, results] = co_await resolver.async_resolve(host_, std::to_string(port_), kTuple);
     if (ec) {
       *error = fmt::format("resolve {}: {}", host_, ec.message());
       co_return nullptr;

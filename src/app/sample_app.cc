@@ -1,14 +1,14 @@
 #include "app/sample_app.h"
 
-#include <asio/experimental/as_tuple.hpp>
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <asio/experimental/as_tuple.hpp>
 #include <charconv>
 #include <csignal>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <random>
 
@@ -78,7 +78,8 @@ std::string Lower(std::string_view s) {
 class SampleApp {
  public:
   SampleApp(asio::io_context& io, const SampleAppOptions& o, const tcp::endpoint& listen)
-      : opts_(o), server_(io, listen, [this](const Request& r) { return Handle(r); }),
+      : opts_(o),
+        server_(io, listen, [this](const Request& r) { return Handle(r); }),
         instance_(fmt::format("{}-{}-{}", o.name, getpid(), server_.port())),
         rng_(std::random_device{}()) {
     if (!o.via.empty()) {
@@ -102,7 +103,8 @@ class SampleApp {
       co_return ok;
     }
     if (opts_.latency_ms > 0) co_await Sleep(std::chrono::milliseconds(opts_.latency_ms));
-    if (opts_.fail_rate > 0 && std::uniform_real_distribution<double>(0, 1)(rng_) < opts_.fail_rate) {
+    if (opts_.fail_rate > 0 &&
+        std::uniform_real_distribution<double>(0, 1)(rng_) < opts_.fail_rate) {
       co_return JsonReply(500, WithSelf({{"error", "injected"}}));
     }
     if (r.path == "/echo") co_return Echo(r);
@@ -187,18 +189,26 @@ class SampleApp {
       }
       failed = true;
       std::string error = res.error;
+      if (error.empty() && body.is_object() && body.contains("error") &&
+          body["error"].is_string()) {
+        error = body["error"].get<std::string>();
+      }
+      // A proxy's own error is one text line naming the reason.
+      if (error.empty() && !body.is_object()) error = http::Trim(res.body.substr(0, 200));
       if (error.empty()) {
-        error = body.is_object() && body.contains("error") && body["error"].is_string()
-                    ? body["error"].get<std::string>()
-                    : std::string(http::Trim(res.body.substr(0, 200)));
+        error = res.status < 300 ? "response is not a JSON object"
+                                 : fmt::format("status {}", res.status);
       }
       json call = {{"service", svc}, {"status", res.status}, {"error", error}};
       if (body.is_object()) call["body"] = std::move(body);
       calls.push_back(std::move(call));
     }
-    co_return JsonReply(failed ? 502 : 200, WithSelf({{"path", r.path},
-                                                       {"headers", std::move(seen)},
-                                                       {"calls", std::move(calls)}}));
+    co_return JsonReply(
+        failed ? 502 : 200,
+        WithSelf({{"path", r.path},
+                  {"peer", r.peer},  // shows the caller's keep-alive connection reuse
+                  {"headers", std::move(seen)},
+                  {"calls", std::move(calls)}}));
   }
 
   const SampleAppOptions& opts_;
@@ -268,11 +278,12 @@ int RunSampleApp(const SampleAppOptions& o) {
     if (ec) return;
     spdlog::info("sample-app {}: signal {}, draining", o.name, sig);
     app->server().Shutdown();
-    asio::co_spawn(io, Drain(io, app->server(), signals), asio::detached);
-    // A second signal means: stop now.
+    // A second signal means: stop now. Armed before Drain starts, because
+    // co_spawn may run Drain inline up to its first wait, and Drain cancels it.
     signals.async_wait([&](std::error_code ec2, int) {
       if (!ec2) io.stop();
     });
+    asio::co_spawn(io, Drain(io, app->server(), signals), asio::detached);
   });
   app->server().Start();
   spdlog::info("sample-app {} (lane '{}') instance {} listening on {}:{}", o.name, o.lane,

@@ -1,10 +1,10 @@
 #include "app/server.h"
 
-#include <asio/experimental/as_tuple.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <asio/experimental/as_tuple.hpp>
 #include <cstring>
 #include <set>
 
@@ -91,7 +91,9 @@ struct Server::Conn {
 };
 
 Server::Server(asio::io_context& io, const tcp::endpoint& listen, Handler handler)
-    : io_(io), acceptor_(io), handler_(std::move(handler)),
+    : io_(io),
+      acceptor_(io),
+      handler_(std::move(handler)),
       registry_(std::make_shared<Registry>()) {
   acceptor_.open(listen.protocol());
   acceptor_.set_option(tcp::acceptor::reuse_address(true));
@@ -198,8 +200,8 @@ asio::awaitable<void> Server::Serve(std::shared_ptr<Conn> conn) {
     begin = parsed;
     if (!parser.body_done()) {
       if (http::IEquals(req.Header("expect"), "100-continue") && begin == end) {
-        auto [wec, n] = co_await asio::async_write(conn->sock, asio::buffer(http::kContinue),
-                                                    kTuple);
+        auto [wec, n] =
+            co_await asio::async_write(conn->sock, asio::buffer(http::kContinue), kTuple);
         if (wec) co_return;
       }
       for (;;) {

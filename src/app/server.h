@@ -7,7 +7,6 @@
 #pragma once
 
 #include <asio.hpp>
-
 #include <cstdint>
 #include <functional>
 #include <memory>

@@ -1,6 +1,5 @@
 // `graymesh sample-app`: flags map one to one onto SampleAppOptions.
 #include <CLI/CLI.hpp>
-
 #include <memory>
 
 #include "app/sample_app.h"

@@ -349,7 +349,11 @@ void Parser::ParseLimits(const YAML::Node& n, Limits& l) const {
 }
 
 void Parser::ParseUpstream(const YAML::Node& n, UpstreamOptions& u) const {
-  CheckMap(n, "upstream", {"maxIdlePerEndpoint", "idleTimeout"});
+  CheckMap(n, "upstream", {"maxIdlePerEndpoint", "idleTimeout", "retries"});
+  if (n["retries"]) {
+    // 0 turns retries off: a refused or reset attempt is answered 502 at once.
+    u.retries = static_cast<uint32_t>(Integer(n["retries"], "upstream.retries", 0, 5));
+  }
   if (n["maxIdlePerEndpoint"]) {
     // 0 disables pooling: every request opens a fresh upstream connection.
     u.max_idle_per_endpoint = static_cast<uint32_t>(

@@ -68,12 +68,15 @@ struct Timeouts {
 struct Limits {
   uint32_t max_header_bytes = 64 * 1024;       // request head (431)
   uint64_t max_body_bytes = 64ull << 20;       // request body (413); 0 = no limit
-  uint32_t max_connections = 16'000;           // per process, below the fd limit
+  uint32_t max_connections = 16'000;           // per worker, below the fd limit
 };
 
 struct UpstreamOptions {
   uint32_t max_idle_per_endpoint = 64;  // per worker
   Millis idle_timeout{60'000};
+  // Extra attempts, each on another endpoint, for a request that failed before
+  // any response byte and is safe to resend. 0..5.
+  uint32_t retries = 1;
 };
 
 struct Config {

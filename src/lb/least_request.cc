@@ -92,14 +92,14 @@ int LeastRequest::Draw(uint64_t total, int skip1, int skip2) {
 }
 
 // First i with cum_[i] > r (r < cum_.back()), so never a weight-0 host.
-// Halving with a select instead of a branch: random r would mispredict half
-// the branches of std::upper_bound.
+// Halving without a branch (the multiply keeps GCC from making one): random r
+// would mispredict half the branches of std::upper_bound.
 int LeastRequest::Find(uint64_t r) const {
   const uint64_t* base = cum_.data();
   size_t len = cum_.size();
   while (len > 1) {
     const size_t half = len / 2;
-    base += base[half - 1] <= r ? half : 0;
+    base += half * (base[half - 1] <= r);
     len -= half;
   }
   return static_cast<int>(base - cum_.data());

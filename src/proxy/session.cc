@@ -143,14 +143,27 @@ asio::awaitable<bool> Session::ReadHead() {
   ClearDeadline();
   worker_.stats().downstream_rq_total.Inc();
 
-  // ---- Interpret the head: one pass over the headers ----
   Request rq;
+  rq.head_end = parsed;
+  co_await Handle(rq);
+  if (!rq.consumed) {
+    // Answered without forwarding: skip the request, or close when part of
+    // its body is still on the wire.
+    in_.Consume(rq.head_end + rq.body_buffered);
+    if (!rq.body_in_hand) close_after_ = true;
+  }
+  co_return !close_after_;
+}
+
+asio::awaitable<void> Session::Handle(Request& rq) {
+  const config::Config& cfg = worker_.config();
+  const size_t parsed = rq.head_end;
+  // ---- Interpret the head: one pass over the headers ----
   const char* base = in_.data();
   rq.method = req_parser_.method();
   rq.http10 = req_parser_.version_major() == 1 && req_parser_.version_minor() == 0;
   rq.keep_alive = req_parser_.keep_alive() && !rq.http10;
   rq.idempotent = Idempotent(rq.method);
-  rq.head_end = parsed;
   std::string_view host;
   for (const http::HeaderSlice& h : req_parser_.headers()) {
     std::string_view name = h.name.In(base);
@@ -190,7 +203,28 @@ asio::awaitable<bool> Session::ReadHead() {
   if (req_parser_.has_content_length() && cfg.limits.max_body_bytes != 0 &&
       req_parser_.content_length() > cfg.limits.max_body_bytes) {
     co_await SendError(413, "request body larger than the limit");
-    co_return false;
+    close_after_ = true;
+    co_return;
+  }
+
+  // ---- Body bytes that came with the head ----
+  if (!req_parser_.body_done()) {
+    size_t used = 0;
+    http::ParseStatus st = req_parser_.FeedBody(in_.data() + parsed, in_.wpos() - parsed, &used,
+                                                nullptr);
+    if (st == http::ParseStatus::kError) {
+      co_await SendError(400, std::string("malformed request body: ") + req_parser_.error());
+      close_after_ = true;
+    co_return;
+    }
+    rq.body_buffered = used;
+    rq.body_seen = used;
+    rq.body_in_hand = st == http::ParseStatus::kBodyComplete;
+    if (cfg.limits.max_body_bytes != 0 && rq.body_seen > cfg.limits.max_body_bytes) {
+      co_await SendError(413, "request body larger than the limit");
+      close_after_ = true;
+    co_return;
+    }
   }
 
   // ---- Choose the service ----
@@ -202,7 +236,7 @@ asio::awaitable<bool> Session::ReadHead() {
       rq.service = snap.MatchRoute(service_host, path);
       if (rq.service < 0) {
         co_await SendError(404, "no route for this host and path");
-        co_return !close_after_;
+        co_return;
       }
       break;
     }
@@ -210,7 +244,7 @@ asio::awaitable<bool> Session::ReadHead() {
       rq.service = snap.FindService(service_host);
       if (rq.service < 0) {
         co_await SendError(404, "unknown service '" + std::string(service_host) + "'");
-        co_return !close_after_;
+        co_return;
       }
       break;
     case config::ListenerKind::kInbound:
@@ -218,32 +252,13 @@ asio::awaitable<bool> Session::ReadHead() {
       break;
   }
 
-  // ---- Body bytes that came with the head ----
-  if (!req_parser_.body_done()) {
-    size_t used = 0;
-    http::ParseStatus st = req_parser_.FeedBody(in_.data() + parsed, in_.wpos() - parsed, &used,
-                                                nullptr);
-    if (st == http::ParseStatus::kError) {
-      co_await SendError(400, std::string("malformed request body: ") + req_parser_.error());
-      co_return false;
-    }
-    rq.body_buffered = used;
-    rq.body_seen = used;
-    rq.body_in_hand = st == http::ParseStatus::kBodyComplete;
-    if (cfg.limits.max_body_bytes != 0 && rq.body_seen > cfg.limits.max_body_bytes) {
-      co_await SendError(413, "request body larger than the limit");
-      co_return false;
-    }
-  }
-
   if (rq.service < 0) {
     co_await SendError(503, "service not configured");
-    co_return !close_after_;
+    co_return;
   }
   if (!rq.keep_alive) close_after_ = true;
   BuildUpstreamHead(rq);
   co_await Forward(rq);
-  co_return !close_after_;
 }
 
 asio::awaitable<void> Session::Forward(Request& rq) {
@@ -256,7 +271,8 @@ asio::awaitable<void> Session::Forward(Request& rq) {
       co_await SendError(503, "no endpoint available for service '" + svc->info().name + "'");
       co_return;
     }
-    Outcome outcome = co_await TryEndpoint(rq, *svc, host, attempt > 0);
+    bool last_try = attempt >= int(worker_.config().upstream.retries);
+    Outcome outcome = co_await TryEndpoint(rq, *svc, host, last_try);
     if (outcome != Outcome::kRetry) co_return;
     worker_.stats().upstream_rq_retry.Inc();
     exclude = host;
@@ -321,6 +337,7 @@ asio::awaitable<Session::Outcome> Session::TryEndpoint(Request& rq, ServiceState
                                                  " reset while sending: " + ec.message());
   }
   in_.Consume(rq.head_end + rq.body_buffered);
+  rq.consumed = true;
 
   // ---- The rest of a streamed body ----
   if (!rq.body_in_hand) {

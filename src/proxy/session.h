@@ -59,10 +59,14 @@ class Session {
     size_t body_buffered = 0;  // body bytes already in in_ after head_end
     bool body_in_hand = true;  // the whole body is in in_ (so a retry can resend it)
     uint64_t body_seen = 0;
+    bool consumed = false;  // its bytes have left in_ (sent upstream)
     int service = -1;
   };
 
   asio::awaitable<bool> ReadHead();
+  // Interprets the parsed head, forwards or answers it, and leaves in_ at the
+  // next request.
+  asio::awaitable<void> Handle(Request& rq);
   asio::awaitable<void> Forward(Request& rq);
   asio::awaitable<Outcome> TryEndpoint(Request& rq, class ServiceState& svc, int host,
                                        bool last_try);

@@ -1,8 +1,8 @@
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "lb/balancer.h"
 
@@ -76,10 +76,16 @@ TEST(RoundRobinTest, SpreadsTheHeavyHost) {
 // share k * w / sum(w), as with nginx. (Not a guarantee for arbitrary distinct
 // weights, where two light hosts can come due together; see round_robin.cc.)
 TEST(RoundRobinTest, EveryPrefixWithinOnePickOfTheShare) {
-  const std::vector<std::vector<uint32_t>> cases = {
-      {5, 1, 1},  {3, 2, 1}, {10, 1},        {4, 3, 2, 1},
-      {2, 3},     {7, 5, 3}, {100, 1, 1, 1}, {5, 1, 1, 2, 2},
-      {9, 1, 1, 1, 1, 1, 1, 1, 1, 1},        {100, 100, 100, 5, 5}};
+  const std::vector<std::vector<uint32_t>> cases = {{5, 1, 1},
+                                                    {3, 2, 1},
+                                                    {10, 1},
+                                                    {4, 3, 2, 1},
+                                                    {2, 3},
+                                                    {7, 5, 3},
+                                                    {100, 1, 1, 1},
+                                                    {5, 1, 1, 2, 2},
+                                                    {9, 1, 1, 1, 1, 1, 1, 1, 1, 1},
+                                                    {100, 100, 100, 5, 5}};
   for (const auto& w : cases) {
     auto rr = MakeRoundRobin(w, 0);
     int64_t total = 0;

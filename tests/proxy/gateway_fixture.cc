@@ -1,0 +1,59 @@
+#include "proxy/gateway_fixture.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "support/http_client.h"
+#include "support/ports.h"
+
+namespace graymesh::test {
+using namespace std::chrono_literals;
+
+std::string WriteTempFile(const std::string& name, const std::string& text) {
+  static int seq = 0;
+  std::string path = TestTempDir() + "/" + std::to_string(++seq) + "-" + name;
+  std::ofstream(path) << text;
+  return path;
+}
+
+SampleApp SampleApp::Start(const std::string& name, const std::string& lane) {
+  SampleApp app;
+  app.port = FreePort();
+  std::vector<std::string> args{"sample-app", "--name", name, "--listen",
+                                "127.0.0.1:" + std::to_string(app.port)};
+  if (!lane.empty()) args.insert(args.end(), {"--lane", lane});
+  app.proc = std::make_unique<ChildProcess>(GraymeshBin(), args);
+  EXPECT_TRUE(WaitForPort(app.port, 5s)) << app.proc->Log();
+  return app;
+}
+
+Gateway Gateway::Start(const std::string& yaml) {
+  Gateway gw;
+  gw.port = FreePort();
+  gw.admin = FreePort();
+  std::string text = "workers: 1\nlisteners:\n  - name: ingress\n    address: 127.0.0.1:" +
+                     std::to_string(gw.port) + "\n" + yaml;
+  gw.config_path = WriteTempFile("gateway.yaml", text);
+  gw.proc = std::make_unique<ChildProcess>(
+      GraymeshBin(), std::vector<std::string>{"gateway", "--config", gw.config_path, "--admin",
+                                              "127.0.0.1:" + std::to_string(gw.admin)});
+  EXPECT_TRUE(WaitForPort(gw.port, 5s)) << gw.proc->Log();
+  EXPECT_TRUE(WaitForPort(gw.admin, 5s)) << gw.proc->Log();
+  return gw;
+}
+
+uint64_t Gateway::Metric(const std::string& name) const {
+  Response r = HttpGet(admin, "/metrics");
+  std::istringstream in(r.body);
+  std::string line;
+  const std::string key = "graymesh_" + name + " ";
+  while (std::getline(in, line)) {
+    if (line.rfind(key, 0) == 0) return std::stoull(line.substr(key.size()));
+  }
+  ADD_FAILURE() << "no metric " << name << " in:\n" << r.body;
+  return 0;
+}
+
+}  // namespace graymesh::test

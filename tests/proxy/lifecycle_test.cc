@@ -1,0 +1,38 @@
+// Graceful stop: SIGTERM stops accepting, lets requests in flight finish,
+// then exits 0.
+#include <gtest/gtest.h>
+
+#include <future>
+#include <thread>
+
+#include "proxy/gateway_fixture.h"
+#include "support/http_client.h"
+#include "support/ports.h"
+
+namespace graymesh::test {
+using namespace std::chrono_literals;
+namespace {
+
+TEST(Lifecycle, SigtermFinishesRequestsInFlightThenExitsZero) {
+  SampleApp app = SampleApp::Start("app");
+  Gateway gw = Gateway::Start("routes:\n  - { pathPrefix: /, service: app }\nservices:\n"
+                              "  - name: app\n    endpoints:\n      - address: 127.0.0.1:" +
+                              std::to_string(app.port) + "\n");
+  // An idle keep-alive connection, and a request that takes a second.
+  TestConnection idle(gw.port);
+  ASSERT_TRUE(idle.Send("GET /x HTTP/1.1\r\nHost: a\r\n\r\n"));
+  ASSERT_EQ(idle.ReadResponse().status, 200);
+  auto slow = std::async(std::launch::async, [&] { return HttpGet(gw.port, "/sleep?ms=1000"); });
+  std::this_thread::sleep_for(300ms);
+
+  gw.proc->Signal(SIGTERM);
+  EXPECT_TRUE(idle.IsClosedByPeer(2s)) << "idle connections close at once";
+  Response r = slow.get();
+  EXPECT_EQ(r.status, 200) << r.error;
+  EXPECT_TRUE(r.closed_after) << "a draining proxy says connection: close";
+  EXPECT_EQ(gw.proc->Wait(5s), 0) << gw.proc->Log();
+  EXPECT_FALSE(WaitForPort(gw.port, 200ms)) << "no longer accepting";
+}
+
+}  // namespace
+}  // namespace graymesh::test

@@ -1,0 +1,119 @@
+// Upstream failures: dead endpoints, resets, garbage, slowness, and pooled
+// connections the upstream closed while idle.
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "proxy/gateway_fixture.h"
+#include "proxy/stub_upstream.h"
+#include "support/http_client.h"
+#include "support/ports.h"
+
+namespace graymesh::test {
+using namespace std::chrono_literals;
+namespace {
+
+std::string Service(std::initializer_list<uint16_t> ports, const std::string& extra = "") {
+  std::string y = "routes:\n  - { pathPrefix: /, service: s }\nservices:\n  - name: s\n"
+                  "    endpoints:\n";
+  for (uint16_t p : ports) y += "      - address: 127.0.0.1:" + std::to_string(p) + "\n";
+  return y + extra;
+}
+
+int CountStatus(uint16_t port, const std::string& method, int n, int status) {
+  int hits = 0;
+  for (int i = 0; i < n; ++i) {
+    Response r = HttpRequest(port, method, "/x", method == "POST" ? "data" : "");
+    if (r.status == status) ++hits;
+  }
+  return hits;
+}
+
+TEST(Upstream, DeadEndpointIsRetriedOnTheOther) {
+  SampleApp live = SampleApp::Start("s");
+  uint16_t dead = FreePort();  // nothing listens: connect is refused
+  Gateway gw = Gateway::Start(Service({live.port, dead}));
+  // Connect refused means the request never reached anyone: even POST is safe.
+  EXPECT_EQ(CountStatus(gw.port, "GET", 20, 200), 20);
+  EXPECT_EQ(CountStatus(gw.port, "POST", 20, 200), 20);
+  EXPECT_GE(gw.Metric("upstream_rq_retry"), 15u);
+  EXPECT_GE(gw.Metric("upstream_cx_connect_fail"), 15u);
+}
+
+TEST(Upstream, WithoutRetriesTheDeadEndpointShowsAs502) {
+  SampleApp live = SampleApp::Start("s");
+  uint16_t dead = FreePort();
+  Gateway gw = Gateway::Start(Service({live.port, dead}, "upstream: { retries: 0 }\n"));
+  int failed = CountStatus(gw.port, "GET", 20, 502);
+  EXPECT_GE(failed, 8);  // round robin: about every other request
+  EXPECT_LE(failed, 12);
+}
+
+TEST(Upstream, ResetBeforeResponseRetriesOnlyWhatIsSafe) {
+  StubUpstream resetting(StubUpstream::Mode::kCloseAfterRequest);
+  SampleApp live = SampleApp::Start("s");
+  Gateway gw = Gateway::Start(Service({resetting.port(), live.port}));
+  // GET is idempotent: the reset attempt is resent to the live endpoint.
+  EXPECT_EQ(CountStatus(gw.port, "GET", 10, 200), 10);
+  // POST may have been acted on: never resent, answered 502 with a reason.
+  int posts_ok = 0, posts_502 = 0;
+  for (int i = 0; i < 10; ++i) {
+    Response r = HttpPost(gw.port, "/x", "data");
+    if (r.status == 200) ++posts_ok;
+    if (r.status == 502) {
+      ++posts_502;
+      EXPECT_NE(r.Header("x-graymesh-reason").find("closed before responding"), std::string::npos);
+    }
+  }
+  EXPECT_EQ(posts_ok + posts_502, 10);
+  EXPECT_GE(posts_502, 4);
+  EXPECT_GE(posts_ok, 4);
+}
+
+TEST(Upstream, GarbageResponseIs502) {
+  StubUpstream garbage(StubUpstream::Mode::kGarbage);
+  Gateway gw = Gateway::Start(Service({garbage.port()}));
+  Response r = HttpGet(gw.port, "/x");
+  EXPECT_EQ(r.status, 502);
+  EXPECT_NE(r.Header("x-graymesh-reason").find("malformed upstream response"), std::string::npos);
+}
+
+TEST(Upstream, SlowResponseIs504) {
+  SampleApp slow = SampleApp::Start("s");
+  Gateway gw = Gateway::Start(Service({slow.port}, "timeouts: { response: 300ms }\n"));
+  auto start = std::chrono::steady_clock::now();
+  Response r = HttpGet(gw.port, "/sleep?ms=3000");
+  EXPECT_EQ(r.status, 504);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
+  EXPECT_EQ(gw.Metric("rq_error_504"), 1u);
+  EXPECT_EQ(HttpGet(gw.port, "/sleep?ms=10").status, 200);
+}
+
+TEST(Upstream, ConnectionClosedWhileIdleIsNeverUsed) {
+  // The upstream closes keep-alive connections idle for 100 ms.
+  StubUpstream closing(StubUpstream::Mode::kOk, 100ms);
+  Gateway gw = Gateway::Start(Service({closing.port()}, "upstream: { retries: 0 }\n"));
+  // GET with retries off: a stale reuse would surface as an error.
+  ASSERT_EQ(HttpGet(gw.port, "/x").status, 200);
+  std::this_thread::sleep_for(400ms);
+
+  // Without the check, a client that reuses such a connection gets nothing
+  // back: this is the failure the pool's check prevents.
+  {
+    TestConnection naive(closing.port());
+    ASSERT_TRUE(naive.Send("GET /x HTTP/1.1\r\nHost: a\r\n\r\n"));
+    ASSERT_EQ(naive.ReadResponse().status, 200);
+    std::this_thread::sleep_for(400ms);
+    naive.Send("GET /x HTTP/1.1\r\nHost: a\r\n\r\n");
+    EXPECT_EQ(naive.ReadResponse(2s).status, 0);
+  }
+
+  // Through the proxy, with retries off so nothing can hide a bad reuse.
+  Response r = HttpGet(gw.port, "/x");
+  EXPECT_EQ(r.status, 200) << r.error;
+  EXPECT_EQ(gw.Metric("upstream_cx_stale"), 1u);
+  EXPECT_EQ(closing.connections(), 3);  // proxy first, naive, proxy again
+}
+
+}  // namespace
+}  // namespace graymesh::test
