@@ -9,7 +9,7 @@ PACKAGES=(
   libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
-  curl procps python3
+  curl jq procps python3
 )
 # Only the benchmark needs these; `setup.sh --bench` adds them.
 BENCH_PACKAGES=(nginx wrk)

@@ -168,6 +168,7 @@ ParseStatus Parser::FeedBody(const char* data, size_t len, size_t* consumed,
   pieces_ = pieces;
   ParseStatus st = Execute(data, len, consumed);
   pieces_ = nullptr;
+  if (st == ParseStatus::kError && pieces != nullptr) pieces->count = 0;  // nothing is valid
   return st;
 }
 

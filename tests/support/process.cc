@@ -1,6 +1,7 @@
 #include "support/process.h"
 
 #include <fcntl.h>
+#include <ftw.h>
 #include <gtest/gtest.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -30,19 +31,43 @@ std::string BaseName(const std::string& path) {
   return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
-}  // namespace
-
-const std::string& TestTempDir() {
-  static const std::string dir = [] {
+// The per-process temp dir: removed at exit when every test passed (set
+// GRAYMESH_KEEP_TEST_DIR to keep it), kept with its logs otherwise.
+class TempDir {
+ public:
+  TempDir() {
     const char* base = std::getenv("TMPDIR");
     std::string tmpl = std::string(base && *base ? base : "/tmp") + "/graymesh-test-XXXXXX";
     if (mkdtemp(tmpl.data()) == nullptr) {
       ADD_FAILURE() << "mkdtemp: " << std::strerror(errno);
-      return std::string("/tmp");
+      path_ = "/tmp";  // not ours: never removed
+      return;
     }
-    return tmpl;
-  }();
-  return dir;
+    path_ = tmpl;
+    owned_ = true;
+  }
+  ~TempDir() {
+    if (!owned_ || std::getenv("GRAYMESH_KEEP_TEST_DIR") != nullptr ||
+        ::testing::UnitTest::GetInstance()->Failed()) {
+      return;
+    }
+    nftw(
+        path_.c_str(),
+        [](const char* p, const struct stat*, int, struct FTW*) { return remove(p); }, 16,
+        FTW_DEPTH | FTW_PHYS);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  bool owned_ = false;
+};
+
+}  // namespace
+
+const std::string& TestTempDir() {
+  static const TempDir dir;
+  return dir.path();
 }
 
 std::string GraymeshBin() {

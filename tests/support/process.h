@@ -60,7 +60,8 @@ class ChildProcess {
 // ./src/cli/graymesh relative to the build directory.
 std::string GraymeshBin();
 
-// A directory for this test process's files (logs, configs), created once.
+// A directory for this test process's files (logs, configs), created once
+// and removed at exit unless a test failed or GRAYMESH_KEEP_TEST_DIR is set.
 const std::string& TestTempDir();
 
 }  // namespace graymesh::test
