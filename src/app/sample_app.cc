@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <asio/experimental/as_tuple.hpp>
 #include <charconv>
 #include <csignal>
@@ -177,7 +178,9 @@ class SampleApp {
     for (const std::string& svc : opts_.calls) {
       HeaderList headers{{"Host", svc}};
       for (const auto& [n, v] : r.headers) {
-        if (IsPropagated(n, opts_.propagate)) headers.emplace_back(n, v);
+        bool business = std::any_of(opts_.forward_headers.begin(), opts_.forward_headers.end(),
+                                    [&](const std::string& f) { return http::IEquals(n, f); });
+        if (business || IsPropagated(n, opts_.propagate)) headers.emplace_back(n, v);
       }
       HttpClient::Result res =
           co_await client_->Get(r.target.starts_with('/') ? r.target : r.path, headers,

@@ -20,6 +20,9 @@ struct SampleAppOptions {
   double fail_rate = 0;                   // share of requests answered 500
   int latency_ms = 0;                     // added before every answer
   int call_timeout_ms = 10000;            // per downstream call
+  // Business headers the app itself passes on to its calls (a user or tenant
+  // id), whatever --propagate says: what S3's routing rules match on.
+  std::vector<std::string> forward_headers;
 };
 
 // Serves until SIGTERM/SIGINT, then finishes in-flight requests. Returns the

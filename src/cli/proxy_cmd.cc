@@ -2,10 +2,13 @@
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
+#include <cctype>
 #include <cstdlib>
+#include <fstream>
 #include <memory>
 
 #include "config/config.h"
+#include "lane/propagation.h"
 #include "proxy/server.h"
 
 namespace graymesh::cli {
@@ -23,7 +26,33 @@ struct DataPlaneFlags {
   std::string inbound = "0.0.0.0:15006";
   std::string outbound = "127.0.0.1:15001";
   std::string lane;
+  std::string lane_file;
+  std::vector<std::string> labels;
+  std::vector<std::string> lane_headers;
+  uint32_t trace_capacity = 65536;
+  std::string trace_ttl = "60s";
 };
+
+// The `graymesh.io/lane` label of a Kubernetes downward-API labels file
+// (lines of key="value"); "" when absent. Exits 2 when the file is unreadable.
+std::string LaneFromLabelsFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    spdlog::error("--lane-file {}: cannot read", path);
+    std::exit(2);
+  }
+  std::string line;
+  const std::string key = "graymesh.io/lane=";
+  while (std::getline(in, line)) {
+    if (line.rfind(key, 0) != 0) continue;
+    std::string value = line.substr(key.size());
+    if (value.size() >= 2 && value.front() == '"' && value.back() == '"') {
+      value = value.substr(1, value.size() - 2);
+    }
+    return value;
+  }
+  return "";
+}
 
 // Loads the file, or starts from defaults. Exits 2 with "FILE:LINE: reason".
 config::Config LoadOrDefault(const std::string& file) {
@@ -95,6 +124,17 @@ void RegisterDataPlane(CLI::App& app) {
   px->add_option("--config", flags->config_file, "static configuration: the services it calls");
   px->add_option("--lane", flags->lane, "this instance's lane tag (env GRAYMESH_LANE)")
       ->envname("GRAYMESH_LANE");
+  px->add_option("--lane-file", flags->lane_file,
+                 "Kubernetes downward-API labels file; its graymesh.io/lane label is the tag");
+  px->add_option("--labels", flags->labels, "extra instance labels k=v,...")->delimiter(',');
+  px->add_option("--lane-header", flags->lane_headers,
+                 "other header names that carry the lane, e.g. x-mse-tag")
+      ->delimiter(',');
+  px->add_option("--trace-cache", flags->trace_capacity,
+                 "loose mode: trace ids remembered with their lane")
+      ->capture_default_str();
+  px->add_option("--trace-ttl", flags->trace_ttl, "loose mode: how long a trace keeps its lane")
+      ->capture_default_str();
   px->add_option("--workers", flags->workers, "worker threads (default: cores)");
   px->callback([flags] {
     config::Config cfg = LoadOrDefault(flags->config_file);
@@ -114,6 +154,35 @@ void RegisterDataPlane(CLI::App& app) {
     cfg.listeners.push_back(
         MakeListener("outbound", config::ListenerKind::kOutbound, flags->outbound));
     if (flags->workers >= 0) cfg.workers = flags->workers;
+    cfg.node.service = flags->service;
+    cfg.node.lane = flags->lane;
+    if (cfg.node.lane.empty() && !flags->lane_file.empty()) {
+      cfg.node.lane = LaneFromLabelsFile(flags->lane_file);
+    }
+    if (!cfg.node.lane.empty() && !lane::ValidLaneTag(cfg.node.lane)) {
+      spdlog::error("lane tag '{}': use 1..63 of letters, digits, '.', '_', '-'", cfg.node.lane);
+      std::exit(2);
+    }
+    for (const std::string& kv : flags->labels) {
+      size_t eq = kv.find('=');
+      if (eq == std::string::npos || eq == 0) {
+        spdlog::error("--labels {}: expected key=value", kv);
+        std::exit(2);
+      }
+      cfg.node.labels[kv.substr(0, eq)] = kv.substr(eq + 1);
+    }
+    if (!cfg.node.lane.empty()) cfg.node.labels["lane"] = cfg.node.lane;
+    for (std::string h : flags->lane_headers) {
+      for (char& c : h) c = char(std::tolower(static_cast<unsigned char>(c)));
+      cfg.node.lane_headers.push_back(h);
+    }
+    cfg.node.trace_capacity = flags->trace_capacity;
+    try {
+      cfg.node.trace_ttl_seconds = uint32_t(config::ParseDuration(flags->trace_ttl).count() / 1000);
+    } catch (const std::exception& e) {
+      spdlog::error("--trace-ttl {}: {}", flags->trace_ttl, e.what());
+      std::exit(2);
+    }
     std::exit(Serve(std::move(cfg), "proxy", flags->admin));
   });
 }

@@ -26,6 +26,9 @@ void RegisterSampleApp(CLI::App& app) {
       ->check(CLI::Range(0.0, 1.0));
   cmd->add_option("--latency", opts->latency_ms, "Milliseconds to wait before every answer")
       ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--forward-headers", opts->forward_headers,
+                  "Headers the app passes on to its calls itself (e.g. x-user-id), comma-separated")
+      ->delimiter(',');
   cmd->add_option("--call-timeout", opts->call_timeout_ms, "Per-call timeout in milliseconds")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();

@@ -2,10 +2,13 @@
 // the line of the offending node, and unknown keys are errors: a misspelt
 // option silently falling back to its default is the worst failure mode of a
 // proxy config, so the loader is deliberately unforgiving.
+#include <arpa/inet.h>
+#include <re2/re2.h>
 #include <yaml-cpp/yaml.h>
 
 #include <cerrno>
 #include <charconv>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <initializer_list>
@@ -38,11 +41,64 @@ std::string Index(const std::string& path, size_t i) {
   return path + "[" + std::to_string(i) + "]";
 }
 
+bool IsAlnum(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+// RFC 9110 token: what a header or cookie name may be made of.
+bool IsToken(std::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (!IsAlnum(c) && std::string_view("!#$%&'*+-.^_`|~").find(c) == std::string_view::npos) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string Lower(std::string s) {
+  for (char& c : s) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return s;
+}
+
+// "10.1.2.3", "10.0.0.0/8", "::1", "fd00::/8". The matcher (src/lane/)
+// parses these again; checking here gives the error a file and line.
+bool IsIpOrCidr(const std::string& s) {
+  const size_t slash = s.find('/');
+  const std::string ip = s.substr(0, slash);
+  unsigned char addr[16];
+  int max_bits = 0;
+  if (inet_pton(AF_INET, ip.c_str(), addr) == 1) {
+    max_bits = 32;
+  } else if (inet_pton(AF_INET6, ip.c_str(), addr) == 1) {
+    max_bits = 128;
+  } else {
+    return false;
+  }
+  if (slash == std::string::npos) return true;
+  const std::string_view bits = std::string_view(s).substr(slash + 1);
+  if (bits.empty() || bits.size() > 3 || bits[0] < '0' || bits[0] > '9') return false;
+  int n = -1;
+  auto [ptr, ec] = std::from_chars(bits.data(), bits.data() + bits.size(), n);
+  return ec == std::errc() && ptr == bits.data() + bits.size() && n <= max_bits;
+}
+
+constexpr const char* kOperators = "exact, prefix, regex, in, range or present";
+
+// Which part of a request a named condition looks at; decides how names are
+// checked and stored.
+enum class NameKind { kHeader, kCookie, kQuery };
+
 class Parser {
  public:
   Parser(const std::string& file, const YAML::Node& root) : file_(file), root_(root) {}
 
   Config Parse(const YAML::Node& root);
+  // One `kind: TrafficLane` document; `names` collects lane names across
+  // documents to reject repeats.
+  Lane ParseLaneDocument(const YAML::Node& doc, std::set<std::string>& names) const;
 
  private:
   int LineOfNode(const YAML::Node& at) const;
@@ -78,16 +134,31 @@ class Parser {
   void ParseLimits(const YAML::Node& n, Limits& l) const;
   void ParseUpstream(const YAML::Node& n, UpstreamOptions& u) const;
 
+  // Lanes: the `lanes:` items of a config and the spec of a TrafficLane
+  // document share everything below ParseLaneFields.
+  std::string Label(const YAML::Node& n, const std::string& path) const;
+  double Number(const YAML::Node& n, const std::string& path) const;
+  Lane ParseLane(const YAML::Node& n, const std::string& path) const;
+  void ParseLaneFields(const YAML::Node& n, const std::string& path, Lane& lane) const;
+  void ParseEntrance(const YAML::Node& n, const std::string& path, Lane& lane) const;
+  MatchClause ParseClause(const YAML::Node& n, const std::string& path) const;
+  std::vector<std::pair<std::string, StringMatch>> ParseNamed(const YAML::Node& n,
+                                                              const std::string& path,
+                                                              NameKind kind) const;
+  StringMatch ParseCondition(const YAML::Node& n, const std::string& path, bool address) const;
+  std::string ParseStickyOn(const YAML::Node& n, const std::string& path) const;
+
   const std::string& file_;
   const YAML::Node root_;
 };
 
 // Finds the mark of the key whose value is `target`. Aliases can make the
 // node graph cyclic or exponentially wide, hence the depth limit (the schema
-// is 7 levels deep) and the budget.
+// is 9 levels deep: lanes[].entrance.match[].headers.NAME.range.min) and the
+// budget.
 bool FindKeyOf(const YAML::Node& node, const YAML::Node& target, int depth, int& budget,
                YAML::Mark& out) {
-  if (depth > 8 || --budget < 0) return false;
+  if (depth > 10 || --budget < 0) return false;
   if (node.IsMap()) {
     for (const auto& kv : node) {
       if (kv.second.is(target)) {
@@ -363,9 +434,252 @@ void Parser::ParseUpstream(const YAML::Node& n, UpstreamOptions& u) const {
   if (n["idleTimeout"]) u.idle_timeout = Duration(n["idleTimeout"], "upstream.idleTimeout", false);
 }
 
+// Lane names and tags travel in headers, baggage and metric labels, and tags
+// are Kubernetes label values: same rules as those.
+std::string Parser::Label(const YAML::Node& n, const std::string& path) const {
+  const std::string s = NonEmpty(n, path);
+  bool ok = s.size() <= 63 && IsAlnum(s.front()) && IsAlnum(s.back());
+  for (char c : s) ok = ok && (IsAlnum(c) || c == '-' || c == '_' || c == '.');
+  if (!ok) {
+    Fail(n, path,
+         "must be at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter "
+         "or digit, got \"" + s + "\"");
+  }
+  return s;
+}
+
+double Parser::Number(const YAML::Node& n, const std::string& path) const {
+  if (!n.IsScalar()) Fail(n, path, "expected a number, got " + Describe(n));
+  const std::string& s = n.Scalar();
+  double v = 0;
+  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || ptr != s.data() + s.size() || s.empty() || !std::isfinite(v)) {
+    Fail(n, path, "expected a number, got " + Describe(n));
+  }
+  return v;
+}
+
+Lane Parser::ParseLane(const YAML::Node& n, const std::string& path) const {
+  CheckMap(n, path, {"name", "tag", "priority", "fallback", "entrance"});
+  if (!n["name"]) Fail(n, path, "missing required key \"name\"");
+  Lane lane;
+  lane.name = Label(n["name"], path + ".name");
+  ParseLaneFields(n, path, lane);
+  return lane;
+}
+
+void Parser::ParseLaneFields(const YAML::Node& n, const std::string& path, Lane& lane) const {
+  if (!n["tag"]) Fail(n, path, "missing required key \"tag\"");
+  lane.tag = Label(n["tag"], path + ".tag");
+  if (n["priority"]) {
+    lane.priority = static_cast<int>(Integer(n["priority"], path + ".priority", 0, 1'000'000));
+  }
+  if (const YAML::Node fb = n["fallback"]) {
+    const std::string v = String(fb, path + ".fallback");
+    if (v == "base") {
+      lane.fallback = Fallback::kBase;
+    } else if (v == "none") {
+      lane.fallback = Fallback::kNone;
+    } else {
+      Fail(fb, path + ".fallback", "must be base or none, got \"" + v + "\"");
+    }
+  }
+  if (n["entrance"]) ParseEntrance(n["entrance"], path + ".entrance", lane);
+}
+
+void Parser::ParseEntrance(const YAML::Node& n, const std::string& path, Lane& lane) const {
+  CheckMap(n, path, {"gateway", "service", "match"});
+  // An entrance without rules dyes nothing; leave `entrance` out instead.
+  if (n.IsNull() || !n["match"]) Fail(n, path, "missing required key \"match\"");
+  if (n["gateway"]) lane.gateway = String(n["gateway"], path + ".gateway");
+  if (n["service"]) lane.service = String(n["service"], path + ".service");
+  // The matcher treats "service set" as "sidecar only" and would ignore the
+  // gateway; refuse the combination rather than guess what was meant.
+  if (!lane.gateway.empty() && !lane.service.empty()) {
+    Fail(n["service"], path + ".service",
+         "cannot be combined with gateway (an entrance is at gateways or at one service's "
+         "sidecars; use two lanes with the same tag for both)");
+  }
+  const std::string mpath = path + ".match";
+  const std::vector<YAML::Node> clauses = List(n["match"], mpath);
+  if (clauses.empty()) Fail(n["match"], mpath, "must not be empty");
+  for (size_t i = 0; i < clauses.size(); ++i) {
+    lane.match.push_back(ParseClause(clauses[i], Index(mpath, i)));
+  }
+}
+
+MatchClause Parser::ParseClause(const YAML::Node& n, const std::string& path) const {
+  CheckMap(n, path,
+           {"headers", "cookies", "query", "path", "method", "sourceService", "sourceAddress",
+            "percent", "stickyOn"});
+  // An empty clause would match every request: never what anyone means.
+  if (n.IsNull() || n.size() == 0) {
+    Fail(n, path, "a match clause needs at least one condition or percent");
+  }
+  MatchClause c;
+  if (n["headers"]) c.headers = ParseNamed(n["headers"], path + ".headers", NameKind::kHeader);
+  if (n["cookies"]) c.cookies = ParseNamed(n["cookies"], path + ".cookies", NameKind::kCookie);
+  if (n["query"]) c.query = ParseNamed(n["query"], path + ".query", NameKind::kQuery);
+  if (n["path"]) c.path.push_back(ParseCondition(n["path"], path + ".path", false));
+  if (n["method"]) c.method.push_back(ParseCondition(n["method"], path + ".method", false));
+  if (n["sourceService"]) {
+    c.source_service.push_back(ParseCondition(n["sourceService"], path + ".sourceService", false));
+  }
+  if (n["sourceAddress"]) {
+    c.source_address.push_back(ParseCondition(n["sourceAddress"], path + ".sourceAddress", true));
+  }
+  if (n["percent"]) c.percent = static_cast<int>(Integer(n["percent"], path + ".percent", 0, 100));
+  if (const YAML::Node sticky = n["stickyOn"]) {
+    if (c.percent < 0) Fail(sticky, path + ".stickyOn", "only valid together with percent");
+    c.sticky_on = ParseStickyOn(sticky, path + ".stickyOn");
+  }
+  const bool any = !c.headers.empty() || !c.cookies.empty() || !c.query.empty() ||
+                   !c.path.empty() || !c.method.empty() || !c.source_service.empty() ||
+                   !c.source_address.empty() || c.percent >= 0;
+  if (!any) Fail(n, path, "a match clause needs at least one condition or percent");
+  return c;
+}
+
+// Header names are stored lower-case (they are case-insensitive); cookie and
+// query names are case-sensitive and kept as written.
+std::vector<std::pair<std::string, StringMatch>> Parser::ParseNamed(const YAML::Node& n,
+                                                                    const std::string& path,
+                                                                    NameKind kind) const {
+  if (!n.IsMap()) Fail(n, path, "expected a map of name: condition, got " + Describe(n));
+  std::vector<std::pair<std::string, StringMatch>> out;
+  for (const auto& kv : n) {
+    const std::string name = NonEmpty(kv.first, path);
+    const bool ok =
+        kind == NameKind::kQuery ? name.find_first_of("&=#") == std::string::npos : IsToken(name);
+    if (!ok) Fail(kv.first, path, "invalid name \"" + name + "\"");
+    std::string key = kind == NameKind::kHeader ? Lower(name) : name;
+    for (const auto& [seen, unused] : out) {
+      if (seen == key) Fail(kv.first, "duplicate name \"" + name + "\" in " + path);
+    }
+    out.emplace_back(std::move(key), ParseCondition(kv.second, path + "." + name, false));
+  }
+  return out;
+}
+
+// A bare string is `exact`; a map holds exactly one operator. `address`:
+// sourceAddress, whose exact and in values are IPs or CIDRs.
+StringMatch Parser::ParseCondition(const YAML::Node& n, const std::string& path,
+                                   bool address) const {
+  StringMatch m;
+  if (n.IsScalar()) {
+    m.value = n.Scalar();
+    if (address && !IsIpOrCidr(m.value)) {
+      Fail(n, path, "expected an IP address or CIDR, got \"" + m.value + "\"");
+    }
+    return m;
+  }
+  if (!n.IsMap()) {
+    Fail(n, path, std::string("expected a string or a map with one of ") + kOperators +
+                      ", got " + Describe(n));
+  }
+  if (n.size() == 0) Fail(n, path, std::string("needs one operator: ") + kOperators);
+  YAML::Node key, value;  // a default Node counts as defined: track with `found`
+  bool found = false;
+  for (const auto& kv : n) {
+    if (!kv.first.IsScalar()) Fail(kv.first, path, "operators must be plain strings");
+    const std::string& op = kv.first.Scalar();
+    if (op != "exact" && op != "prefix" && op != "regex" && op != "in" && op != "range" &&
+        op != "present") {
+      Fail(kv.first, path, "unknown operator \"" + op + "\" (expected " + kOperators + ")");
+    }
+    if (found) {
+      Fail(kv.first, path,
+           "one operator per condition, got \"" + key.Scalar() + "\" and \"" + op + "\"");
+    }
+    found = true;
+    key = kv.first;
+    value = kv.second;
+  }
+  const std::string& op = key.Scalar();
+  const std::string vpath = path + "." + op;
+  if (op == "exact" || op == "prefix") {
+    m.op = op == "exact" ? StringMatch::Op::kExact : StringMatch::Op::kPrefix;
+    m.value = String(value, vpath);
+    if (address && op == "exact" && !IsIpOrCidr(m.value)) {
+      Fail(value, vpath, "expected an IP address or CIDR, got \"" + m.value + "\"");
+    }
+  } else if (op == "regex") {
+    m.op = StringMatch::Op::kRegex;
+    m.value = NonEmpty(value, vpath);
+    RE2::Options options;
+    options.set_log_errors(false);
+    const RE2 re(m.value, options);
+    if (!re.ok()) Fail(value, vpath, "invalid regex \"" + m.value + "\": " + re.error());
+  } else if (op == "in") {
+    m.op = StringMatch::Op::kIn;
+    const std::vector<YAML::Node> items = List(value, vpath);
+    if (items.empty()) Fail(value, vpath, "must not be empty");
+    for (size_t i = 0; i < items.size(); ++i) {
+      m.values.push_back(String(items[i], Index(vpath, i)));
+      if (address && !IsIpOrCidr(m.values.back())) {
+        Fail(items[i], Index(vpath, i),
+             "expected an IP address or CIDR, got \"" + m.values.back() + "\"");
+      }
+    }
+  } else if (op == "range") {
+    m.op = StringMatch::Op::kRange;
+    if (address) Fail(key, vpath, "not valid for sourceAddress (use in with CIDRs)");
+    CheckMap(value, vpath, {"min", "max"});
+    if (!value.IsMap() || value.size() == 0) Fail(value, vpath, "needs min and/or max");
+    m.min = value["min"] ? Number(value["min"], vpath + ".min")
+                         : -std::numeric_limits<double>::infinity();
+    m.max = value["max"] ? Number(value["max"], vpath + ".max")
+                         : std::numeric_limits<double>::infinity();
+    if (m.min > m.max) Fail(value, vpath, "min must not be greater than max");
+  } else {  // present
+    const std::string v = String(value, vpath);
+    if (v != "true" && v != "false") Fail(value, vpath, "must be true or false, got \"" + v + "\"");
+    m.op = v == "true" ? StringMatch::Op::kPresent : StringMatch::Op::kAbsent;
+  }
+  return m;
+}
+
+std::string Parser::ParseStickyOn(const YAML::Node& n, const std::string& path) const {
+  const std::string s = String(n, path);
+  if (s == "client") return s;
+  const size_t colon = s.find(':');
+  if (colon != std::string::npos) {
+    const std::string kind = s.substr(0, colon);
+    const std::string name = s.substr(colon + 1);
+    if ((kind == "header" || kind == "cookie") && IsToken(name)) {
+      return kind + ":" + (kind == "header" ? Lower(name) : name);
+    }
+    if (kind == "query" && !name.empty() && name.find_first_of("&=#") == std::string::npos) {
+      return s;
+    }
+  }
+  Fail(n, path, "must be header:NAME, cookie:NAME, query:NAME or client, got \"" + s + "\"");
+}
+
+Lane Parser::ParseLaneDocument(const YAML::Node& doc, std::set<std::string>& names) const {
+  if (!doc.IsMap()) Fail(doc, "a rule document must be a map, got " + Describe(doc));
+  if (!doc["kind"]) Fail(doc, "missing required key \"kind\"");
+  const std::string kind = String(doc["kind"], "kind");
+  if (kind != "TrafficLane") {
+    Fail(doc["kind"], "kind", "unsupported kind \"" + kind + "\" (expected TrafficLane)");
+  }
+  CheckMap(doc, "", {"kind", "name", "spec"});
+  if (!doc["name"]) Fail(doc, "missing required key \"name\"");
+  if (!doc["spec"]) Fail(doc, "missing required key \"spec\"");
+  Lane lane;
+  lane.name = Label(doc["name"], "name");
+  if (!names.insert(lane.name).second) {
+    Fail(doc["name"], "name", "duplicate lane name \"" + lane.name + "\"");
+  }
+  CheckMap(doc["spec"], "spec", {"tag", "priority", "fallback", "entrance"});
+  ParseLaneFields(doc["spec"], "spec", lane);
+  return lane;
+}
+
 Config Parser::Parse(const YAML::Node& root) {
   CheckMap(root, "",
-           {"workers", "listeners", "routes", "services", "timeouts", "limits", "upstream"});
+           {"workers", "listeners", "routes", "services", "lanes", "timeouts", "limits",
+            "upstream"});
   Config c;
   if (root.IsNull()) return c;  // an empty file is all defaults
   if (root["workers"]) c.workers = static_cast<int>(Integer(root["workers"], "workers", 0, 1024));
@@ -405,6 +719,19 @@ Config Parser::Parse(const YAML::Node& root) {
     }
   }
 
+  // Entrance gateway/service names are not checked against this file's
+  // listeners: one lanes file is shared by the gateway and every sidecar,
+  // and each compiles only the lanes that apply where it runs.
+  const std::vector<YAML::Node> lanes = List(root["lanes"], "lanes");
+  std::set<std::string> lane_names;
+  for (size_t i = 0; i < lanes.size(); ++i) {
+    const std::string path = Index("lanes", i);
+    const Lane& lane = c.lanes.emplace_back(ParseLane(lanes[i], path));
+    if (!lane_names.insert(lane.name).second) {
+      Fail(lanes[i]["name"], path + ".name", "duplicate lane name \"" + lane.name + "\"");
+    }
+  }
+
   if (root["timeouts"]) ParseTimeouts(root["timeouts"], c.timeouts);
   if (root["limits"]) ParseLimits(root["limits"], c.limits);
   if (root["upstream"]) ParseUpstream(root["upstream"], c.upstream);
@@ -427,6 +754,26 @@ Config ParseConfig(const std::string& yaml_text, const std::string& file) {
     // exception must still surface as a ConfigError for the caller.
     throw ConfigError(file, LineOf(e.mark), e.msg);
   }
+}
+
+std::vector<Lane> ParseLaneDocuments(const std::string& yaml_text, const std::string& file) {
+  std::vector<YAML::Node> docs;
+  try {
+    docs = YAML::LoadAll(yaml_text);
+  } catch (const YAML::Exception& e) {
+    throw ConfigError(file, LineOf(e.mark), "invalid YAML: " + e.msg);
+  }
+  std::vector<Lane> lanes;
+  std::set<std::string> names;
+  try {
+    for (const YAML::Node& doc : docs) {
+      if (doc.IsNull()) continue;  // "---" at the end, or a comment-only document
+      lanes.push_back(Parser(file, doc).ParseLaneDocument(doc, names));
+    }
+  } catch (const YAML::Exception& e) {
+    throw ConfigError(file, LineOf(e.mark), e.msg);
+  }
+  return lanes;
 }
 
 Config LoadConfigFile(const std::string& path) {

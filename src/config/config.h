@@ -79,11 +79,65 @@ struct UpstreamOptions {
   uint32_t retries = 1;
 };
 
+// ---- Lanes (full-link gray release), DESIGN.md §3 ----
+
+// One condition on a string value (header, cookie, query parameter, path,
+// method, source service, client address).
+struct StringMatch {
+  enum class Op { kExact, kPrefix, kRegex, kIn, kRange, kPresent, kAbsent };
+  Op op = Op::kExact;
+  std::string value;                // kExact, kPrefix, kRegex
+  std::vector<std::string> values;  // kIn
+  double min = 0, max = 0;          // kRange: min <= number(value) <= max
+};
+
+// All of its conditions must hold (AND). A Lane matches when any of its
+// clauses does (OR).
+struct MatchClause {
+  std::vector<std::pair<std::string, StringMatch>> headers;  // names lower-case
+  std::vector<std::pair<std::string, StringMatch>> cookies;
+  std::vector<std::pair<std::string, StringMatch>> query;
+  std::vector<StringMatch> path;            // 0 or 1
+  std::vector<StringMatch> method;          // 0 or 1
+  std::vector<StringMatch> source_service;  // 0 or 1: the calling service's name
+  std::vector<StringMatch> source_address;  // 0 or 1: client IP ("in" takes CIDRs)
+  // Sticky share: hash(key) % 100 < percent, with key from `sticky_on`:
+  // "header:NAME", "cookie:NAME", "query:NAME" or "client" (the client IP).
+  int percent = -1;  // -1 = no percentage condition
+  std::string sticky_on = "client";
+};
+
+enum class Fallback { kBase, kNone };
+
+struct Lane {
+  std::string name;
+  std::string tag;
+  int priority = 100;  // lower first; ties in file order
+  // Where the entrance rules apply: a gateway listener name ("" = every
+  // gateway), and/or the inbound side of a service's sidecars.
+  std::string gateway;
+  std::string service;
+  std::vector<MatchClause> match;  // empty = this lane has no entrance rule
+  Fallback fallback = Fallback::kBase;
+};
+
+// Who this process is: set by `graymesh proxy` flags, not by the file.
+struct Node {
+  std::string service;  // "" for a gateway
+  std::string lane;     // this instance's tag; "" = base
+  std::map<std::string, std::string> labels;
+  std::vector<std::string> lane_headers;  // aliases of x-graymesh-lane, lower-case
+  uint32_t trace_capacity = 65536;        // loose mode: trace ids remembered
+  uint32_t trace_ttl_seconds = 60;
+};
+
 struct Config {
   int workers = 0;  // 0 = hardware threads
+  Node node;
   std::vector<Listener> listeners;
   std::vector<Service> services;
   std::vector<Route> routes;
+  std::vector<Lane> lanes;
   Timeouts timeouts;
   Limits limits;
   UpstreamOptions upstream;
@@ -108,6 +162,13 @@ class ConfigError : public std::runtime_error {
 Config ParseConfig(const std::string& yaml_text, const std::string& file);
 // Reads and parses a file. Throws ConfigError (line 0 when unreadable).
 Config LoadConfigFile(const std::string& path);
+
+// Parses `---`-separated rule documents of the form
+//   {kind: TrafficLane, name: N, spec: {tag, priority, fallback, entrance}}
+// (spec has the keys of a `lanes:` item except `name`; docs/config.md). Empty
+// documents are skipped; any other kind and a repeated name are errors.
+// Throws ConfigError.
+std::vector<Lane> ParseLaneDocuments(const std::string& yaml_text, const std::string& file);
 
 // "250ms", "10s", "2m", "1h"; a bare number is seconds. Throws std::invalid_argument.
 Millis ParseDuration(const std::string& text);

@@ -6,6 +6,7 @@
 #include <charconv>
 
 #include "http/headers.h"
+#include "lane/propagation.h"
 #include "proxy/session.h"
 
 namespace graymesh::proxy {
@@ -31,7 +32,8 @@ bool ListsHeaders(std::string_view connection) {
 
 void Session::BuildUpstreamHead(const Request& rq) {
   const char* base = in_.data();
-  const bool add_xff = listener_.cfg.kind != config::ListenerKind::kOutbound;
+  const bool is_outbound = listener_.cfg.kind == config::ListenerKind::kOutbound;
+  const bool add_xff = !is_outbound;
   out_.clear();
   out_.append(llhttp_method_name(rq.method)).append(" ").append(rq.target).append(" HTTP/1.1\r\n");
   for (const http::HeaderSlice& h : req_parser_.headers()) {
@@ -39,8 +41,24 @@ void Session::BuildUpstreamHead(const Request& rq) {
     if (http::IsHopByHop(name)) continue;
     if (rq.connection_lists_headers && http::HasToken(rq.connection, name)) continue;
     if (name.size() == 6 && rq.expect_continue && http::IEquals(name, "expect")) continue;
-    if (name.size() == 15 && add_xff && http::IEquals(name, "x-forwarded-for")) continue;
+    if (name.size() == 15) {
+      if (add_xff && http::IEquals(name, "x-forwarded-for")) continue;
+      if (!rq.lane.empty() && http::IEquals(name, lane::kLaneHeader)) continue;
+    }
+    if (name.size() == 7 && !rq.lane.empty() && http::IEquals(name, "baggage")) continue;
+    if (name.size() == 17 && is_outbound && http::IEquals(name, lane::kSourceHeader)) continue;
     AppendHeader(&out_, name, h.value.In(base));
+  }
+  // The lane travels in both forms, so apps that forward either keep it.
+  if (!rq.lane.empty()) {
+    AppendHeader(&out_, lane::kLaneHeader, rq.lane);
+    out_.append("baggage: ");
+    if (!lane::AppendBaggageWithLane(rq.baggage, rq.lane, &out_)) out_.append(rq.baggage);
+    out_.append("\r\n");
+  }
+  if (rq.made_traceparent) AppendHeader(&out_, "traceparent", rq.traceparent);
+  if (is_outbound && !worker_.config().node.service.empty()) {
+    AppendHeader(&out_, lane::kSourceHeader, worker_.config().node.service);
   }
   if (!rq.host_present) AppendHeader(&out_, "host", rq.authority);
   if (add_xff) {

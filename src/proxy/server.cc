@@ -36,9 +36,11 @@ void Server::Start() {
   for (const config::Listener& l : cfg_->listeners) {
     listeners.push_back({l, net::Resolve(l.address.host, l.address.port)});
   }
+  traces_ = std::make_unique<lane::TraceLaneMap>(cfg_->node.trace_capacity,
+                                                 cfg_->node.trace_ttl_seconds);
   int n = cfg_->workers > 0 ? cfg_->workers : int(std::max(1u, std::thread::hardware_concurrency()));
   for (int i = 0; i < n; ++i) {
-    auto w = std::make_unique<Worker>(i, snap);
+    auto w = std::make_unique<Worker>(i, snap, traces_.get());
     try {
       w->Listen(listeners);
     } catch (const std::exception& e) {

@@ -43,6 +43,7 @@ class Server {
   uint64_t version_ = 1;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<Admin> admin_;
+  std::unique_ptr<lane::TraceLaneMap> traces_;
   std::function<void()> begin_drain_;  // set while Run() runs
 };
 

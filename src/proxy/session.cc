@@ -8,6 +8,8 @@
 
 #include "http/headers.h"
 #include "http/reply.h"
+#include "lane/propagation.h"
+#include "lane/trace_map.h"
 
 namespace graymesh::proxy {
 namespace {
@@ -98,6 +100,7 @@ asio::awaitable<void> Session::SendError(int status, std::string_view reason) {
 asio::awaitable<bool> Session::ReadHead() {
   const config::Config& cfg = worker_.config();
   in_.Compact();
+  expired_ = Timeout::kNone;
   idle_ = in_.readable() == 0;
   req_parser_.NextMessage();
   size_t parsed = 0;
@@ -165,9 +168,15 @@ asio::awaitable<void> Session::Handle(Request& rq) {
   rq.keep_alive = req_parser_.keep_alive() && !rq.http10;
   rq.idempotent = Idempotent(rq.method);
   std::string_view host;
+  const std::vector<std::string>& lane_aliases = cfg.node.lane_headers;
   for (const http::HeaderSlice& h : req_parser_.headers()) {
     std::string_view name = h.name.In(base);
     std::string_view value = http::Trim(h.value.In(base));
+    if (!lane_aliases.empty() && rq.header_lane.empty()) {
+      for (const std::string& alias : lane_aliases) {
+        if (http::IEquals(name, alias)) rq.header_lane = value;
+      }
+    }
     switch (name.size()) {
       case 4:
         if (http::IEquals(name, "host")) host = value, rq.host_present = true;
@@ -180,8 +189,18 @@ asio::awaitable<void> Session::Handle(Request& rq) {
       case 10:
         if (http::IEquals(name, "connection")) rq.connection = value;
         break;
+      case 7:
+        if (http::IEquals(name, "baggage")) rq.baggage = value;
+        break;
+      case 11:
+        if (http::IEquals(name, "traceparent")) rq.traceparent = value;
+        break;
       case 15:
-        if (http::IEquals(name, "x-forwarded-for")) rq.xff = value;
+        if (http::IEquals(name, "x-forwarded-for")) {
+          rq.xff = value;
+        } else if (http::IEquals(name, lane::kLaneHeader)) {
+          rq.header_lane = value;
+        }
         break;
       default:
         break;
@@ -257,22 +276,102 @@ asio::awaitable<void> Session::Handle(Request& rq) {
     co_return;
   }
   if (!rq.keep_alive) close_after_ = true;
+  rq.lane = ChooseLane(rq);
+  if (!rq.lane.empty()) {
+    std::string_view trace = lane::TraceIdFromTraceparent(rq.traceparent);
+    if (trace.empty() && listener_.cfg.kind == config::ListenerKind::kGateway) {
+      // Give the request a trace so sidecars of apps that forward only
+      // traceparent can keep its lane (loose mode).
+      traceparent_ = worker_.NewTraceparent();
+      rq.traceparent = traceparent_;
+      rq.made_traceparent = true;
+    }
+    if (!trace.empty() && listener_.cfg.kind == config::ListenerKind::kInbound) {
+      if (uint8_t id = lane::LaneIds::Find(rq.lane); id != 0) {
+        worker_.traces()->Learn(trace, id, Worker::NowMs() / 1000);
+      }
+    }
+  }
   BuildUpstreamHead(rq);
   co_await Forward(rq);
 }
 
+std::string_view Session::ChooseLane(const Request& rq) {
+  if (lane::ValidLaneTag(rq.header_lane)) return rq.header_lane;
+  if (std::string_view l = lane::LaneFromBaggage(rq.baggage); !l.empty()) return l;
+  const Snapshot& snap = *worker_.upstreams().snapshot();
+  const config::ListenerKind kind = listener_.cfg.kind;
+  if (kind == config::ListenerKind::kOutbound) {
+    std::string_view trace = lane::TraceIdFromTraceparent(rq.traceparent);
+    if (!trace.empty()) {
+      uint8_t id = worker_.traces()->Find(trace, Worker::NowMs() / 1000);
+      if (id != 0) return lane::LaneIds::Name(id);
+    }
+  }
+  const lane::EntranceRules* rules[2] = {nullptr, nullptr};
+  switch (kind) {
+    case config::ListenerKind::kGateway:
+      rules[0] = snap.GatewayRules(listener_.cfg.name);
+      rules[1] = snap.ServiceRules(rq.service);
+      break;
+    case config::ListenerKind::kOutbound:
+      rules[0] = snap.ServiceRules(rq.service);
+      break;
+    case config::ListenerKind::kInbound:
+      rules[0] = snap.InboundRules();
+      break;
+  }
+  if (rules[0] != nullptr || rules[1] != nullptr) {
+    lane::RequestView view = MakeView(rq);
+    for (const lane::EntranceRules* r : rules) {
+      if (r == nullptr) continue;
+      if (std::string_view l = r->Match(view); !l.empty()) return l;
+    }
+  }
+  if (kind != config::ListenerKind::kGateway) return worker_.config().node.lane;
+  return {};
+}
+
+lane::RequestView Session::MakeView(const Request& rq) {
+  const char* base = in_.data();
+  size_t n = 0;
+  for (const http::HeaderSlice& h : req_parser_.headers()) {
+    view_headers_[n++] = {h.name.In(base), http::Trim(h.value.In(base))};
+  }
+  size_t q = rq.target.find('?');
+  lane::RequestView v;
+  v.method = llhttp_method_name(rq.method);
+  v.path = rq.target.substr(0, q);
+  v.query = q == std::string_view::npos ? std::string_view() : rq.target.substr(q + 1);
+  v.client_address = client_ip_;
+  v.headers = {view_headers_.data(), n};
+  // The caller: this node itself on the outbound side, else what the
+  // caller's sidecar said.
+  v.source_service = listener_.cfg.kind == config::ListenerKind::kOutbound
+                         ? std::string_view(worker_.config().node.service)
+                         : v.Header(lane::kSourceHeader);
+  return v;
+}
+
 asio::awaitable<void> Session::Forward(Request& rq) {
   std::shared_ptr<ServiceState> svc = worker_.upstreams().service(rq.service);
+  const bool fallback = worker_.upstreams().snapshot()->FallbackToBase(rq.lane);
   int exclude = -1;
   for (int attempt = 0;; ++attempt) {
-    int host = svc->balancer().Pick(exclude);
-    if (host < 0 && attempt > 0) host = svc->balancer().Pick(-1);
-    if (host < 0) {
-      co_await SendError(503, "no endpoint available for service '" + svc->info().name + "'");
+    Choice choice = svc->Pick(rq.lane, fallback, exclude);
+    if (choice.host < 0 && attempt > 0) choice = svc->Pick(rq.lane, fallback, -1);
+    if (choice.host < 0) {
+      if (!rq.lane.empty() && !fallback && !svc->HasLane(rq.lane)) {
+        co_await SendError(503, "service '" + svc->info().name + "' has no instance in lane '" +
+                                    std::string(rq.lane) + "' (fallback: none)");
+      } else {
+        co_await SendError(503, "no endpoint available for service '" + svc->info().name + "'");
+      }
       co_return;
     }
+    const int host = choice.host;
     bool last_try = attempt >= int(worker_.config().upstream.retries);
-    Outcome outcome = co_await TryEndpoint(rq, *svc, host, last_try);
+    Outcome outcome = co_await TryEndpoint(rq, *svc, choice, last_try);
     if (outcome != Outcome::kRetry) co_return;
     worker_.stats().upstream_rq_retry.Inc();
     exclude = host;
@@ -281,17 +380,21 @@ asio::awaitable<void> Session::Forward(Request& rq) {
 
 // One attempt on one endpoint. Replies with an error itself, except when it
 // returns kRetry (nothing reached the client and the request may be resent).
-asio::awaitable<Session::Outcome> Session::TryEndpoint(Request& rq, ServiceState& svc, int host,
-                                                       bool last_try) {
+asio::awaitable<Session::Outcome> Session::TryEndpoint(Request& rq, ServiceState& svc,
+                                                       Choice choice, bool last_try) {
+  const int host = choice.host;
   const config::Config& cfg = worker_.config();
   WorkerStats& stats = worker_.stats();
-  svc.balancer().OnStart(host);
+  svc.OnStart(choice);
   struct Finish {
     ServiceState& s;
-    int h;
+    Choice c;
     asio::ip::tcp::socket** up;
-    ~Finish() { s.balancer().OnFinish(h); *up = nullptr; }
-  } finish{svc, host, &upstream_};
+    ~Finish() {
+      s.OnFinish(c);
+      *up = nullptr;
+    }
+  } finish{svc, choice, &upstream_};
 
   // Resending is safe when the request never reached the upstream, or when
   // it is idempotent and its whole body is still in hand.

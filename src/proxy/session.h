@@ -9,10 +9,12 @@
 #include <memory>
 #include <string>
 #include <vector>
+#include <array>
 
 #include <llhttp.h>
 
 #include "http/parser.h"
+#include "lane/entrance.h"
 #include "net/buffer.h"
 #include "proxy/worker.h"
 
@@ -60,6 +62,11 @@ class Session {
     bool body_in_hand = true;  // the whole body is in in_ (so a retry can resend it)
     uint64_t body_seen = 0;
     bool consumed = false;  // its bytes have left in_ (sent upstream)
+    std::string_view header_lane;  // x-graymesh-lane (or an alias)
+    std::string_view baggage;
+    std::string_view traceparent;
+    bool made_traceparent = false;  // the gateway made it up: add it upstream
+    std::string_view lane;  // the lane it travels in; "" = base
     int service = -1;
   };
 
@@ -68,7 +75,7 @@ class Session {
   // next request.
   asio::awaitable<void> Handle(Request& rq);
   asio::awaitable<void> Forward(Request& rq);
-  asio::awaitable<Outcome> TryEndpoint(Request& rq, class ServiceState& svc, int host,
+  asio::awaitable<Outcome> TryEndpoint(Request& rq, ServiceState& svc, Choice choice,
                                        bool last_try);
   // Streams the response whose head ends at `head_end` in up_in_. False when
   // the exchange broke off (the client connection must close).
@@ -77,6 +84,9 @@ class Session {
   void BuildDownstreamHead(bool chunked_out);
   asio::awaitable<void> SendError(int status, std::string_view reason);
   void BuildUpstreamHead(const Request& rq);
+  // DESIGN.md §3: header, baggage, loose mode, entrance rules, node tag.
+  std::string_view ChooseLane(const Request& rq);
+  lane::RequestView MakeView(const Request& rq);
 
   void SetDeadline(Timeout kind, config::Millis after);
   void ClearDeadline() { timeout_ = Timeout::kNone; }
@@ -92,6 +102,8 @@ class Session {
   std::string out_;       // the request head sent upstream (kept for a retry)
   std::string down_;      // the response head sent to the client
   std::vector<asio::const_buffer> iov_;  // gather list, capacity reused
+  std::string traceparent_;              // one the gateway made up, when needed
+  std::array<std::pair<std::string_view, std::string_view>, http::kMaxHeaders> view_headers_;
   http::Parser req_parser_{http::MessageKind::kRequest};
   http::Parser resp_parser_{http::MessageKind::kResponse};
 

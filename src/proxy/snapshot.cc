@@ -1,6 +1,7 @@
 #include "proxy/snapshot.h"
 
 #include "http/headers.h"
+#include "lane/trace_map.h"
 #include "net/listener.h"
 
 namespace graymesh::proxy {
@@ -29,8 +30,48 @@ std::shared_ptr<const Snapshot> Snapshot::Compile(std::shared_ptr<const config::
     }
     snap->routes_.push_back(std::move(route));
   }
+  // Lanes: fallbacks, compiled entrance rules for every place they apply, and
+  // every tag interned for the loose-mode trace map.
+  auto keep = [](std::shared_ptr<const lane::EntranceRules> r) {
+    return r && !r->empty() ? r : nullptr;
+  };
+  for (const config::Lane& l : cfg->lanes) {
+    snap->lane_fallback_.emplace_back(l.tag, l.fallback == config::Fallback::kBase);
+    lane::LaneIds::Intern(l.tag);
+  }
+  for (const config::Listener& l : cfg->listeners) {
+    if (l.kind != config::ListenerKind::kGateway) continue;
+    snap->gateway_rules_.emplace_back(
+        l.name, keep(lane::EntranceRules::Compile(cfg->lanes, {.gateway = l.name, .service = ""})));
+  }
+  for (const ServiceInfo& svc : snap->services_) {
+    snap->service_rules_.push_back(
+        keep(lane::EntranceRules::Compile(cfg->lanes, {.gateway = "", .service = svc.name})));
+    for (const EndpointInfo& e : svc.endpoints) {
+      if (!e.lane.empty()) lane::LaneIds::Intern(e.lane);
+    }
+  }
+  if (!cfg->node.service.empty()) {
+    snap->inbound_rules_ =
+        keep(lane::EntranceRules::Compile(cfg->lanes, {.gateway = "", .service = cfg->node.service}));
+  }
+  if (!cfg->node.lane.empty()) lane::LaneIds::Intern(cfg->node.lane);
   snap->config_ = std::move(cfg);
   return snap;
+}
+
+bool Snapshot::FallbackToBase(std::string_view tag) const {
+  for (const auto& [t, base] : lane_fallback_) {
+    if (t == tag) return base;
+  }
+  return true;
+}
+
+const lane::EntranceRules* Snapshot::GatewayRules(std::string_view listener) const {
+  for (const auto& [name, rules] : gateway_rules_) {
+    if (name == listener) return rules.get();
+  }
+  return nullptr;
 }
 
 int Snapshot::FindService(std::string_view name) const {

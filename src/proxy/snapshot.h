@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "lane/entrance.h"
 
 namespace graymesh::proxy {
 
@@ -56,12 +57,26 @@ class Snapshot {
   // First route matching host (port already stripped) and path; -1 when none.
   int MatchRoute(std::string_view host, std::string_view path) const;
 
+  // ---- Lanes ----
+  // Whether a request of lane `tag` may fall back to base endpoints.
+  bool FallbackToBase(std::string_view tag) const;
+  // Entrance rules at a gateway listener; null when there are none.
+  const lane::EntranceRules* GatewayRules(std::string_view listener) const;
+  // Rules for requests to service `i` (any caller) or, at this node's inbound
+  // side, to this node's service; null when there are none.
+  const lane::EntranceRules* ServiceRules(int i) const { return service_rules_[i].get(); }
+  const lane::EntranceRules* InboundRules() const { return inbound_rules_.get(); }
+
  private:
   uint64_t version_ = 0;
   std::shared_ptr<const config::Config> config_;
   std::vector<ServiceInfo> services_;
   std::unordered_map<std::string, int, StringHash, std::equal_to<>> by_name_;
   std::vector<RouteInfo> routes_;
+  std::vector<std::pair<std::string, bool>> lane_fallback_;  // tag -> may fall back
+  std::vector<std::pair<std::string, std::shared_ptr<const lane::EntranceRules>>> gateway_rules_;
+  std::vector<std::shared_ptr<const lane::EntranceRules>> service_rules_;
+  std::shared_ptr<const lane::EntranceRules> inbound_rules_;
 };
 
 }  // namespace graymesh::proxy

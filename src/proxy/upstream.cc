@@ -2,6 +2,7 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 
 namespace graymesh::proxy {
@@ -15,12 +16,15 @@ bool StillOpen(asio::ip::tcp::socket& s) {
   return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
-std::unique_ptr<lb::Balancer> MakeBalancer(const ServiceInfo& info, uint64_t seed) {
+Subset MakeSubset(const ServiceInfo& info, std::string lane, std::vector<int> hosts,
+                  uint64_t seed) {
   std::vector<uint32_t> weights;
-  weights.reserve(info.endpoints.size());
-  for (const EndpointInfo& e : info.endpoints) weights.push_back(e.weight);
-  if (info.lb == config::LbPolicy::kLeastRequest) return lb::MakeLeastRequest(weights, seed);
-  return lb::MakeRoundRobin(weights, seed);
+  weights.reserve(hosts.size());
+  for (int h : hosts) weights.push_back(info.endpoints[h].weight);
+  Subset s{.lane = std::move(lane), .hosts = std::move(hosts), .lb = nullptr};
+  s.lb = info.lb == config::LbPolicy::kLeastRequest ? lb::MakeLeastRequest(weights, seed)
+                                                   : lb::MakeRoundRobin(weights, seed);
+  return s;
 }
 
 }  // namespace

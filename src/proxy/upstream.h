@@ -6,6 +6,8 @@
 #include <asio/ip/tcp.hpp>
 #include <cstdint>
 #include <memory>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "lb/balancer.h"
@@ -23,13 +25,36 @@ struct EndpointState {
   std::vector<IdleConn> idle;  // LIFO: the warmest connection is reused first
 };
 
+// A lane's share of a service's endpoints, with its own balancer.
+struct Subset {
+  std::string lane;        // "" = base
+  std::vector<int> hosts;  // endpoint indexes
+  std::unique_ptr<lb::Balancer> lb;
+};
+
+// An endpoint chosen for a request: `subset` and `slot` say whose balancer
+// to tell when the request starts and ends.
+struct Choice {
+  int host = -1;
+  int subset = -1;
+  int slot = -1;
+};
+
 class ServiceState {
  public:
   // `snap` owns `info`; held so a request in flight outlives a swap.
   ServiceState(std::shared_ptr<const Snapshot> snap, const ServiceInfo& info, uint64_t seed);
 
   const ServiceInfo& info() const { return *info_; }
-  lb::Balancer& balancer() { return *lb_; }
+  // An endpoint for a request in `lane` (DESIGN.md §3): that lane's
+  // endpoints; if it has none, base ones when `fallback_to_base`, else none.
+  // Base requests go to base endpoints, or to any when the service has no
+  // base endpoint. `exclude` (-1 = none) is the host a retry avoids.
+  Choice Pick(std::string_view lane, bool fallback_to_base, int exclude);
+  void OnStart(const Choice& c) { subsets_[c.subset].lb->OnStart(c.slot); }
+  void OnFinish(const Choice& c) { subsets_[c.subset].lb->OnFinish(c.slot); }
+  // Whether any endpoint carries `lane`.
+  bool HasLane(std::string_view lane) const;
   EndpointState& endpoint(int i) { return endpoints_[i]; }
   int size() const { return int(endpoints_.size()); }
 
@@ -50,7 +75,9 @@ class ServiceState {
   std::shared_ptr<const Snapshot> snap_;
   const ServiceInfo* info_;
   std::vector<EndpointState> endpoints_;
-  std::unique_ptr<lb::Balancer> lb_;
+  // [0] base, [1] every endpoint, then one per lane tag.
+  std::vector<Subset> subsets_;
+  std::vector<int> slot_of_;  // endpoint -> its index in its lane's subset
   bool retired_ = false;
 };
 

@@ -6,6 +6,8 @@
 #include <asio/use_awaitable.hpp>
 #include <asio/experimental/as_tuple.hpp>
 
+#include <cstdio>
+
 #include "net/listener.h"
 #include "proxy/session.h"
 
@@ -18,7 +20,10 @@ asio::awaitable<void> RunSession(std::unique_ptr<Session> s) { co_await s->Run()
 
 }  // namespace
 
-Worker::Worker(int index, std::shared_ptr<const Snapshot> snap) : index_(index) {
+Worker::Worker(int index, std::shared_ptr<const Snapshot> snap, lane::TraceLaneMap* traces)
+    : index_(index),
+      traces_(traces),
+      rng_(uint64_t(NowMs()) ^ (uint64_t(index + 1) * 0x9E3779B97F4A7C15ull)) {
   upstreams_.Apply(std::move(snap), uint64_t(index) * 0x9E3779B97F4A7C15ull + 1);
 }
 
@@ -47,6 +52,20 @@ void Worker::Drain() {
 }
 
 void Worker::Stop() { io_.stop(); }
+
+std::string Worker::NewTraceparent() {
+  // splitmix64: ids only need to be unique, not unpredictable.
+  auto next = [this] {
+    uint64_t z = (rng_ += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+  };
+  char buf[56];
+  std::snprintf(buf, sizeof(buf), "00-%016llx%016llx-%016llx-01", (unsigned long long)next(),
+                (unsigned long long)next(), (unsigned long long)next());
+  return std::string(buf, 55);
+}
 
 void Worker::Join() {
   if (thread_.joinable()) thread_.join();

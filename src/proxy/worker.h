@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "lane/trace_map.h"
 #include "proxy/stats.h"
 #include "proxy/upstream.h"
 
@@ -27,7 +28,8 @@ struct ListenerInfo {
 
 class Worker {
  public:
-  Worker(int index, std::shared_ptr<const Snapshot> snap);
+  // `traces` is the process's loose-mode map, shared by every worker.
+  Worker(int index, std::shared_ptr<const Snapshot> snap, lane::TraceLaneMap* traces);
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
 
@@ -51,6 +53,9 @@ class Worker {
   WorkerUpstreams& upstreams() { return upstreams_; }
   const config::Config& config() const { return upstreams_.snapshot()->config(); }
   bool draining() const { return draining_; }
+  lane::TraceLaneMap* traces() { return traces_; }
+  // A fresh W3C traceparent ("00-<trace id>-<span id>-01").
+  std::string NewTraceparent();
   void Register(Session* s);
   void Unregister(Session* s);
   // Sessions still open; readable from other threads (relaxed).
@@ -75,6 +80,8 @@ class Worker {
   std::vector<asio::ip::tcp::acceptor> acceptors_;
   Session* sessions_ = nullptr;  // intrusive list, for deadlines and drain
   bool draining_ = false;
+  lane::TraceLaneMap* traces_;
+  uint64_t rng_;
 };
 
 }  // namespace graymesh::proxy

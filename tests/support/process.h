@@ -33,8 +33,9 @@ class ChildProcess {
 
   pid_t pid() const { return pid_; }
   bool Running();
-  // Sends `sig` and waits up to `timeout` for the exit, then SIGKILLs. Returns
-  // the exit code (128 + signal number when killed by a signal).
+  // Sends `sig` and waits up to `timeout` for the exit, else SIGKILLs it and
+  // records a test failure. Returns the exit code (128 + signal number when
+  // killed by a signal).
   int Stop(int sig = SIGTERM, std::chrono::milliseconds timeout = std::chrono::seconds(10));
   // SIGKILL and reap.
   void Kill();

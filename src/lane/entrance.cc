@@ -1,0 +1,352 @@
+// Compiling lanes into flat rules and evaluating them per request.
+//
+// Match() must not allocate and should cost well under a microsecond for
+// tens of rules, so: every header/cookie/query name a rule uses is interned
+// at compile time, and a request resolves each name at most once, into a
+// fixed array on the stack; conditions inside a clause run cheapest first;
+// regexes are RE2 (linear time, thread-safe when const).
+#include "lane/entrance.h"
+
+#include <re2/re2.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstdint>
+#include <stdexcept>
+#include <utility>
+
+#include "lane/ip_match.h"
+#include "lane/request_keys.h"
+
+namespace graymesh::lane {
+
+using config::StringMatch;
+using Op = config::StringMatch::Op;
+
+namespace {
+
+using detail::KeyTable;
+using detail::Source;
+
+struct Condition {
+  Source source = Source::kPath;
+  uint32_t key = 0;  // into Impl::keys, for kHeader/kCookie/kQuery
+  Op op = Op::kExact;
+  std::string value;
+  std::vector<std::string> values;  // kIn, sorted for binary search
+  double min = 0, max = 0;
+  std::unique_ptr<RE2> re;
+  // Every full match lies in [re_min, re_max] (RE2::PossibleMatchRange): a
+  // value outside is rejected without running the regex, which is most of
+  // the non-matching values for the usual "id-[0-9]+"-style patterns.
+  bool re_has_range = false;
+  std::string re_min, re_max;
+  std::vector<detail::IpNet> nets;  // sourceAddress exact/in
+};
+
+struct Clause {
+  std::vector<Condition> conditions;
+  int percent = -1;
+  Source sticky = Source::kClient;
+  uint32_t sticky_key = 0;
+};
+
+struct Rule {
+  std::string tag;
+  int priority = 0;
+  std::vector<Clause> clauses;
+};
+
+// Cheap checks first, so that a clause that fails on a header value never
+// pays for its regex.
+int Cost(Op op) {
+  switch (op) {
+    case Op::kPresent:
+    case Op::kAbsent:
+    case Op::kExact:
+    case Op::kPrefix:
+      return 0;
+    case Op::kIn:
+      return 1;
+    case Op::kRange:
+      return 2;
+    case Op::kRegex:
+      return 3;
+  }
+  return 3;
+}
+
+// The whole value must be a finite number: "150" and "1.5e2" are, "150abc"
+// and "" are not (and then a range does not match).
+bool ParseNumber(std::string_view s, double* out) {
+  if (s.empty()) return false;
+  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
+  return ec == std::errc() && ptr == s.data() + s.size() && std::isfinite(*out);
+}
+
+std::string ToLower(std::string s) {
+  for (char& c : s) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return s;
+}
+
+[[noreturn]] void Invalid(const config::Lane& lane, const std::string& what) {
+  throw std::invalid_argument("lane \"" + lane.name + "\": " + what);
+}
+
+Condition CompileCondition(const config::Lane& lane, const StringMatch& m, Source source,
+                           uint32_t key) {
+  Condition c;
+  c.source = source;
+  c.key = key;
+  c.op = m.op;
+  c.value = m.value;
+  c.min = m.min;
+  c.max = m.max;
+  if (m.op == Op::kIn) {
+    c.values = m.values;
+    std::sort(c.values.begin(), c.values.end());
+  }
+  if (m.op == Op::kRegex) {
+    RE2::Options options;
+    options.set_log_errors(false);
+    c.re = std::make_unique<RE2>(m.value, options);
+    if (!c.re->ok()) Invalid(lane, "invalid regex \"" + m.value + "\": " + c.re->error());
+    c.re_has_range = c.re->PossibleMatchRange(&c.re_min, &c.re_max, 16);
+  }
+  // sourceAddress exact/in compare addresses, not text ("::1" == "0::1").
+  if (source == Source::kSourceAddress && (m.op == Op::kExact || m.op == Op::kIn)) {
+    const std::vector<std::string> texts = m.op == Op::kIn ? m.values : std::vector{m.value};
+    for (const std::string& t : texts) {
+      detail::IpNet net;
+      if (!detail::ParseIpNet(t, &net)) Invalid(lane, "invalid IP address or CIDR \"" + t + "\"");
+      c.nets.push_back(net);
+    }
+  }
+  return c;
+}
+
+Clause CompileClause(const config::Lane& lane, const config::MatchClause& mc, KeyTable& keys) {
+  Clause c;
+  for (const auto& [name, m] : mc.headers) {
+    const uint32_t key = keys.Intern(Source::kHeader, ToLower(name));
+    c.conditions.push_back(CompileCondition(lane, m, Source::kHeader, key));
+  }
+  for (const auto& [name, m] : mc.cookies) {
+    const uint32_t key = keys.Intern(Source::kCookie, name);
+    c.conditions.push_back(CompileCondition(lane, m, Source::kCookie, key));
+  }
+  for (const auto& [name, m] : mc.query) {
+    const uint32_t key = keys.Intern(Source::kQuery, name);
+    c.conditions.push_back(CompileCondition(lane, m, Source::kQuery, key));
+  }
+  const std::pair<const std::vector<StringMatch>*, Source> singles[] = {
+      {&mc.path, Source::kPath},
+      {&mc.method, Source::kMethod},
+      {&mc.source_service, Source::kSourceService},
+      {&mc.source_address, Source::kSourceAddress},
+  };
+  for (const auto& [list, source] : singles) {
+    for (const StringMatch& m : *list) c.conditions.push_back(CompileCondition(lane, m, source, 0));
+  }
+  std::stable_sort(c.conditions.begin(), c.conditions.end(),
+                   [](const Condition& a, const Condition& b) { return Cost(a.op) < Cost(b.op); });
+
+  if (mc.percent > 100) Invalid(lane, "percent must be 0..100");
+  c.percent = mc.percent;
+  if (c.percent >= 0 && mc.sticky_on != "client") {
+    const size_t colon = mc.sticky_on.find(':');
+    const std::string kind = mc.sticky_on.substr(0, colon);
+    const std::string name = colon == std::string::npos ? "" : mc.sticky_on.substr(colon + 1);
+    if (name.empty()) Invalid(lane, "invalid stickyOn \"" + mc.sticky_on + "\"");
+    if (kind == "header") {
+      c.sticky = Source::kHeader;
+      c.sticky_key = keys.Intern(Source::kHeader, ToLower(name));
+    } else if (kind == "cookie" || kind == "query") {
+      c.sticky = kind == "cookie" ? Source::kCookie : Source::kQuery;
+      c.sticky_key = keys.Intern(c.sticky, name);
+    } else {
+      Invalid(lane, "invalid stickyOn \"" + mc.sticky_on + "\"");
+    }
+  }
+  return c;
+}
+
+// Per-Match state, on the stack.
+class Context {
+ public:
+  Context(const RequestView& rq, const KeyTable& keys) : rq_(rq), keys_(keys, rq) {}
+
+  // The value a condition or sticky key looks at; false when absent (an
+  // empty path, method, source service or address counts as absent).
+  bool Value(Source source, uint32_t key, std::string_view* out) {
+    switch (source) {
+      case Source::kHeader:
+      case Source::kCookie:
+      case Source::kQuery:
+        return keys_.Get(key, out);
+      case Source::kPath:
+        *out = rq_.path;
+        break;
+      case Source::kMethod:
+        *out = rq_.method;
+        break;
+      case Source::kSourceService:
+        *out = rq_.source_service;
+        break;
+      case Source::kSourceAddress:
+      case Source::kClient:
+        *out = rq_.client_address;
+        break;
+    }
+    return !out->empty();
+  }
+
+  bool Client(detail::IpAddr* out) {
+    if (!client_parsed_) {
+      client_parsed_ = true;
+      client_ok_ = detail::ParseIp(rq_.client_address, &client_);
+    }
+    *out = client_;
+    return client_ok_;
+  }
+
+ private:
+  const RequestView& rq_;
+  detail::KeyResolver keys_;
+  bool client_parsed_ = false;
+  bool client_ok_ = false;
+  detail::IpAddr client_;
+};
+
+// Byte comparisons inlined: rule values and request values are short, and
+// libc's memcmp (through the PLT and its size dispatch) was the largest
+// single cost of a no-match evaluation.
+int Compare(std::string_view a, std::string_view b) {
+  const size_t n = std::min(a.size(), b.size());
+  for (size_t i = 0; i < n; ++i) {
+    if (a[i] != b[i])
+      return static_cast<unsigned char>(a[i]) < static_cast<unsigned char>(b[i]) ? -1 : 1;
+  }
+  return a.size() < b.size() ? -1 : a.size() > b.size() ? 1 : 0;
+}
+
+bool Equal(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (a[i] != b[i]) return false;
+  }
+  return true;
+}
+
+bool Holds(const Condition& c, Context& ctx) {
+  std::string_view v;
+  const bool found = ctx.Value(c.source, c.key, &v);
+  if (c.op == Op::kPresent) return found;
+  if (c.op == Op::kAbsent) return !found;
+  if (!found) return false;
+  if (!c.nets.empty()) {
+    detail::IpAddr ip;
+    if (!ctx.Client(&ip)) return false;
+    return std::any_of(c.nets.begin(), c.nets.end(),
+                       [&](const detail::IpNet& net) { return detail::Contains(net, ip); });
+  }
+  switch (c.op) {
+    case Op::kExact:
+      return Equal(v, c.value);
+    case Op::kPrefix:
+      return v.size() >= c.value.size() && Equal(v.substr(0, c.value.size()), c.value);
+    // Full match, as Envoy's safe_regex: "^...$" is implied, so "gray" does
+    // not match "grayish"; write ".*gray.*" for "contains".
+    case Op::kRegex:
+      if (c.re_has_range && (Compare(v, c.re_min) < 0 || Compare(v, c.re_max) > 0)) return false;
+      return RE2::FullMatch(re2::StringPiece(v.data(), v.size()), *c.re);
+    case Op::kIn:
+      return std::binary_search(
+          c.values.begin(), c.values.end(), v,
+          [](std::string_view a, std::string_view b) { return Compare(a, b) < 0; });
+    case Op::kRange: {
+      double x = 0;
+      return ParseNumber(v, &x) && c.min <= x && x <= c.max;
+    }
+    default:
+      return false;
+  }
+}
+
+// A missing or empty sticky key never falls into the share: requests that
+// carry no user id stay in base rather than landing in a lane by chance.
+bool InShare(const Clause& c, Context& ctx) {
+  if (c.percent < 0) return true;
+  std::string_view key;
+  if (!ctx.Value(c.sticky, c.sticky_key, &key) || key.empty()) return false;
+  return StickyBucket(key) < static_cast<uint32_t>(c.percent);
+}
+
+bool Applies(const config::Lane& lane, const Scope& scope) {
+  if (lane.match.empty()) return false;
+  if (!scope.service.empty()) return lane.service == scope.service;
+  return lane.service.empty() && (lane.gateway.empty() || lane.gateway == scope.gateway);
+}
+
+}  // namespace
+
+struct EntranceRules::Impl {
+  std::vector<Rule> rules;
+  KeyTable keys;
+};
+
+std::shared_ptr<const EntranceRules> EntranceRules::Compile(const std::vector<config::Lane>& lanes,
+                                                            const Scope& scope) {
+  auto rules = std::make_shared<EntranceRules>();
+  rules->impl_ = std::make_unique<Impl>();
+  Impl& impl = *rules->impl_;
+  for (const config::Lane& lane : lanes) {
+    if (!Applies(lane, scope)) continue;
+    Rule r;
+    r.tag = lane.tag;
+    r.priority = lane.priority;
+    for (const config::MatchClause& mc : lane.match) {
+      r.clauses.push_back(CompileClause(lane, mc, impl.keys));
+    }
+    impl.rules.push_back(std::move(r));
+  }
+  std::stable_sort(impl.rules.begin(), impl.rules.end(),
+                   [](const Rule& a, const Rule& b) { return a.priority < b.priority; });
+  return rules;
+}
+
+std::string_view EntranceRules::Match(const RequestView& rq) const {
+  if (!impl_) return {};
+  Context ctx(rq, impl_->keys);
+  for (const Rule& rule : impl_->rules) {
+    for (const Clause& clause : rule.clauses) {
+      bool ok = true;
+      for (const Condition& c : clause.conditions) {
+        if (!Holds(c, ctx)) {
+          ok = false;
+          break;
+        }
+      }
+      if (ok && InShare(clause, ctx)) return rule.tag;
+    }
+  }
+  return {};
+}
+
+bool EntranceRules::empty() const { return !impl_ || impl_->rules.empty(); }
+
+EntranceRules::~EntranceRules() = default;
+
+uint32_t StickyBucket(std::string_view key) {
+  uint64_t h = 14695981039346656037ull;  // FNV-1a 64 offset basis
+  for (unsigned char c : key) {
+    h ^= c;
+    h *= 1099511628211ull;  // FNV prime
+  }
+  return static_cast<uint32_t>(h % 100);
+}
+
+}  // namespace graymesh::lane

@@ -1,0 +1,92 @@
+#include "lane/request_keys.h"
+
+#include <bit>
+#include <utility>
+
+#include "lane/lookup.h"
+
+namespace graymesh::lane::detail {
+
+uint32_t KeyTable::Intern(Source source, std::string name) {
+  for (size_t i = 0; i < keys_.size(); ++i) {
+    if (keys_[i].source == source && keys_[i].name == name) return static_cast<uint32_t>(i);
+  }
+  const auto key = static_cast<uint32_t>(keys_.size());
+  if (key < kBatched) {
+    const int s = static_cast<int>(source);
+    source_mask_[s] |= uint64_t{1} << key;
+    by_length_[s][name.size() % kLengthBuckets] |= uint64_t{1} << key;
+  }
+  keys_.push_back({source, std::move(name)});
+  return key;
+}
+
+bool KeyResolver::Get(uint32_t key, std::string_view* out) {
+  if (key >= KeyTable::kBatched) return Lookup(key, out);
+  const int source = static_cast<int>(table_.keys_[key].source);
+  if ((resolved_sources_ & (1u << source)) == 0) Resolve(source);
+  const uint64_t bit = uint64_t{1} << key;
+  if ((present_ & bit) == 0) return false;
+  *out = std::string_view(slots_[key].data, slots_[key].size);
+  return true;
+}
+
+void KeyResolver::Resolve(int source) {
+  resolved_sources_ |= 1u << source;
+  const auto offer = [&](std::string_view name, std::string_view value) {
+    return Offer(source, name, value);
+  };
+  switch (static_cast<Source>(source)) {
+    case Source::kHeader:
+      for (const auto& [name, value] : rq_.headers) {
+        if (Offer(source, name, value)) return;
+      }
+      return;
+    case Source::kCookie:
+      for (const auto& [name, value] : rq_.headers) {
+        if (EqualsIgnoreCase(name, "cookie") && ForEachPair(value, true, offer)) return;
+      }
+      return;
+    case Source::kQuery:
+      ForEachPair(rq_.query, false, offer);
+      return;
+    default:
+      return;
+  }
+}
+
+bool KeyResolver::Offer(int source, std::string_view name, std::string_view value) {
+  const auto& keys = table_.keys_;
+  // Not yet present only: the first occurrence of a name wins.
+  uint64_t candidates =
+      table_.by_length_[source][name.size() % KeyTable::kLengthBuckets] & ~present_;
+  while (candidates != 0) {
+    const int k = std::countr_zero(candidates);
+    candidates &= candidates - 1;
+    const std::string& want = keys[k].name;
+    const bool same = static_cast<Source>(source) == Source::kHeader ? EqualsIgnoreCase(name, want)
+                                                                     : name == want;
+    if (same) {
+      present_ |= uint64_t{1} << k;
+      slots_[k] = {value.data(), value.size()};
+      break;
+    }
+  }
+  return (present_ & table_.source_mask_[source]) == table_.source_mask_[source];
+}
+
+bool KeyResolver::Lookup(uint32_t key, std::string_view* out) const {
+  const KeyTable::Key& k = table_.keys_[key];
+  switch (k.source) {
+    case Source::kHeader:
+      return FindHeader(rq_.headers, k.name, out);
+    case Source::kCookie:
+      return FindCookie(rq_.headers, k.name, out);
+    case Source::kQuery:
+      return FindQueryParam(rq_.query, k.name, out);
+    default:
+      return false;
+  }
+}
+
+}  // namespace graymesh::lane::detail

@@ -1,0 +1,82 @@
+// The names (headers, cookies, query parameters) that compiled rules look up,
+// and their per-request resolution. Each name is interned once at compile
+// time; per request, the first lookup of a source (say, any header) resolves
+// every interned name of that source in one pass over the request, into a
+// fixed array on the stack, so N rules on M names cost one scan, not N*M.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "lane/entrance.h"
+
+namespace graymesh::lane::detail {
+
+enum class Source : uint8_t {
+  kHeader,
+  kCookie,
+  kQuery,
+  kPath,
+  kMethod,
+  kSourceService,
+  kSourceAddress,
+  kClient,  // sticky key only: the client address text
+};
+
+class KeyTable {
+ public:
+  // Keys at or past this index (more names than any real rule set uses) are
+  // looked up one by one instead.
+  static constexpr uint32_t kBatched = 64;
+
+  // `source` is kHeader, kCookie or kQuery; header names must be lower-case.
+  uint32_t Intern(Source source, std::string name);
+
+ private:
+  friend class KeyResolver;
+  struct Key {
+    Source source;
+    std::string name;
+  };
+  static constexpr int kLengthBuckets = 32;
+
+  std::vector<Key> keys_;
+  // Batched keys per source (header, cookie, query): all of them, and by
+  // name length % kLengthBuckets, so a request name is compared only with
+  // interned names of its length.
+  uint64_t source_mask_[3] = {};
+  uint64_t by_length_[3][kLengthBuckets] = {};
+};
+
+class KeyResolver {
+ public:
+  KeyResolver(const KeyTable& table, const RequestView& rq) : table_(table), rq_(rq) {}
+  KeyResolver(const KeyResolver&) = delete;
+  KeyResolver& operator=(const KeyResolver&) = delete;
+
+  // The value of interned name `key`; false when the request lacks it.
+  bool Get(uint32_t key, std::string_view* out);
+
+ private:
+  void Resolve(int source);
+  // A (name, value) found in the request: fills the first matching key of
+  // `source` not yet present. True when every key of `source` is present.
+  bool Offer(int source, std::string_view name, std::string_view value);
+  bool Lookup(uint32_t key, std::string_view* out) const;
+
+  // Plain pointer+size so the array needs no initialisation per request.
+  struct Slot {
+    const char* data;
+    size_t size;
+  };
+
+  const KeyTable& table_;
+  const RequestView& rq_;
+  uint32_t resolved_sources_ = 0;
+  uint64_t present_ = 0;
+  Slot slots_[KeyTable::kBatched];
+};
+
+}  // namespace graymesh::lane::detail
