@@ -31,9 +31,59 @@ Subset MakeSubset(const ServiceInfo& info, std::string lane, std::vector<int> ho
 
 ServiceState::ServiceState(std::shared_ptr<const Snapshot> snap, const ServiceInfo& info,
                            uint64_t seed)
-    : snap_(std::move(snap)),
-      info_(&info), endpoints_(info.endpoints.size()), lb_(MakeBalancer(info, seed)) {
-  for (size_t i = 0; i < endpoints_.size(); ++i) endpoints_[i].info = &info.endpoints[i];
+    : snap_(std::move(snap)), info_(&info), endpoints_(info.endpoints.size()) {
+  const int n = int(endpoints_.size());
+  std::vector<int> base, all;
+  std::vector<std::string> lanes;
+  for (int i = 0; i < n; ++i) {
+    endpoints_[i].info = &info.endpoints[i];
+    all.push_back(i);
+    const std::string& lane = info.endpoints[i].lane;
+    if (lane.empty()) {
+      base.push_back(i);
+    } else if (std::find(lanes.begin(), lanes.end(), lane) == lanes.end()) {
+      lanes.push_back(lane);
+    }
+  }
+  subsets_.push_back(MakeSubset(info, "", std::move(base), seed));
+  subsets_.push_back(MakeSubset(info, "*", std::move(all), seed));
+  for (const std::string& lane : lanes) {
+    std::vector<int> hosts;
+    for (int i = 0; i < n; ++i) {
+      if (info.endpoints[i].lane == lane) hosts.push_back(i);
+    }
+    subsets_.push_back(MakeSubset(info, lane, std::move(hosts), seed));
+  }
+}
+
+bool ServiceState::HasLane(std::string_view lane) const {
+  for (size_t s = 2; s < subsets_.size(); ++s) {
+    if (subsets_[s].lane == lane) return true;
+  }
+  return false;
+}
+
+Choice ServiceState::Pick(std::string_view lane, bool fallback_to_base, int exclude) {
+  auto pick_in = [&](int s) -> Choice {
+    const Subset& sub = subsets_[s];
+    if (sub.hosts.empty()) return {};
+    int skip = -1;
+    if (exclude >= 0) {
+      auto it = std::find(sub.hosts.begin(), sub.hosts.end(), exclude);
+      if (it != sub.hosts.end()) skip = int(it - sub.hosts.begin());
+    }
+    int slot = sub.lb->Pick(skip);
+    if (slot < 0) return {};
+    return {.host = sub.hosts[slot], .subset = s, .slot = slot};
+  };
+  if (!lane.empty()) {
+    for (size_t s = 2; s < subsets_.size(); ++s) {
+      if (subsets_[s].lane == lane) return pick_in(int(s));
+    }
+    if (!fallback_to_base) return {};
+  }
+  if (!subsets_[0].hosts.empty()) return pick_in(0);
+  return pick_in(1);  // no base endpoint at all: any endpoint serves
 }
 
 bool ServiceState::TakeIdle(int i, asio::ip::tcp::socket* out, uint64_t* stale_dropped) {

@@ -77,7 +77,6 @@ class ServiceState {
   std::vector<EndpointState> endpoints_;
   // [0] base, [1] every endpoint, then one per lane tag.
   std::vector<Subset> subsets_;
-  std::vector<int> slot_of_;  // endpoint -> its index in its lane's subset
   bool retired_ = false;
 };
 

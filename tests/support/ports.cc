@@ -20,18 +20,24 @@ sockaddr_in Loopback(uint16_t port) {
 
 }  // namespace
 
+// Ports come from below the kernel's ephemeral range (32768+ here), so no
+// client socket of any test can be handed a port a test means to listen on;
+// each test process walks its own stride of that range so parallel tests
+// rarely try the same port, and a port is bound once to check it is free.
 uint16_t FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return 0;
-  sockaddr_in addr = Loopback(0);
-  socklen_t len = sizeof(addr);
-  uint16_t port = 0;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
+  constexpr uint32_t kLow = 10000, kHigh = 32000;
+  static uint32_t next = kLow + (uint32_t(getpid()) * 7919u) % (kHigh - kLow);
+  for (int attempt = 0; attempt < 1000; ++attempt) {
+    uint16_t port = uint16_t(next);
+    next = kLow + (next - kLow + 1) % (kHigh - kLow);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return 0;
+    sockaddr_in addr = Loopback(port);
+    bool free = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+    close(fd);
+    if (free) return port;
   }
-  close(fd);
-  return port;
+  return 0;
 }
 
 bool WaitForPort(uint16_t port, std::chrono::milliseconds timeout) {
