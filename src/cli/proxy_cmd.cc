@@ -5,6 +5,7 @@
 #include <cctype>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <memory>
 
 #include "config/config.h"
@@ -20,6 +21,8 @@ struct DataPlaneFlags {
   int workers = -1;
   // gateway
   std::string listen;
+  std::string tcp_listen;
+  std::string tcp_service;
   // sidecar
   std::string service;
   std::string app;
@@ -76,13 +79,18 @@ config::Listener MakeListener(const std::string& name, config::ListenerKind kind
   }
 }
 
-int Serve(config::Config cfg, const std::string& role, const std::string& admin) {
+int Serve(config::Config cfg, const std::string& role, const std::string& admin,
+          std::function<config::Config()> rebuild) {
   if (cfg.listeners.empty()) {
     spdlog::error("{}: nothing to listen on (give --listen or listeners in --config)", role);
     return 2;
   }
   proxy::Server server(std::make_shared<const config::Config>(std::move(cfg)),
-                       {.admin_address = admin == "none" ? "" : admin, .role = role});
+                       {.admin_address = admin == "none" ? "" : admin,
+                        .role = role,
+                        .reload = [rebuild] {
+                          return std::make_shared<const config::Config>(rebuild());
+                        }});
   try {
     server.Start();
   } catch (const std::exception& e) {
@@ -103,13 +111,30 @@ void RegisterDataPlane(CLI::App& app) {
   gw->add_option("--admin", flags->admin, "admin address (metrics, ready, drain), or none")
       ->default_val("127.0.0.1:15021");
   gw->add_option("--workers", flags->workers, "worker threads (default: cores)");
+  gw->add_option("--tcp-listen", flags->tcp_listen, "TCP entry listen address");
+  gw->add_option("--tcp-service", flags->tcp_service, "the service the TCP entry forwards to");
   gw->callback([flags] {
-    config::Config cfg = LoadOrDefault(flags->config_file);
-    if (!flags->listen.empty()) {
-      cfg.listeners.push_back(MakeListener("listen", config::ListenerKind::kGateway, flags->listen));
+    // Flags on top of the file; SIGHUP runs this again on a fresh read.
+    auto build = [flags](config::Config cfg) {
+      if (!flags->listen.empty()) {
+        cfg.listeners.push_back(
+            MakeListener("listen", config::ListenerKind::kGateway, flags->listen));
+      }
+      if (!flags->tcp_listen.empty()) {
+        cfg.listeners.push_back(MakeListener("tcp", config::ListenerKind::kTcp,
+                                             flags->tcp_listen, flags->tcp_service));
+      }
+      if (flags->workers >= 0) cfg.workers = flags->workers;
+      return cfg;
+    };
+    if (!flags->tcp_listen.empty() && flags->tcp_service.empty()) {
+      spdlog::error("--tcp-listen needs --tcp-service");
+      std::exit(2);
     }
-    if (flags->workers >= 0) cfg.workers = flags->workers;
-    std::exit(Serve(std::move(cfg), "gateway", flags->admin));
+    auto reload = [flags, build] {
+      return build(config::LoadConfigFile(flags->config_file));
+    };
+    std::exit(Serve(build(LoadOrDefault(flags->config_file)), "gateway", flags->admin, reload));
   });
 
   CLI::App* px = app.add_subcommand("proxy", "sidecar: inbound in front of the app, outbound for its calls");
@@ -137,53 +162,60 @@ void RegisterDataPlane(CLI::App& app) {
       ->capture_default_str();
   px->add_option("--workers", flags->workers, "worker threads (default: cores)");
   px->callback([flags] {
-    config::Config cfg = LoadOrDefault(flags->config_file);
-    // The local app is a service of its own, apart from the mesh-wide one of
-    // the same name that the app may call through the outbound side.
-    const std::string local = "local:" + flags->service;
-    config::Service app_service{.name = local, .lb = config::LbPolicy::kRoundRobin, .endpoints = {}};
-    try {
-      app_service.endpoints.push_back({.address = config::ParseHostPort(flags->app)});
-    } catch (const std::exception& e) {
-      spdlog::error("--app {}: {}", flags->app, e.what());
-      std::exit(2);
-    }
-    cfg.services.push_back(std::move(app_service));
-    cfg.listeners.push_back(
-        MakeListener("inbound", config::ListenerKind::kInbound, flags->inbound, local));
-    cfg.listeners.push_back(
-        MakeListener("outbound", config::ListenerKind::kOutbound, flags->outbound));
-    if (flags->workers >= 0) cfg.workers = flags->workers;
-    cfg.node.service = flags->service;
-    cfg.node.lane = flags->lane;
-    if (cfg.node.lane.empty() && !flags->lane_file.empty()) {
-      cfg.node.lane = LaneFromLabelsFile(flags->lane_file);
-    }
-    if (!cfg.node.lane.empty() && !lane::ValidLaneTag(cfg.node.lane)) {
-      spdlog::error("lane tag '{}': use 1..63 of letters, digits, '.', '_', '-'", cfg.node.lane);
-      std::exit(2);
-    }
-    for (const std::string& kv : flags->labels) {
-      size_t eq = kv.find('=');
-      if (eq == std::string::npos || eq == 0) {
-        spdlog::error("--labels {}: expected key=value", kv);
+    // Flags on top of the file; SIGHUP runs this again on a fresh read.
+    auto build = [flags](config::Config cfg) {
+      // The local app is a service of its own, apart from the mesh-wide one of
+      // the same name that the app may call through the outbound side.
+      const std::string local = "local:" + flags->service;
+      config::Service app_service{.name = local, .lb = config::LbPolicy::kRoundRobin, .endpoints = {}};
+      try {
+        app_service.endpoints.push_back({.address = config::ParseHostPort(flags->app)});
+      } catch (const std::exception& e) {
+        spdlog::error("--app {}: {}", flags->app, e.what());
         std::exit(2);
       }
-      cfg.node.labels[kv.substr(0, eq)] = kv.substr(eq + 1);
-    }
-    if (!cfg.node.lane.empty()) cfg.node.labels["lane"] = cfg.node.lane;
-    for (std::string h : flags->lane_headers) {
-      for (char& c : h) c = char(std::tolower(static_cast<unsigned char>(c)));
-      cfg.node.lane_headers.push_back(h);
-    }
-    cfg.node.trace_capacity = flags->trace_capacity;
-    try {
-      cfg.node.trace_ttl_seconds = uint32_t(config::ParseDuration(flags->trace_ttl).count() / 1000);
-    } catch (const std::exception& e) {
-      spdlog::error("--trace-ttl {}: {}", flags->trace_ttl, e.what());
-      std::exit(2);
-    }
-    std::exit(Serve(std::move(cfg), "proxy", flags->admin));
+      cfg.services.push_back(std::move(app_service));
+      cfg.listeners.push_back(
+          MakeListener("inbound", config::ListenerKind::kInbound, flags->inbound, local));
+      cfg.listeners.push_back(
+          MakeListener("outbound", config::ListenerKind::kOutbound, flags->outbound));
+      if (flags->workers >= 0) cfg.workers = flags->workers;
+      cfg.node.service = flags->service;
+      cfg.node.lane = flags->lane;
+      if (cfg.node.lane.empty() && !flags->lane_file.empty()) {
+        cfg.node.lane = LaneFromLabelsFile(flags->lane_file);
+      }
+      if (!cfg.node.lane.empty() && !lane::ValidLaneTag(cfg.node.lane)) {
+        spdlog::error("lane tag '{}': use 1..63 of letters, digits, '.', '_', '-'", cfg.node.lane);
+        std::exit(2);
+      }
+      for (const std::string& kv : flags->labels) {
+        size_t eq = kv.find('=');
+        if (eq == std::string::npos || eq == 0) {
+          spdlog::error("--labels {}: expected key=value", kv);
+          std::exit(2);
+        }
+        cfg.node.labels[kv.substr(0, eq)] = kv.substr(eq + 1);
+      }
+      if (!cfg.node.lane.empty()) cfg.node.labels["lane"] = cfg.node.lane;
+      for (std::string h : flags->lane_headers) {
+        for (char& c : h) c = char(std::tolower(static_cast<unsigned char>(c)));
+        cfg.node.lane_headers.push_back(h);
+      }
+      cfg.node.trace_capacity = flags->trace_capacity;
+      try {
+        cfg.node.trace_ttl_seconds = uint32_t(config::ParseDuration(flags->trace_ttl).count() / 1000);
+      } catch (const std::exception& e) {
+        spdlog::error("--trace-ttl {}: {}", flags->trace_ttl, e.what());
+        std::exit(2);
+      }
+      return cfg;
+    };
+    auto reload = [flags, build] {
+      return build(flags->config_file.empty() ? config::Config{}
+                                              : config::LoadConfigFile(flags->config_file));
+    };
+    std::exit(Serve(build(LoadOrDefault(flags->config_file)), "proxy", flags->admin, reload));
   });
 }
 

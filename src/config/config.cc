@@ -342,20 +342,23 @@ Listener Parser::ParseListener(const YAML::Node& n, const std::string& path) con
       l.kind = ListenerKind::kInbound;
     } else if (v == "outbound") {
       l.kind = ListenerKind::kOutbound;
+    } else if (v == "tcp") {
+      l.kind = ListenerKind::kTcp;
     } else {
-      Fail(kind, path + ".kind", "must be gateway, inbound or outbound, got \"" + v + "\"");
+      Fail(kind, path + ".kind",
+           "must be gateway, inbound, outbound or tcp, got \"" + v + "\"");
     }
   }
   l.address = Address(n["address"], path + ".address");
   // The inbound service need not be in `services`: the sidecar adds the local
-  // app itself. Other kinds ignore it, so setting it there is a mistake.
+  // app itself. A tcp listener forwards to a service of `services`. Other
+  // kinds ignore it, so setting it there is a mistake.
+  const bool wants_service = l.kind == ListenerKind::kInbound || l.kind == ListenerKind::kTcp;
   if (const YAML::Node svc = n["service"]) {
-    if (l.kind != ListenerKind::kInbound) {
-      Fail(svc, path + ".service", "only valid for kind inbound");
-    }
+    if (!wants_service) Fail(svc, path + ".service", "only valid for kind inbound or tcp");
     l.service = NonEmpty(svc, path + ".service");
-  } else if (l.kind == ListenerKind::kInbound) {
-    Fail(n, path, "missing required key \"service\" (required for kind inbound)");
+  } else if (wants_service) {
+    Fail(n, path, "missing required key \"service\" (required for kind inbound and tcp)");
   }
   return l;
 }
@@ -702,6 +705,9 @@ Config Parser::Parse(const YAML::Node& root) {
     const Listener& l = c.listeners.emplace_back(ParseListener(listeners[i], path));
     if (!listener_names.emplace(l.name, l.address.ToString()).second) {
       Fail(listeners[i]["name"], path + ".name", "duplicate listener name \"" + l.name + "\"");
+    }
+    if (l.kind == ListenerKind::kTcp && !service_names.contains(l.service)) {
+      Fail(listeners[i]["service"], path + ".service", "unknown service \"" + l.service + "\"");
     }
     const auto [it, fresh] = addresses.emplace(l.address.ToString(), l.name);
     if (!fresh) {

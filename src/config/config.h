@@ -48,13 +48,14 @@ enum class ListenerKind {
   kGateway,   // routes by host/path to services
   kOutbound,  // the app's calls: Host or proxy-form authority names the service
   kInbound,   // in front of the local app: every request goes to `service`
+  kTcp,       // plain TCP entry: connections split between `service`'s lanes
 };
 
 struct Listener {
   std::string name;
   ListenerKind kind = ListenerKind::kGateway;
   HostPort address;
-  std::string service;  // kInbound: the local app's service
+  std::string service;  // kInbound: the local app's service; kTcp: the target
 };
 
 struct Timeouts {

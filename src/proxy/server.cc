@@ -129,6 +129,21 @@ int Server::Run() {
         signals.async_wait(on_signal);
       };
   signals.async_wait(on_signal);
+
+  asio::signal_set hup(admin_->io, SIGHUP);
+  std::function<void(const asio::error_code&, int)> on_hup = [&](const asio::error_code& ec, int) {
+    if (ec) return;
+    if (options_.reload) {
+      try {
+        Apply(options_.reload());
+        spdlog::info("configuration reloaded (version {})", version_);
+      } catch (const std::exception& e) {
+        spdlog::error("reload refused, keeping version {}: {}", version_, e.what());
+      }
+    }
+    hup.async_wait(on_hup);
+  };
+  hup.async_wait(on_hup);
   admin_->io.run();
   begin_drain_ = nullptr;
 

@@ -15,6 +15,9 @@ namespace graymesh::proxy {
 struct ServerOptions {
   std::string admin_address;  // "" = no admin endpoint
   std::string role = "gateway";
+  // SIGHUP: builds the configuration anew (e.g. re-reads the file). When it
+  // throws, the error is logged and the running configuration stays.
+  std::function<std::shared_ptr<const config::Config>()> reload;
 };
 
 class Server {

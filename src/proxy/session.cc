@@ -269,6 +269,8 @@ asio::awaitable<void> Session::Handle(Request& rq) {
     case config::ListenerKind::kInbound:
       rq.service = snap.FindService(listener_.cfg.service);
       break;
+    case config::ListenerKind::kTcp:
+      break;  // served by TcpSession
   }
 
   if (rq.service < 0) {
@@ -319,6 +321,8 @@ std::string_view Session::ChooseLane(const Request& rq) {
       break;
     case config::ListenerKind::kInbound:
       rules[0] = snap.InboundRules();
+      break;
+    case config::ListenerKind::kTcp:
       break;
   }
   if (rules[0] != nullptr || rules[1] != nullptr) {

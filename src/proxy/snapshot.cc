@@ -40,7 +40,7 @@ std::shared_ptr<const Snapshot> Snapshot::Compile(std::shared_ptr<const config::
     lane::LaneIds::Intern(l.tag);
   }
   for (const config::Listener& l : cfg->listeners) {
-    if (l.kind != config::ListenerKind::kGateway) continue;
+    if (l.kind != config::ListenerKind::kGateway && l.kind != config::ListenerKind::kTcp) continue;
     snap->gateway_rules_.emplace_back(
         l.name, keep(lane::EntranceRules::Compile(cfg->lanes, {.gateway = l.name, .service = ""})));
   }

@@ -10,6 +10,7 @@
 
 #include "net/listener.h"
 #include "proxy/session.h"
+#include "proxy/tcp_session.h"
 
 namespace graymesh::proxy {
 namespace {
@@ -17,6 +18,7 @@ namespace {
 constexpr std::chrono::milliseconds kTick{100};
 
 asio::awaitable<void> RunSession(std::unique_ptr<Session> s) { co_await s->Run(); }
+asio::awaitable<void> RunTcp(std::unique_ptr<TcpSession> s) { co_await s->Run(); }
 
 }  // namespace
 
@@ -101,6 +103,12 @@ asio::awaitable<void> Worker::AcceptLoop(size_t i) {
     }
     if (stats_.downstream_cx_active.Get() >= int64_t(max_connections)) {
       continue;  // over the limit: the socket closes as it goes out of scope
+    }
+    if (listeners_[i].cfg.kind == config::ListenerKind::kTcp) {
+      asio::co_spawn(io_, RunTcp(std::make_unique<TcpSession>(*this, listeners_[i],
+                                                              std::move(socket))),
+                     asio::detached);
+      continue;
     }
     asio::co_spawn(io_, RunSession(std::make_unique<Session>(*this, listeners_[i],
                                                              std::move(socket))),

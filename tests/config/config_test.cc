@@ -318,12 +318,12 @@ TEST(ConfigReject, CyclicAliasIsJustAnError) {
 
 TEST(ConfigReject, ServiceOnlyForInbound) {
   ExpectError("listeners:\n  - name: g\n    address: h:1\n    service: app\n", 4,
-              "listeners[0].service: only valid for kind inbound");
+              "listeners[0].service: only valid for kind inbound or tcp");
 }
 
 TEST(ConfigReject, ListenerBadKind) {
   ExpectError("listeners:\n  - name: g\n    kind: gatway\n    address: h:1\n", 3,
-              "listeners[0].kind: must be gateway, inbound or outbound, got \"gatway\"");
+              "listeners[0].kind: must be gateway, inbound, outbound or tcp, got \"gatway\"");
 }
 
 TEST(ConfigReject, ListenerPortZero) {

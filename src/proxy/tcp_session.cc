@@ -1,0 +1,96 @@
+#include "proxy/tcp_session.h"
+
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/use_awaitable.hpp>
+#include <asio/write.hpp>
+
+namespace graymesh::proxy {
+namespace {
+
+constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
+constexpr size_t kPumpBuffer = 16 * 1024;
+
+}  // namespace
+
+TcpSession::TcpSession(Worker& worker, const ListenerInfo& listener, asio::ip::tcp::socket client)
+    : worker_(worker), listener_(listener), client_(std::move(client)), upstream_(worker.io()) {
+  asio::error_code ec;
+  auto remote = client_.remote_endpoint(ec);
+  if (!ec) client_ip_ = remote.address().to_string();
+  worker_.stats().downstream_cx_total.Inc();
+  worker_.stats().downstream_cx_active.Add(1);
+}
+
+TcpSession::~TcpSession() { worker_.stats().downstream_cx_active.Add(-1); }
+
+asio::awaitable<void> TcpSession::Run() {
+  const Snapshot& snap = *worker_.upstreams().snapshot();
+  const int service = snap.FindService(listener_.cfg.service);
+  if (service < 0) co_return;
+  // The lane, from what a TCP connection has: its client address.
+  lane::RequestView view;
+  view.client_address = client_ip_;
+  std::string_view lane;
+  for (const lane::EntranceRules* rules :
+       {snap.GatewayRules(listener_.cfg.name), snap.ServiceRules(service)}) {
+    if (rules != nullptr && lane.empty()) lane = rules->Match(view);
+  }
+  std::shared_ptr<ServiceState> svc = worker_.upstreams().service(service);
+  if (!co_await Connect(*svc, lane, snap.FallbackToBase(lane))) co_return;
+
+  using namespace asio::experimental::awaitable_operators;
+  co_await (Pump(client_, upstream_) && Pump(upstream_, client_));
+}
+
+asio::awaitable<bool> TcpSession::Connect(ServiceState& svc, std::string_view lane,
+                                          bool fallback) {
+  const config::Config& cfg = worker_.config();
+  int exclude = -1;
+  for (uint32_t attempt = 0; attempt <= cfg.upstream.retries; ++attempt) {
+    Choice choice = svc.Pick(lane, fallback, exclude);
+    if (choice.host < 0) break;
+    const EndpointInfo& ep = *svc.endpoint(choice.host).info;
+    asio::steady_timer timer(worker_.io());
+    timer.expires_after(cfg.timeouts.connect);
+    timer.async_wait([this](const asio::error_code& ec) {
+      if (!ec) upstream_.close();
+    });
+    upstream_ = asio::ip::tcp::socket(worker_.io());
+    auto [ec] = co_await upstream_.async_connect(ep.address, kNoThrow);
+    timer.cancel();
+    if (!ec) {
+      worker_.stats().upstream_cx_total.Inc();
+      asio::error_code ignored;
+      upstream_.set_option(asio::ip::tcp::no_delay(true), ignored);
+      client_.set_option(asio::ip::tcp::no_delay(true), ignored);
+      co_return true;
+    }
+    worker_.stats().upstream_cx_connect_fail.Inc();
+    exclude = choice.host;
+  }
+  // Nothing to answer on a raw TCP connection: closing tells the client.
+  worker_.stats().rq_error_503.Inc();
+  co_return false;
+}
+
+asio::awaitable<void> TcpSession::Pump(asio::ip::tcp::socket& from, asio::ip::tcp::socket& to) {
+  std::unique_ptr<char[]> buf(new char[kPumpBuffer]);
+  for (;;) {
+    auto [rec, n] = co_await from.async_read_some(asio::buffer(buf.get(), kPumpBuffer), kNoThrow);
+    if (rec == asio::error::eof || (!rec && n == 0)) {
+      asio::error_code ignored;
+      to.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);  // half-close
+      co_return;
+    }
+    if (rec) break;
+    auto [wec, w] = co_await asio::async_write(to, asio::buffer(buf.get(), n), kNoThrow);
+    if (wec) break;
+  }
+  asio::error_code ignored;
+  from.close(ignored);
+  to.close(ignored);
+}
+
+}  // namespace graymesh::proxy

@@ -1,0 +1,40 @@
+// The TCP entry (DESIGN.md §1: devices connect over TCP): a connection is
+// given a lane once, from the client address (sticky percentage or address
+// list), connected to an endpoint of that lane, and bytes are copied both
+// ways with backpressure and half-close until both sides are done. The
+// connection keeps the service state it started with, so a rule change or
+// a new snapshot never cuts it.
+#pragma once
+
+#include <asio/awaitable.hpp>
+#include <asio/ip/tcp.hpp>
+#include <memory>
+#include <string>
+
+#include "proxy/worker.h"
+
+namespace graymesh::proxy {
+
+class TcpSession {
+ public:
+  TcpSession(Worker& worker, const ListenerInfo& listener, asio::ip::tcp::socket client);
+  ~TcpSession();
+  TcpSession(const TcpSession&) = delete;
+  TcpSession& operator=(const TcpSession&) = delete;
+
+  asio::awaitable<void> Run();
+
+ private:
+  // Copies from -> to until EOF (then half-closes `to`) or an error (then
+  // closes both, which ends the other direction too).
+  asio::awaitable<void> Pump(asio::ip::tcp::socket& from, asio::ip::tcp::socket& to);
+  asio::awaitable<bool> Connect(ServiceState& svc, std::string_view lane, bool fallback);
+
+  Worker& worker_;
+  const ListenerInfo& listener_;
+  asio::ip::tcp::socket client_;
+  asio::ip::tcp::socket upstream_;
+  std::string client_ip_;
+};
+
+}  // namespace graymesh::proxy

@@ -1,0 +1,235 @@
+// The TCP entry: connections split between lanes by a sticky hash of the
+// client address or by an address list; bytes both ways with half-close; a
+// connection outlives a rule change.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <fstream>
+#include <thread>
+#include <vector>
+
+#include "proxy/gateway_fixture.h"
+#include "support/ports.h"
+
+namespace graymesh::test {
+using namespace std::chrono_literals;
+namespace {
+
+// Greets each connection with its name, then echoes; on EOF from the client
+// it half-closes too.
+class IdentEchoServer {
+ public:
+  explicit IdentEchoServer(std::string name) : name_(std::move(name)) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    port_ = FreePort();
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port_);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a));
+    ::listen(fd_, 512);
+    thread_ = std::thread([this] { Loop(); });
+  }
+  ~IdentEchoServer() {
+    stop_ = true;
+    ::shutdown(fd_, SHUT_RDWR);
+    thread_.join();
+    ::close(fd_);
+    for (auto& t : conns_) t.join();
+  }
+  uint16_t port() const { return port_; }
+
+ private:
+  void Loop() {
+    while (!stop_) {
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, 50) <= 0) continue;
+      int c = ::accept(fd_, nullptr, nullptr);
+      if (c < 0) continue;
+      conns_.emplace_back([this, c] {
+        std::string hello = name_ + "\n";
+        ::send(c, hello.data(), hello.size(), MSG_NOSIGNAL);
+        char buf[4096];
+        for (;;) {
+          ssize_t n = ::recv(c, buf, sizeof(buf), 0);
+          if (n <= 0) break;
+          ::send(c, buf, size_t(n), MSG_NOSIGNAL);
+        }
+        ::shutdown(c, SHUT_WR);
+        ::close(c);
+      });
+    }
+  }
+  std::string name_;
+  int fd_ = -1;
+  uint16_t port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+  std::vector<std::thread> conns_;
+};
+
+// A client connection from a chosen loopback source address.
+class Client {
+ public:
+  Client(const std::string& source, uint16_t port) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    timeval tv{3, 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    sockaddr_in src{};
+    src.sin_family = AF_INET;
+    ::inet_pton(AF_INET, source.c_str(), &src.sin_addr);
+    ::bind(fd_, reinterpret_cast<sockaddr*>(&src), sizeof(src));
+    sockaddr_in dst{};
+    dst.sin_family = AF_INET;
+    dst.sin_port = htons(port);
+    dst.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ok_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&dst), sizeof(dst)) == 0;
+  }
+  ~Client() { ::close(fd_); }
+  bool ok() const { return ok_; }
+  // Reads up to and including the next newline.
+  std::string Line() {
+    std::string s;
+    char c;
+    while (::recv(fd_, &c, 1, 0) == 1) {
+      if (c == '\n') return s;
+      s += c;
+    }
+    return s;
+  }
+  void Send(const std::string& s) { ::send(fd_, s.data(), s.size(), MSG_NOSIGNAL); }
+  void ShutdownWrite() { ::shutdown(fd_, SHUT_WR); }
+  // Everything until the peer closes.
+  std::string Rest() {
+    std::string s;
+    char buf[4096];
+    ssize_t n;
+    while ((n = ::recv(fd_, buf, sizeof(buf), 0)) > 0) s.append(buf, size_t(n));
+    return s;
+  }
+
+ private:
+  int fd_ = -1;
+  bool ok_ = false;
+};
+
+std::string Config(uint16_t tcp_port, uint16_t base, uint16_t gray, const std::string& lanes) {
+  return "workers: 1\nlisteners:\n  - { name: devices, kind: tcp, address: 127.0.0.1:" +
+         std::to_string(tcp_port) + ", service: device }\nservices:\n  - name: device\n"
+         "    endpoints:\n      - address: 127.0.0.1:" + std::to_string(base) +
+         "\n      - address: 127.0.0.1:" + std::to_string(gray) +
+         "\n        labels: { lane: gray }\n" + lanes;
+}
+
+const char* kTenPercentByClient = R"(lanes:
+  - name: gray
+    tag: gray
+    entrance:
+      match:
+        - percent: 10
+)";
+
+struct TcpGateway {
+  uint16_t port = FreePort();
+  std::string config_path;
+  std::unique_ptr<ChildProcess> proc;
+  TcpGateway(uint16_t base, uint16_t gray, const std::string& lanes) {
+    config_path = WriteTempFile("tcp.yaml", Config(port, base, gray, lanes));
+    proc = std::make_unique<ChildProcess>(
+        GraymeshBin(), std::vector<std::string>{"gateway", "--config", config_path, "--admin", "none"});
+    EXPECT_TRUE(WaitForPort(port, 5s)) << proc->Log();
+  }
+};
+
+TEST(TcpEntry, AboutTenPercentOfClientsReachGrayAndStayThere) {
+  IdentEchoServer base("base"), gray("gray");
+  TcpGateway gw(base.port(), gray.port(), kTenPercentByClient);
+  int gray_count = 0;
+  const int n = 600;
+  for (int i = 0; i < n; ++i) {
+    std::string source = "127.0." + std::to_string(1 + i / 250) + "." + std::to_string(1 + i % 250);
+    Client c(source, gw.port);
+    ASSERT_TRUE(c.ok());
+    std::string who = c.Line();
+    ASSERT_TRUE(who == "base" || who == "gray") << who;
+    gray_count += who == "gray";
+    if (i < 20) {  // sticky: the same client address gets the same lane again
+      Client again(source, gw.port);
+      EXPECT_EQ(again.Line(), who);
+    }
+  }
+  EXPECT_NEAR(gray_count, n / 10, n * 3 / 100);
+}
+
+TEST(TcpEntry, SourceAddressListAndHalfClose) {
+  IdentEchoServer base("base"), gray("gray");
+  TcpGateway gw(base.port(), gray.port(), R"(lanes:
+  - name: testers
+    tag: gray
+    entrance:
+      match:
+        - sourceAddress: { in: ["127.0.9.0/24"] }
+)");
+  Client tester("127.0.9.7", gw.port);
+  EXPECT_EQ(tester.Line(), "gray");
+  Client other("127.0.8.7", gw.port);
+  EXPECT_EQ(other.Line(), "base");
+  // Half-close: the client stops sending; the upstream still answers all of
+  // it and then closes.
+  std::string payload(100000, 'x');
+  tester.Send(payload);
+  tester.ShutdownWrite();
+  EXPECT_EQ(tester.Rest(), payload);
+}
+
+TEST(TcpEntry, LongLivedConnectionSurvivesARuleChange) {
+  IdentEchoServer base("base"), gray("gray");
+  TcpGateway gw(base.port(), gray.port(), R"(lanes:
+  - name: testers
+    tag: gray
+    entrance:
+      match:
+        - sourceAddress: { exact: 127.0.9.7 }
+)");
+  Client lived("127.0.9.7", gw.port);
+  ASSERT_EQ(lived.Line(), "gray");
+  lived.Send("before\n");
+  EXPECT_EQ(lived.Line(), "before");
+
+  // The rule goes away: new connections go to base, the old one carries on.
+  std::ofstream(gw.config_path) << Config(gw.port, base.port(), gray.port(), "");
+  gw.proc->Signal(SIGHUP);
+  std::this_thread::sleep_for(300ms);
+  Client fresh("127.0.9.7", gw.port);
+  EXPECT_EQ(fresh.Line(), "base");
+  lived.Send("after\n");
+  EXPECT_EQ(lived.Line(), "after");
+}
+
+TEST(TcpEntry, BadReloadKeepsTheRunningConfiguration) {
+  IdentEchoServer base("base"), gray("gray");
+  TcpGateway gw(base.port(), gray.port(), R"(lanes:
+  - name: testers
+    tag: gray
+    entrance:
+      match:
+        - sourceAddress: { exact: 127.0.9.7 }
+)");
+  std::ofstream(gw.config_path) << "services: [ this is not valid";
+  gw.proc->Signal(SIGHUP);
+  std::this_thread::sleep_for(300ms);
+  Client c("127.0.9.7", gw.port);
+  EXPECT_EQ(c.Line(), "gray");
+  EXPECT_NE(gw.proc->Log().find("reload refused"), std::string::npos) << gw.proc->Log();
+}
+
+}  // namespace
+}  // namespace graymesh::test
