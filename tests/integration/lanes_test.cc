@@ -172,5 +172,44 @@ TEST(Lanes, FallbackNoneAnswers503WhenTheLaneHasNoInstance) {
   EXPECT_EQ(Get(mesh, {{"x-env", "green"}}), "order:base>payment:base");
 }
 
+// An entry that is not the gateway (a self-built Nginx, another app): rules
+// for a service apply at its sidecar's inbound side, and the lane goes on.
+TEST(Lanes, EntranceRulesAtASidecarInboundDyeTheRestOfTheChain) {
+  Mesh mesh;
+  MeshInstance& order = mesh.Add("order", "", {"payment"});
+  mesh.Add("payment", "");
+  mesh.Add("payment", "gray");
+  mesh.Start(R"(lanes:
+  - name: beta-users
+    tag: gray
+    entrance:
+      service: order
+      match:
+        - cookies: { beta: { exact: "1" } }
+)");
+  Response dyed = HttpGet(order.inbound, "/checkout", {{"Cookie", "sid=7; beta=1"}});
+  ASSERT_EQ(dyed.status, 200) << dyed.error;
+  EXPECT_EQ(PathOf(dyed.body), "order:base>payment:gray");
+  Response plain = HttpGet(order.inbound, "/checkout", {{"Cookie", "sid=7"}});
+  EXPECT_EQ(PathOf(plain.body), "order:base>payment:base");
+}
+
+// Another header name can carry the lane (e.g. MSE's x-mse-tag) on the
+// sidecars told so; without the flag the same request stays base.
+TEST(Lanes, LaneHeaderAliasIsHonouredWhereConfigured) {
+  for (bool alias : {true, false}) {
+    Mesh mesh;
+    MeshInstance& order = mesh.Add("order", "", {"payment"});
+    order.forward_headers = {"x-mse-tag"};  // the app passes it on, as an MSE app would
+    if (alias) order.sidecar_args = {"--lane-header", "x-mse-tag"};
+    mesh.Add("payment", "");
+    mesh.Add("payment", "gray");
+    mesh.Start("");
+    Response r = HttpGet(order.inbound, "/checkout", {{"x-mse-tag", "gray"}});
+    ASSERT_EQ(r.status, 200) << r.error;
+    EXPECT_EQ(PathOf(r.body), alias ? "order:base>payment:gray" : "order:base>payment:base");
+  }
+}
+
 }  // namespace
 }  // namespace graymesh::test

@@ -76,6 +76,7 @@ void Mesh::Start(const std::string& lanes_yaml, const std::string& entry_service
                                      "--outbound", Addr(in->outbound), "--admin",
                                      Addr(in->admin), "--config", mesh, "--workers", "1"};
     if (!in->lane.empty()) sidecar.insert(sidecar.end(), {"--lane", in->lane});
+    sidecar.insert(sidecar.end(), in->sidecar_args.begin(), in->sidecar_args.end());
     in->sidecar = std::make_unique<ChildProcess>(GraymeshBin(), sidecar);
   }
   gateway_port_ = FreePort();

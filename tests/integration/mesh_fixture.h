@@ -19,6 +19,7 @@ struct MeshInstance {
   std::vector<std::string> calls;
   std::string propagate = "all";
   std::vector<std::string> forward_headers;
+  std::vector<std::string> sidecar_args;  // extra flags for its `graymesh proxy`
   uint16_t app = 0, inbound = 0, outbound = 0, admin = 0;
   std::unique_ptr<ChildProcess> app_proc, sidecar;
 };
