@@ -1,6 +1,12 @@
 #!/usr/bin/env bash
-# Compares the graymesh gateway with nginx as a reverse proxy doing the same
-# 10%/90% weighted split over two keep-alive upstreams.
+# Compares the graymesh gateway with nginx as a reverse proxy, both doing the
+# same 10%/90% weighted split over two keep-alive upstreams, in two cases:
+#   plain  the split alone
+#   lanes  the split behind 50 gray-release lane entrance rules on request
+#          headers and a cookie (graymesh `lanes:`; nginx a chain of `map`s).
+#          The benchmark request matches none of them, so all 50 are evaluated
+#          on every request (the worst case) and it stays in base.
+# wrk sends the same request, with 15 extra headers, in both cases.
 #
 # Layout (DESIGN.md §7): the proxy under test alone on core 0; the upstream
 # nginx and wrk together on core 1. On this layout the load side saturates
@@ -8,15 +14,18 @@
 # figure is the proxy's CPU time per request (utime+stime over the run divided
 # by the requests wrk completed), next to p50/p99 and RSS.
 #
-# Usage: bench/proxy_vs_nginx.sh [--quick]
-#   --quick        DURATION=3, one run per proxy (smoke check)
+# Usage: bench/proxy_vs_nginx.sh [--quick] [--case plain|lanes|all]
+#   --quick        DURATION=3, one run per proxy and case (smoke check)
+#   --case C       plain, lanes or all (default all: plain then lanes per run)
 # Environment:
 #   DURATION=10    seconds per measured wrk run
-#   RUNS=3         measured runs per proxy (alternating graymesh, nginx, ...)
+#   RUNS=3         measured runs per proxy and case (alternating plain
+#                  graymesh, plain nginx, lanes graymesh, lanes nginx, ...)
 #   WARMUP=2       seconds of wrk before every measured run (not measured)
 #   CONNECTIONS=64 wrk connections
 #   GRAYMESH_BIN   graymesh binary (default build/release/src/cli/graymesh,
-#                  built with `cmake --preset release` if missing)
+#                  built with `cmake --preset release` if missing or older
+#                  than the sources)
 #   KEEP_TMP=1     keep the temp dir (configs, logs, wrk output) on success;
 #                  it is always kept when the script fails
 set -euo pipefail
@@ -29,12 +38,28 @@ CONNECTIONS=${CONNECTIONS:-64}
 SPLIT_SAMPLES=1000        # requests per proxy for the 10/90 split check
 PROXY_CORE=0
 LOAD_CORE=1
+CASES=(plain lanes)       # --case narrows this
+LANES=50                  # entrance rules in the lanes case (lane_specs assumes 50)
+
+# The sticky-percentage key the benchmark request carries, and one that falls
+# in a share. Both proxies must agree for the lane check to pass, and they
+# hash differently (graymesh FNV-1a 64 % 100, nginx split_clients
+# MurmurHash2), so these were picked to be outside every share of both
+# (USER_OUT: bucket 85, murmur 83.5%) and inside the 20% share of both
+# (USER_IN: bucket 10, murmur 19.1%); check_lanes verifies it on every run.
+USER_OUT=u48214000
+USER_IN=u48214012
+# The base cookie: every cookie a rule looks at (c0..c3) is there, with a
+# value no rule lists, so the `in` lookups really run.
+BASE_COOKIE="session=8f14e45fceea167a5a36dedd4bea2543; c0=zz; c1=a999; c2=b77; c3=x"
 
 TMP=""
 STARTED_PIDS=()           # every long-running process we start (nginx masters, graymesh)
 WRK_PID=""                # the wrk currently running, if any
 FAILED=0
 NOISY=0                   # set when other processes used notable CPU during a run
+declare -A PORT=()        # "case/proxy" -> port the proxy listens on
+declare -A PID=()         # "case/proxy" -> pid whose CPU is measured (nginx: its worker)
 
 log() { printf '[bench] %s\n' "$*" >&2; }
 die() { log "FATAL: $*"; exit 1; }
@@ -45,6 +70,14 @@ parse_args() {
   while [[ $# -gt 0 ]]; do
     case "$1" in
       --quick) DURATION=3; RUNS=1 ;;
+      --case)
+        [[ $# -ge 2 ]] || die "--case needs plain, lanes or all"
+        case "$2" in
+          plain|lanes) CASES=("$2") ;;
+          all) CASES=(plain lanes) ;;
+          *) die "--case: want plain, lanes or all, got '$2'" ;;
+        esac
+        shift ;;
       -h|--help) usage; exit 0 ;;
       *) usage >&2; die "unknown argument: $1" ;;
     esac
@@ -76,10 +109,19 @@ ensure_graymesh() {
     return
   fi
   GRAYMESH_BIN="$ROOT/build/release/src/cli/graymesh"
-  if [[ ! -x "$GRAYMESH_BIN" ]]; then
-    log "building release graymesh (only the graymesh target)"
+  # A binary older than any source or build file would measure old code.
+  local stale=""
+  if [[ -x "$GRAYMESH_BIN" ]]; then
+    stale=$(find "$ROOT/src" "$ROOT/cmake" "$ROOT/CMakeLists.txt" "$ROOT/CMakePresets.json" \
+      -type f -newer "$GRAYMESH_BIN" -print -quit 2>/dev/null) || true
+  fi
+  if [[ ! -x "$GRAYMESH_BIN" || -n "$stale" ]]; then
+    log "building release graymesh (only the graymesh target)${stale:+; $stale is newer}"
+    # A tree that is mid-edit may not build; GRAYMESH_BIN then measures a
+    # binary of the caller's choice instead.
     (cd "$ROOT" && cmake --preset release >/dev/null &&
-       cmake --build build/release -j2 --target graymesh)
+       cmake --build build/release -j2 --target graymesh) ||
+      die "building graymesh failed; set GRAYMESH_BIN=path to measure an existing binary"
   fi
   [[ -x "$GRAYMESH_BIN" ]] || die "no graymesh binary at $GRAYMESH_BIN"
 }
@@ -130,11 +172,16 @@ cleanup() {
 }
 
 # Waits until something accepts TCP connections on 127.0.0.1:PORT, failing
-# early if the process that should serve it has exited.
+# early if the process that should serve it has exited (then LOG, if given,
+# says why: graymesh prints FILE:LINE for a config it rejects).
 wait_port() {
-  local port=$1 pid=$2 what=$3 i
+  local port=$1 pid=$2 what=$3 logfile=${4:-} i rc=0
   for ((i = 0; i < 100; i++)); do
-    kill -0 "$pid" 2>/dev/null || die "$what (pid $pid) exited before listening on $port"
+    if ! kill -0 "$pid" 2>/dev/null; then
+      wait "$pid" 2>/dev/null || rc=$?
+      [[ -n "$logfile" && -s "$logfile" ]] && tail -n 20 "$logfile" | sed 's/^/    | /' >&2
+      die "$what (pid $pid) exited with status $rc before listening on $port"
+    fi
     if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
     sleep 0.1
   done
@@ -210,6 +257,8 @@ EOF
 
 # Upstream: two ports, small fixed body. The bodies differ ("a"/"b", same
 # length) only so the split check can tell which endpoint answered.
+# /lane-check echoes the lane a proxy sent (graymesh: x-graymesh-lane, nginx:
+# X-Lane) for check_lanes; the benchmark never requests it.
 write_upstream_conf() {
   local dir=$1
   mkdir -p "$dir/tmp"
@@ -219,20 +268,149 @@ write_upstream_conf() {
     nginx_http_common "$dir"
     cat <<EOF
   default_type text/plain;
-  server { listen 127.0.0.1:$UP1; location / { return 200 "a\n"; } }
-  server { listen 127.0.0.1:$UP2; location / { return 200 "b\n"; } }
+  server {
+    listen 127.0.0.1:$UP1;
+    location / { return 200 "a\n"; }
+    location = /lane-check { return 200 "lane=\$http_x_graymesh_lane\$http_x_lane\n"; }
+  }
+  server {
+    listen 127.0.0.1:$UP2;
+    location / { return 200 "b\n"; }
+    location = /lane-check { return 200 "lane=\$http_x_graymesh_lane\$http_x_lane\n"; }
+  }
 }
 EOF
   } >"$dir/nginx.conf"
 }
 
+# The 50 lane rules of the lanes case, one per line, tab-separated:
+#   index kind key pattern sample
+# kind is exact, prefix, regex or in (a condition on header KEY, or for `in`
+# on cookie KEY, with PATTERN; `in` lists its values comma-separated) or
+# percent (PATTERN % of users, sticky on header KEY). SAMPLE is a value that
+# makes the rule match (check_lanes). The kinds cycle so that every header
+# x-h0..x-h9 meets several kinds: 15 exact, 10 prefix, 10 regex (half with a
+# literal prefix, which graymesh can reject without running the regex, half
+# starting with [a-z]+, which it cannot), 10 in, 5 percent.
+lane_specs() {
+  local -a cycle=(exact prefix regex-id exact in prefix regex-any exact in percent)
+  local -a share=(20 10 5 2 1)  # percent lanes, one per group of 10
+  local i g kind key pattern sample
+  for ((i = 0; i < LANES; i++)); do
+    g=$((i / 10))
+    kind=${cycle[(i + g) % 10]}
+    key="x-h$((i % 10))"
+    case "$kind" in
+      exact) pattern="val-$i" sample="val-$i" ;;
+      prefix) pattern="pre-$i-" sample="pre-$i-x7" ;;
+      regex-id) kind=regex pattern="id-$i-[0-9]+" sample="id-$i-42" ;;
+      regex-any) kind=regex pattern="[a-z]+-$i-(alpha|beta|rc)[0-9]*" sample="beta-$i-rc2" ;;
+      in) key="c$((i % 4))" pattern="a$i,b$i,c$i" sample="b$i" ;;
+      percent) key=x-user-id pattern=${share[g]} sample=$USER_IN ;;
+    esac
+    printf '%s\t%s\t%s\t%s\t%s\n' "$i" "$kind" "$key" "$pattern" "$sample"
+  done
+}
+
+# The benchmark request's headers besides Host, one "Name: value" a line:
+# what a browser-facing API call carries, plus x-h0..x-h9 with values no rule
+# matches but every rule must look at (near misses, not absent headers).
+request_headers() {
+  local k
+  printf '%s\n' \
+    "User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36" \
+    "Accept: application/json, text/plain, */*" \
+    "Accept-Language: en-US,en;q=0.9" \
+    "Cookie: $BASE_COOKIE" \
+    "X-User-Id: $USER_OUT"
+  for ((k = 0; k < 10; k++)); do printf 'X-H%d: val-9%d-rc1\n' "$k" "$k"; done
+}
+
+# request_headers with header NAME (any case) set to VALUE.
+request_headers_with() {
+  request_headers | awk -v n="$1" -v v="$2" '
+    { i = index($0, ": "); if (tolower(substr($0, 1, i - 1)) == tolower(n)) $0 = substr($0, 1, i + 1) v; print }'
+}
+
+# BASE_COOKIE with cookie NAME set to VALUE.
+cookie_with() {
+  awk -v c="$BASE_COOKIE" -v n="$1" -v v="$2" 'BEGIN {
+    m = split(c, part, "; "); out = ""
+    for (i = 1; i <= m; i++) {
+      if (index(part[i], n "=") == 1) part[i] = n "=" v
+      out = out (i > 1 ? "; " : "") part[i]
+    }
+    print out }'
+}
+
+# The same request for wrk, whatever the case: wrk builds it once from
+# wrk.headers, so the script costs wrk nothing per request.
+write_wrk_script() {
+  local line
+  {
+    echo "-- Written by bench/proxy_vs_nginx.sh: the benchmark request's headers."
+    while IFS= read -r line; do
+      printf 'wrk.headers["%s"] = "%s"\n' "${line%%: *}" "${line#*: }"
+    done < <(request_headers)
+  } >"$1"
+}
+
+# curl arguments sending request_headers (or, with NAME VALUE, the variant).
+curl_header_args() {
+  local line
+  while IFS= read -r line; do printf '%s\0%s\0' -H "$line"; done < <(
+    if [[ $# -eq 2 ]]; then request_headers_with "$1" "$2"; else request_headers; fi)
+}
+
+# The lane rules as nginx maps, chained in rule order: $lane_I is "lane-I"
+# when rule I matches, else $lane_(I+1), and the last one's default is "".
+# nginx evaluates a map only when its variable is read, so reading $lane_0
+# walks the chain up to the first match, like graymesh's first-match order;
+# a request matching nothing walks all 50. Every kind maps like graymesh's:
+# prefix and regex are anchored PCRE (regex as a full match), exact and in are
+# the map's string hash, percent is split_clients on the same header (a
+# missing or empty key never enters the share, as in graymesh).
+# The single-quoted $names are nginx variables, not shell ones:
+# shellcheck disable=SC2016
+nginx_lane_maps() {
+  local i kind key pattern sample next var v
+  while IFS=$'\t' read -r i kind key pattern sample; do
+    if ((i + 1 < LANES)); then next="\$lane_$((i + 1))"; else next='""'; fi
+    var="\$http_${key//-/_}"
+    case "$kind" in
+      exact) printf '  map %s $lane_%d { default %s; "%s" lane-%d; }\n' \
+        "$var" "$i" "$next" "$pattern" "$i" ;;
+      prefix) printf '  map %s $lane_%d { default %s; "~^%s" lane-%d; }\n' \
+        "$var" "$i" "$next" "$pattern" "$i" ;;
+      regex) printf '  map %s $lane_%d { default %s; "~^(?:%s)$" lane-%d; }\n' \
+        "$var" "$i" "$next" "$pattern" "$i" ;;
+      in)
+        printf '  map $cookie_%s $lane_%d { default %s;' "$key" "$i" "$next"
+        for v in ${pattern//,/ }; do printf ' %s lane-%d;' "$v" "$i"; done
+        printf ' }\n' ;;
+      percent)
+        printf '  split_clients "${%s}" $pct_%d { %s%% lane-%d; * ""; }\n' \
+          "${var#\$}" "$i" "$pattern" "$i"
+        printf '  map %s $lane_%d { default $pct_or_next_%d; "" %s; }\n' "$var" "$i" "$i" "$next"
+        printf '  map $pct_%d $pct_or_next_%d { default $pct_%d; "" %s; }\n' \
+          "$i" "$i" "$i" "$next" ;;
+    esac
+  done < <(lane_specs)
+}
+
 # Peer proxy: the same 10/90 split as graymesh (UP1 weight 10, UP2 weight 90),
 # per request on the random $request_id, over keep-alive upstream pools.
+# The lanes case adds the map chain and sends its result upstream; an empty
+# value sends no header, as graymesh sends none for a request left in base.
 write_nginx_proxy_conf() {
-  local dir=$1
+  local dir=$1 port=$2 cname=$3
   mkdir -p "$dir/tmp"
   {
     nginx_common "$dir"
+    if [[ $cname == lanes ]]; then
+      # A tuned nginx JITs its regexes; without it the map chain costs more.
+      echo "pcre_jit on;"
+    fi
     echo "http {"
     nginx_http_common "$dir"
     cat <<EOF
@@ -252,12 +430,18 @@ write_nginx_proxy_conf() {
     10% up_a;
     *   up_b;
   }
+EOF
+    if [[ $cname == lanes ]]; then nginx_lane_maps; fi
+    cat <<EOF
   server {
-    listen 127.0.0.1:$NGINX_PORT;
+    listen 127.0.0.1:$port;
     location / {
       proxy_pass http://\$pool;
       proxy_http_version 1.1;
       proxy_set_header Connection "";
+EOF
+    if [[ $cname == lanes ]]; then echo "      proxy_set_header X-Lane \$lane_0;"; fi
+    cat <<EOF
     }
   }
 }
@@ -265,11 +449,31 @@ EOF
   } >"$dir/nginx.conf"
 }
 
+# The lane rules as graymesh `lanes:` (docs/config.md, "Lanes"). No endpoint
+# carries a lane label, so a dyed request would fall back to base (the
+# default `fallback: base`); the benchmark request is dyed by none.
+graymesh_lanes() {
+  local i kind key pattern sample v
+  echo "lanes:"
+  while IFS=$'\t' read -r i kind key pattern sample; do
+    printf '  - name: lane-%d\n    tag: lane-%d\n    entrance:\n      match:\n' "$i" "$i"
+    case "$kind" in
+      exact|prefix|regex) printf '        - headers: { %s: { %s: "%s" } }\n' "$key" "$kind" "$pattern" ;;
+      in)
+        v=${pattern//,/, }
+        printf '        - cookies: { %s: { in: [%s] } }\n' "$key" "$v" ;;
+      percent) printf '        - percent: %s\n          stickyOn: header:%s\n' "$pattern" "$key" ;;
+    esac
+  done < <(lane_specs)
+}
+
 write_graymesh_conf() {
-  cat >"$1" <<EOF
+  local file=$1 port=$2 cname=$3
+  {
+    cat <<EOF
 workers: 1
 listeners:
-  - { name: ingress, address: 127.0.0.1:$GM_PORT }
+  - { name: ingress, address: 127.0.0.1:$port }
 routes:
   - { pathPrefix: /, service: up }
 services:
@@ -279,6 +483,8 @@ services:
       - { address: 127.0.0.1:$UP2, weight: 90 }
 upstream: { maxIdlePerEndpoint: 256 }
 EOF
+    if [[ $cname == lanes ]]; then graymesh_lanes; fi
+  } >"$file"
 }
 
 # Starts an nginx master (in the foreground, so it stays our child) pinned
@@ -293,43 +499,57 @@ start_nginx() {
   STARTED_PIDS+=("$STARTED_PID")
 }
 
+# Both proxies of one case, each its own process on the proxy core, so RSS
+# and CPU are per configuration. Sets PID[case/proxy].
+start_case() {
+  local cname=$1 dir="$TMP/nginx-$1" conf="$TMP/graymesh-$1.yaml" gmlog="$TMP/graymesh-$1.log"
+  write_nginx_proxy_conf "$dir" "${PORT[$cname/nginx]}" "$cname"
+  start_nginx "$dir" "$PROXY_CORE"
+  wait_port "${PORT[$cname/nginx]}" "$STARTED_PID" "nginx proxy ($cname)" "$dir/error.log"
+  PID[$cname/nginx]=$(nginx_worker_pid "$STARTED_PID")
+
+  write_graymesh_conf "$conf" "${PORT[$cname/graymesh]}" "$cname"
+  # A config graymesh rejects makes it exit 2 with FILE:LINE in its log,
+  # which wait_port then shows.
+  taskset -c "$PROXY_CORE" "$GRAYMESH_BIN" gateway --config "$conf" --admin none \
+    >"$gmlog" 2>&1 &
+  PID[$cname/graymesh]=$!
+  STARTED_PIDS+=("${PID[$cname/graymesh]}")
+  wait_port "${PORT[$cname/graymesh]}" "${PID[$cname/graymesh]}" "graymesh gateway ($cname)" "$gmlog"
+  log "$cname: graymesh pid ${PID[$cname/graymesh]} on ${PORT[$cname/graymesh]}," \
+    "nginx worker ${PID[$cname/nginx]} on ${PORT[$cname/nginx]}"
+}
+
 start_all() {
-  local ports
-  ports=$(free_ports 4)
-  read -r UP1 UP2 GM_PORT NGINX_PORT <<<"$ports"
-  [[ -n "$NGINX_PORT" ]] || die "could not pick free ports"
-  log "ports: upstream $UP1 (10%) $UP2 (90%), graymesh $GM_PORT, nginx proxy $NGINX_PORT"
+  local ports cname
+  ports=$(free_ports 6)
+  read -r UP1 UP2 "PORT[plain/graymesh]" "PORT[plain/nginx]" "PORT[lanes/graymesh]" \
+    "PORT[lanes/nginx]" <<<"$ports"
+  [[ -n "${PORT[lanes/nginx]}" ]] || die "could not pick free ports"
+  log "ports: upstream $UP1 (10%) $UP2 (90%)"
 
   write_upstream_conf "$TMP/upstream"
   start_nginx "$TMP/upstream" "$LOAD_CORE"
   UPSTREAM_MASTER=$STARTED_PID
-  wait_port "$UP1" "$UPSTREAM_MASTER" "upstream nginx"
-  wait_port "$UP2" "$UPSTREAM_MASTER" "upstream nginx"
-
-  write_nginx_proxy_conf "$TMP/nginx-proxy"
-  start_nginx "$TMP/nginx-proxy" "$PROXY_CORE"
-  NGINX_MASTER=$STARTED_PID
-  wait_port "$NGINX_PORT" "$NGINX_MASTER" "nginx proxy"
-  NGINX_WORKER=$(nginx_worker_pid "$NGINX_MASTER")
+  wait_port "$UP1" "$UPSTREAM_MASTER" "upstream nginx" "$TMP/upstream/error.log"
+  wait_port "$UP2" "$UPSTREAM_MASTER" "upstream nginx" "$TMP/upstream/error.log"
   UPSTREAM_WORKER=$(nginx_worker_pid "$UPSTREAM_MASTER")
+  log "upstream nginx worker $UPSTREAM_WORKER"
 
-  write_graymesh_conf "$TMP/graymesh.yaml"
-  taskset -c "$PROXY_CORE" "$GRAYMESH_BIN" gateway --config "$TMP/graymesh.yaml" --admin none \
-    >"$TMP/graymesh.log" 2>&1 &
-  GM_PID=$!
-  STARTED_PIDS+=("$GM_PID")
-  wait_port "$GM_PORT" "$GM_PID" "graymesh gateway"
-  log "pids: upstream nginx worker $UPSTREAM_WORKER, nginx proxy worker $NGINX_WORKER, graymesh $GM_PID"
+  for cname in "${CASES[@]}"; do start_case "$cname"; done
 }
 
 # ------------------------------------------------------------- checks ----
 
-# Sends SPLIT_SAMPLES requests over one keep-alive connection (curl URL
-# globbing) and checks every answer is 200 and that ~10% came from UP1.
+# Sends SPLIT_SAMPLES copies of the benchmark request over one keep-alive
+# connection (curl URL globbing) and checks every answer is 200 and that ~10%
+# came from UP1 (in the lanes case: nothing dyed the request away from base).
 # nginx splits at random, so allow binomial noise: ±3 sd is about ±3% here.
 check_split() {
   local name=$1 port=$2 out
-  out=$(curl -s --max-time 30 -w '%{http_code}\n' \
+  local -a hdr
+  mapfile -d '' -t hdr < <(curl_header_args)
+  out=$(curl -s --max-time 30 "${hdr[@]}" -w '%{http_code}\n' \
     "http://127.0.0.1:$port/split-check?n=[1-$SPLIT_SAMPLES]") ||
     die "$name: curl failed during the split check"
   local counts
@@ -348,6 +568,43 @@ check_split() {
   fi
 }
 
+# The lanes case measures what it claims only if the benchmark request
+# matches no rule (else a proxy stops early) and every rule is live (else a
+# broken rule would be cheap). Asks the upstream's /lane-check, which echoes
+# the lane the proxy sent: the benchmark request must get none, and a copy
+# with one header or cookie set to a rule's sample must get that rule's lane,
+# for every rule but the percent ones after the first (a user in the first
+# share enters the first percent lane).
+check_lanes() {
+  local name=$1 url="http://127.0.0.1:$2/lane-check"
+  local -a args=(-s --max-time 10 "$url") expect=("lane=") hdr got
+  local i kind key pattern sample hname hvalue pct_seen=0
+  mapfile -d '' -t hdr < <(curl_header_args)
+  args+=("${hdr[@]}")
+  while IFS=$'\t' read -r i kind key pattern sample; do
+    case "$kind" in
+      in) hname=Cookie hvalue=$(cookie_with "$key" "$sample") ;;
+      percent)
+        [[ $pct_seen -eq 0 ]] || continue
+        pct_seen=1 hname=$key hvalue=$sample ;;
+      *) hname=$key hvalue=$sample ;;
+    esac
+    mapfile -d '' -t hdr < <(curl_header_args "$hname" "$hvalue")
+    args+=(--next -s --max-time 10 "$url" "${hdr[@]}")
+    expect+=("lane=lane-$i")
+  done < <(lane_specs)
+  mapfile -t got < <(curl "${args[@]}" || echo "curl-failed")
+  local n_bad=0 j
+  for ((j = 0; j < ${#expect[@]} || j < ${#got[@]}; j++)); do
+    if [[ "${got[j]:-}" != "${expect[j]:-}" ]]; then
+      ((n_bad < 10)) && log "  $name lane check: want '${expect[j]:-}', got '${got[j]:-}'"
+      n_bad=$((n_bad + 1))
+    fi
+  done
+  [[ $n_bad -eq 0 ]] || die "$name: $n_bad of ${#expect[@]} lane checks failed"
+  log "$name lane check: benchmark request in base, $((${#expect[@]} - 1)) rules each dye their sample"
+}
+
 # ------------------------------------------------------------ measuring ----
 
 # Runs wrk on the load core against PORT for SECS; output to FILE. wrk runs
@@ -355,7 +612,7 @@ check_split() {
 run_wrk() {
   local port=$1 secs=$2 file=$3 rc=0
   taskset -c "$LOAD_CORE" wrk -t1 -c"$CONNECTIONS" -d"${secs}s" --latency \
-    "http://127.0.0.1:$port/" >"$file" 2>&1 &
+    -s "$WRK_SCRIPT" "http://127.0.0.1:$port/" >"$file" 2>&1 &
   WRK_PID=$!
   wait "$WRK_PID" || rc=$?
   WRK_PID=""
@@ -372,13 +629,15 @@ to_ms() {
 }
 
 # One measured run: warmup, then wrk with CPU and RSS sampled around it.
-# Appends a row to $RESULTS: run proxy rps p50 p99 rss_kb cpu_us_per_req errors
+# Appends a row to $RESULTS: run case proxy rps p50 p99 rss_kb cpu_us_per_req
+# other% errors
 measure() {
-  local run=$1 name=$2 port=$3 pid=$4
-  local out="$TMP/wrk-$run-$name.txt"
+  local run=$1 cname=$2 name=$3
+  local port=${PORT[$cname/$name]} pid=${PID[$cname/$name]}
+  local out="$TMP/wrk-$run-$cname-$name.txt"
 
-  run_wrk "$port" "$WARMUP" "$TMP/wrk-$run-$name-warmup.txt" ||
-    { log "$name: warmup wrk failed"; cat "$TMP/wrk-$run-$name-warmup.txt" >&2; }
+  run_wrk "$port" "$WARMUP" "$TMP/wrk-$run-$cname-$name-warmup.txt" ||
+    { log "$cname $name: warmup wrk failed"; cat "$TMP/wrk-$run-$cname-$name-warmup.txt" >&2; }
 
   # Besides the proxy, sample the machine, the upstream worker and wrk (via
   # the shell's children) so CPU used by anything else during the run (other
@@ -414,7 +673,7 @@ measure() {
   errors=${errors% }
   if [[ -n "$errors" ]]; then
     FAILED=1
-    log "$name run $run: PROBLEM: $errors"
+    log "$cname $name run $run: PROBLEM: $errors"
     sed 's/^/    wrk| /' "$out" >&2
   fi
   rss=$(rss_kb "$pid" 2>/dev/null || echo 0)
@@ -429,27 +688,29 @@ measure() {
     NOISY=1
   fi
 
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$run" "$name" "${rps:-0}" \
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$run" "$cname" "$name" "${rps:-0}" \
     "$(to_ms "${p50:-0}")" "$(to_ms "${p99:-0}")" "${rss:-0}" "$cpu_us" "$other" \
     "${errors:-none}" >>"$RESULTS"
-  printf '  run %d %-8s %10s req/s  p50 %8s  p99 %8s  RSS %6.1f MB  CPU %7s us/req  other %3s%%  errors: %s\n' \
-    "$run" "$name" "${rps:-0}" "${p50:-?}" "${p99:-?}" "$(awk -v k="${rss:-0}" 'BEGIN{print k/1024}')" \
-    "$cpu_us" "$other" "${errors:-none}" >&2
+  printf '  run %d %-5s %-8s %10s req/s  p50 %8s  p99 %8s  RSS %6.1f MB  CPU %7s us/req  other %3s%%  errors: %s\n' \
+    "$run" "$cname" "$name" "${rps:-0}" "${p50:-?}" "${p99:-?}" \
+    "$(awk -v k="${rss:-0}" 'BEGIN{print k/1024}')" "$cpu_us" "$other" "${errors:-none}" >&2
 }
 
 print_table() {
   echo
-  echo "Per run (wrk -t1 -c$CONNECTIONS -d${DURATION}s; proxy on core $PROXY_CORE, wrk+upstream on core $LOAD_CORE):"
+  echo "Per run (wrk -t1 -c$CONNECTIONS -d${DURATION}s, $(request_headers | wc -l) extra request headers;" \
+    "proxy on core $PROXY_CORE, wrk+upstream on core $LOAD_CORE):"
   awk -F'\t' 'BEGIN {
-      printf "%-4s %-9s %11s %9s %9s %8s %12s %7s  %s\n",
-             "run", "proxy", "req/s", "p50 ms", "p99 ms", "RSS MB", "CPU us/req", "other%", "errors" }
-    { printf "%-4s %-9s %11.0f %9.3f %9.3f %8.1f %12s %7s  %s\n",
-             $1, $2, $3, $4, $5, $6 / 1024, $7, $8, $9 }' "$RESULTS"
+      printf "%-4s %-6s %-9s %11s %9s %9s %8s %12s %7s  %s\n",
+             "run", "case", "proxy", "req/s", "p50 ms", "p99 ms", "RSS MB", "CPU us/req", "other%", "errors" }
+    { printf "%-4s %-6s %-9s %11.0f %9.3f %9.3f %8.1f %12s %7s  %s\n",
+             $1, $2, $3, $4, $5, $6, $7 / 1024, $8, $9, $10 }' "$RESULTS"
   echo "(other% = CPU used by processes outside this benchmark during the run, % of one core)"
 }
 
-# Medians per proxy and graymesh/nginx ratios (below 1 = graymesh better for
-# CPU and p99; above 1 = graymesh better for req/s).
+# Medians per case and proxy, graymesh/nginx ratios per case (below 1 =
+# graymesh better for CPU and p99; above 1 = graymesh better for req/s), and
+# lanes/plain ratios per proxy: what 50 rules cost on top of plain proxying.
 print_summary() {
   echo
   echo "Summary (median of $RUNS run(s) each):"
@@ -459,36 +720,65 @@ print_summary() {
         t = arr[j]; arr[j] = arr[j-1]; arr[j-1] = t }
       return (n % 2) ? arr[(n+1)/2] : (arr[n/2] + arr[n/2+1]) / 2
     }
+    # Median of column f over the runs of key k ("case proxy").
+    function med(f, k,   i) {
+      for (i = 1; i <= n[k]; i++) A[i] = V[f, k, i]
+      return median(A, n[k])
+    }
+    function ratio(a, b) { return b ? a / b : 0 }
+    # Ratio of CPU per request, run by run (runs i of two keys ran minutes
+    # apart at most, so they share the state of this shared VM more closely
+    # than the medians do): " r1 r2 ... (median m)", or "" when none.
+    function pairs(k1, k2,   i, m, line) {
+      line = ""; m = 0
+      for (i = 1; i <= n[k1] && i <= n[k2]; i++)
+        if (V[8, k2, i] > 0 && V[8, k1, i] != "nan" && V[8, k2, i] != "nan") {
+          B[++m] = V[8, k1, i] / V[8, k2, i]; line = line sprintf(" %.2f", B[m]) }
+      return m ? line sprintf(" (median %.2f)", median(B, m)) : ""
+    }
     {
-      k = $2; n[k]++
-      rps[k, n[k]] = $3; p50[k, n[k]] = $4; p99[k, n[k]] = $5
-      rss[k, n[k]] = $6; cpu[k, n[k]] = $7; oth[k, n[k]] = $8
+      k = $2 " " $3; n[k]++
+      for (f = 4; f <= 9; f++) V[f, k, n[k]] = $f
+      has[$2] = 1
     }
     END {
-      printf "%-9s %11s %9s %9s %8s %12s %7s\n", "proxy", "req/s", "p50 ms", "p99 ms", "RSS MB", "CPU us/req", "other%"
-      split("graymesh nginx", names, " ")
-      for (p = 1; p <= 2; p++) {
-        k = names[p]; m = n[k]
-        for (i = 1; i <= m; i++) { a[i] = rps[k, i] }; R[k] = median(a, m)
-        for (i = 1; i <= m; i++) { a[i] = p50[k, i] }; P5[k] = median(a, m)
-        for (i = 1; i <= m; i++) { a[i] = p99[k, i] }; P9[k] = median(a, m)
-        for (i = 1; i <= m; i++) { a[i] = rss[k, i] }; S[k] = median(a, m)
-        for (i = 1; i <= m; i++) { a[i] = cpu[k, i] }; C[k] = median(a, m)
-        for (i = 1; i <= m; i++) { a[i] = oth[k, i] }; O[k] = median(a, m)
-        printf "%-9s %11.0f %9.3f %9.3f %8.1f %12.2f %7.0f\n", k, R[k], P5[k], P9[k], S[k] / 1024, C[k], O[k]
+      printf "%-6s %-9s %11s %9s %9s %8s %12s %7s\n", "case", "proxy", "req/s", "p50 ms", "p99 ms",
+        "RSS MB", "CPU us/req", "other%"
+      split("plain lanes", cases, " "); split("graymesh nginx", proxies, " ")
+      for (c = 1; c <= 2; c++) {
+        if (!has[cases[c]]) continue
+        for (p = 1; p <= 2; p++) {
+          k = cases[c] " " proxies[p]
+          R[k] = med(4, k); P5[k] = med(5, k); P9[k] = med(6, k)
+          S[k] = med(7, k); C[k] = med(8, k); O[k] = med(9, k)
+          printf "%-6s %-9s %11.0f %9.3f %9.3f %8.1f %12.2f %7.0f\n", cases[c], proxies[p],
+            R[k], P5[k], P9[k], S[k] / 1024, C[k], O[k]
+        }
       }
-      g = "graymesh"; x = "nginx"
-      printf "\ngraymesh/nginx:  CPU per request %.2f   p99 %.2f   req/s %.2f   RSS %.2f\n",
-        (C[x] ? C[g] / C[x] : 0), (P9[x] ? P9[g] / P9[x] : 0),
-        (R[x] ? R[g] / R[x] : 0), (S[x] ? S[g] / S[x] : 0)
-      # Runs i of both proxies are back to back, so they share the state of
-      # this shared VM more closely than the medians do: ratios per pair.
-      line = ""; m = 0
-      for (i = 1; i <= n[g] && i <= n[x]; i++)
-        if (cpu[x, i] > 0 && cpu[g, i] != "nan" && cpu[x, i] != "nan") {
-          a[++m] = cpu[g, i] / cpu[x, i]; line = line sprintf(" %.2f", a[m]) }
-      if (m > 0)
-        printf "CPU per request, per run pair:%s (median %.2f)\n", line, median(a, m)
+      print ""
+      for (c = 1; c <= 2; c++) {
+        if (!has[cases[c]]) continue
+        g = cases[c] " graymesh"; x = cases[c] " nginx"
+        printf "%s graymesh/nginx:  CPU per request %.2f   p99 %.2f   req/s %.2f   RSS %.2f\n",
+          cases[c], ratio(C[g], C[x]), ratio(P9[g], P9[x]), ratio(R[g], R[x]), ratio(S[g], S[x])
+        line = pairs(g, x)
+        if (line != "") printf "  CPU per request, per run pair:%s\n", line
+      }
+      if (!has["plain"] || !has["lanes"]) exit
+      for (p = 1; p <= 2; p++) {
+        l = "lanes " proxies[p]; q = "plain " proxies[p]
+        printf "%s lanes/plain:  CPU per request %.2f   req/s %.2f   p99 %.2f   RSS %.2f\n",
+          proxies[p], ratio(C[l], C[q]), ratio(R[l], R[q]), ratio(P9[l], P9[q]), ratio(S[l], S[q])
+        line = pairs(l, q)
+        if (line != "") printf "  CPU per request, per run pair:%s\n", line
+      }
+      # The target: lanes throughput >= 90% of plain. req/s here is bound by
+      # the load core, so judge it by CPU per request: a proxy-bound
+      # graymesh would serve plain/lanes CPU ratio as much.
+      l = "lanes graymesh"; q = "plain graymesh"; r = ratio(C[l], C[q])
+      printf "target: graymesh lanes CPU per request <= 1.11x plain (throughput >= 90%%): %.2fx, " \
+        "proxy-bound throughput %.0f%% of plain -> %s\n", r, r ? 100 / r : 0,
+        (r > 0 && r <= 1 / 0.9) ? "met" : "NOT met"
     }' "$RESULTS"
 }
 
@@ -504,31 +794,45 @@ main() {
   trap 'exit 130' INT TERM
   RESULTS="$TMP/results.tsv"
   : >"$RESULTS"
+  WRK_SCRIPT="$TMP/request.lua"
+  write_wrk_script "$WRK_SCRIPT"
 
   log "graymesh: $GRAYMESH_BIN"
+  log "cases: ${CASES[*]}"
   log "load average before start: $(cut -d' ' -f1-3 /proc/loadavg) (other load skews the numbers)"
   start_all
-  check_split graymesh "$GM_PORT"
-  check_split nginx "$NGINX_PORT"
+  local cname run
+  for cname in "${CASES[@]}"; do
+    check_split "$cname graymesh" "${PORT[$cname/graymesh]}"
+    check_split "$cname nginx" "${PORT[$cname/nginx]}"
+    if [[ $cname == lanes ]]; then
+      check_lanes "lanes graymesh" "${PORT[lanes/graymesh]}"
+      check_lanes "lanes nginx" "${PORT[lanes/nginx]}"
+    fi
+  done
 
-  local run
+  # Alternating, so slow drifts of this shared VM hit every proxy and case.
   for ((run = 1; run <= RUNS; run++)); do
-    measure "$run" graymesh "$GM_PORT" "$GM_PID"
-    measure "$run" nginx "$NGINX_PORT" "$NGINX_WORKER"
+    for cname in "${CASES[@]}"; do
+      measure "$run" "$cname" graymesh
+      measure "$run" "$cname" nginx
+    done
   done
 
   print_table
   print_summary
 
-  # Anything graymesh logged beyond its start-up lines is worth a look.
-  if grep -vE "listener '.*' on " "$TMP/graymesh.log" | grep -q .; then
-    log "graymesh log (beyond start-up):"
-    grep -vE "listener '.*' on " "$TMP/graymesh.log" | tail -n 20 | sed 's/^/    gm| /' >&2
-  fi
-  if [[ -s "$TMP/nginx-proxy/error.log" ]]; then
-    log "nginx proxy error.log:"
-    tail -n 20 "$TMP/nginx-proxy/error.log" | sed 's/^/    ngx| /' >&2
-  fi
+  for cname in "${CASES[@]}"; do
+    # Anything graymesh logged beyond its start-up lines is worth a look.
+    if grep -vE "listener '.*' on " "$TMP/graymesh-$cname.log" | grep -q .; then
+      log "$cname graymesh log (beyond start-up):"
+      grep -vE "listener '.*' on " "$TMP/graymesh-$cname.log" | tail -n 20 | sed 's/^/    gm| /' >&2
+    fi
+    if [[ -s "$TMP/nginx-$cname/error.log" ]]; then
+      log "$cname nginx proxy error.log:"
+      tail -n 20 "$TMP/nginx-$cname/error.log" | sed 's/^/    ngx| /' >&2
+    fi
+  done
   if [[ $NOISY -ne 0 ]]; then
     log "WARNING: other processes used >15% of a core during some runs; numbers are noisy"
   fi

@@ -73,11 +73,24 @@ asio::awaitable<std::unique_ptr<HttpClient::Socket>> HttpClient::Connect(
   co_return sock;
 }
 
-asio::awaitable<HttpClient::Result> HttpClient::Get(std::string target, const HeaderList& headers,
+asio::awaitable<HttpClient::Result> HttpClient::Get(std::string target, const net::HeaderList& headers,
                                                     std::chrono::milliseconds timeout) {
-  std::string request = fmt::format("GET {} HTTP/1.1\r\n", target);
+  co_return co_await Request("GET", std::move(target), headers, "", timeout);
+}
+
+asio::awaitable<HttpClient::Result> HttpClient::Request(std::string method, std::string target,
+                                                        const net::HeaderList& headers,
+                                                        std::string body,
+                                                        std::chrono::milliseconds timeout) {
+  std::string request = fmt::format("{} {} HTTP/1.1\r\n", method, target);
   for (const auto& [n, v] : headers) request += fmt::format("{}: {}\r\n", n, v);
+  if (!body.empty() || method == "POST" || method == "PUT") {
+    request += fmt::format("content-length: {}\r\n", body.size());
+  }
   request += "\r\n";
+  request += body;
+  const bool idempotent = method == "GET" || method == "HEAD" || method == "PUT" ||
+                          method == "DELETE" || method == "OPTIONS";
 
   Result result;
   for (int attempt = 0; attempt < 2; ++attempt) {
@@ -104,8 +117,9 @@ asio::awaitable<HttpClient::Result> HttpClient::Get(std::string target, const He
       if (reusable && idle_.size() < kMaxIdle) idle_.push_back(std::move(sock));
       co_return result;
     }
-    // A pooled connection the peer closed meanwhile: nothing was processed.
-    if (!reused || got_bytes) co_return result;
+    // A pooled connection the peer closed meanwhile: nothing was processed,
+    // probably; "probably" is enough only for a request that may be repeated.
+    if (!reused || got_bytes || !idempotent) co_return result;
   }
   co_return result;
 }

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "app/server.h"
+#include "net/http_server.h"
 
 namespace graymesh::app {
 
@@ -28,8 +28,14 @@ class HttpClient {
   ~HttpClient();
 
   // GET `target` (origin-form) with `headers`, which should include Host.
-  asio::awaitable<Result> Get(std::string target, const HeaderList& headers,
+  asio::awaitable<Result> Get(std::string target, const net::HeaderList& headers,
                               std::chrono::milliseconds timeout);
+  // Any method, with `body` sent with a content-length (POST and PUT always
+  // get one). A request on a pooled connection the peer had closed is sent
+  // again only when the method is idempotent.
+  asio::awaitable<Result> Request(std::string method, std::string target,
+                                  const net::HeaderList& headers, std::string body,
+                                  std::chrono::milliseconds timeout);
 
  private:
   using Socket = asio::ip::tcp::socket;

@@ -14,7 +14,7 @@
 #include <random>
 
 #include "app/http_client.h"
-#include "app/server.h"
+#include "net/http_server.h"
 #include "http/headers.h"
 
 namespace graymesh::app {
@@ -22,6 +22,10 @@ namespace {
 
 using asio::ip::tcp;
 using nlohmann::json;
+using Server = net::HttpServer;
+using Request = net::HttpRequest;
+using Reply = net::HttpReply;
+using net::HeaderList;
 constexpr auto kTuple = asio::experimental::as_tuple(asio::use_awaitable);
 // In-flight requests get this long after SIGTERM before the process gives up.
 constexpr auto kDrainTimeout = std::chrono::seconds(30);

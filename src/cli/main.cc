@@ -4,6 +4,7 @@
 
 namespace graymesh::cli {
 void RegisterDataPlane(CLI::App& app);
+void RegisterControl(CLI::App& app);
 }  // namespace graymesh::cli
 void RegisterSampleApp(CLI::App& app);
 
@@ -16,6 +17,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.parse_complete_callback([&] { spdlog::set_level(spdlog::level::from_str(log_level)); });
   graymesh::cli::RegisterDataPlane(app);
+  graymesh::cli::RegisterControl(app);
   RegisterSampleApp(app);
   CLI11_PARSE(app, argc, argv);
   return 0;

@@ -99,6 +99,9 @@ class Parser {
   // One `kind: TrafficLane` document; `names` collects lane names across
   // documents to reject repeats.
   Lane ParseLaneDocument(const YAML::Node& doc, std::set<std::string>& names) const;
+  // One document of any rule kind; `out` gets kind and name as soon as they
+  // are known, so an error can name the document.
+  void ParseRuleDocument(const YAML::Node& doc, RuleDocument& out) const;
 
  private:
   int LineOfNode(const YAML::Node& at) const;
@@ -147,6 +150,9 @@ class Parser {
                                                               NameKind kind) const;
   StringMatch ParseCondition(const YAML::Node& n, const std::string& path, bool address) const;
   std::string ParseStickyOn(const YAML::Node& n, const std::string& path) const;
+
+  ServicePolicy ParsePolicySpec(const YAML::Node& n) const;
+  uint32_t Percent(const YAML::Node& n, const std::string& path) const;
 
   const std::string& file_;
   const YAML::Node root_;
@@ -679,6 +685,102 @@ Lane Parser::ParseLaneDocument(const YAML::Node& doc, std::set<std::string>& nam
   return lane;
 }
 
+uint32_t Parser::Percent(const YAML::Node& n, const std::string& path) const {
+  return static_cast<uint32_t>(Integer(n, path, 0, 100));
+}
+
+ServicePolicy Parser::ParsePolicySpec(const YAML::Node& n) const {
+  CheckMap(n, "spec", {"warmup", "outlier", "lossless", "fallback"});
+  ServicePolicy p;
+  if (const YAML::Node w = n["warmup"]) {
+    CheckMap(w, "spec.warmup", {"window", "aggression", "minWeightPercent"});
+    WarmupPolicy& warmup = p.warmup.emplace();
+    if (w["window"]) warmup.window = Duration(w["window"], "spec.warmup.window", false);
+    if (const YAML::Node a = w["aggression"]) {
+      warmup.aggression = Number(a, "spec.warmup.aggression");
+      if (warmup.aggression <= 0 || warmup.aggression > 100) {
+        Fail(a, "spec.warmup.aggression", "must be greater than 0 and at most 100, got " +
+                                              a.Scalar());
+      }
+    }
+    if (w["minWeightPercent"]) {
+      warmup.min_weight_percent = Percent(w["minWeightPercent"], "spec.warmup.minWeightPercent");
+    }
+  }
+  if (const YAML::Node o = n["outlier"]) {
+    const std::string path = "spec.outlier";
+    CheckMap(o, path,
+             {"consecutiveErrors", "errorRatePercent", "minRequests", "interval", "baseEjection",
+              "maxEjectionPercent"});
+    OutlierPolicy& outlier = p.outlier.emplace();
+    if (o["consecutiveErrors"]) {
+      outlier.consecutive_errors = static_cast<uint32_t>(
+          Integer(o["consecutiveErrors"], path + ".consecutiveErrors", 0, 1000));
+    }
+    if (o["errorRatePercent"]) {
+      outlier.error_rate_percent = Percent(o["errorRatePercent"], path + ".errorRatePercent");
+    }
+    if (o["minRequests"]) {
+      outlier.min_requests =
+          static_cast<uint32_t>(Integer(o["minRequests"], path + ".minRequests", 1, 1'000'000));
+    }
+    if (o["interval"]) outlier.interval = Duration(o["interval"], path + ".interval", false);
+    if (o["baseEjection"]) {
+      outlier.base_ejection = Duration(o["baseEjection"], path + ".baseEjection", false);
+    }
+    if (o["maxEjectionPercent"]) {
+      outlier.max_ejection_percent = Percent(o["maxEjectionPercent"], path + ".maxEjectionPercent");
+    }
+  }
+  if (const YAML::Node l = n["lossless"]) {
+    CheckMap(l, "spec.lossless", {"delayRegistration", "drainTimeout"});
+    LosslessPolicy& lossless = p.lossless.emplace();
+    if (l["delayRegistration"]) {
+      lossless.delay_registration =
+          Duration(l["delayRegistration"], "spec.lossless.delayRegistration", true);
+    }
+    if (l["drainTimeout"]) {
+      lossless.drain_timeout = Duration(l["drainTimeout"], "spec.lossless.drainTimeout", true);
+    }
+  }
+  if (const YAML::Node fb = n["fallback"]) {
+    const std::string v = String(fb, "spec.fallback");
+    if (v != "base" && v != "none") {
+      Fail(fb, "spec.fallback", "must be base or none, got \"" + v + "\"");
+    }
+    p.fallback = v == "base" ? Fallback::kBase : Fallback::kNone;
+  }
+  return p;
+}
+
+void Parser::ParseRuleDocument(const YAML::Node& doc, RuleDocument& out) const {
+  if (!doc.IsMap()) Fail(doc, "a rule document must be a map, got " + Describe(doc));
+  out.line = LineOf(doc.Mark());
+  if (!doc["kind"]) Fail(doc, "missing required key \"kind\"");
+  const std::string kind = String(doc["kind"], "kind");
+  if (kind != "TrafficLane" && kind != "Route" && kind != "ServicePolicy") {
+    Fail(doc["kind"], "kind",
+         "unsupported kind \"" + kind + "\" (expected TrafficLane, Route or ServicePolicy)");
+  }
+  out.kind = kind;
+  CheckMap(doc, "", {"kind", "name", "spec"});
+  if (!doc["name"]) Fail(doc, "missing required key \"name\"");
+  // Names end up in URLs (/v1/rules/KIND/NAME), headers and metric labels.
+  out.name = Label(doc["name"], "name");
+  if (!doc["spec"]) Fail(doc, "missing required key \"spec\"");
+  const YAML::Node spec = doc["spec"];
+  if (kind == "TrafficLane") {
+    CheckMap(spec, "spec", {"tag", "priority", "fallback", "entrance"});
+    out.lane.name = out.name;
+    ParseLaneFields(spec, "spec", out.lane);
+  } else if (kind == "Route") {
+    out.route = ParseRoute(spec, "spec");
+  } else {
+    out.policy = ParsePolicySpec(spec);
+    out.policy.service = out.name;
+  }
+}
+
 Config Parser::Parse(const YAML::Node& root) {
   CheckMap(root, "",
            {"workers", "listeners", "routes", "services", "lanes", "timeouts", "limits",
@@ -780,6 +882,46 @@ std::vector<Lane> ParseLaneDocuments(const std::string& yaml_text, const std::st
     throw ConfigError(file, LineOf(e.mark), e.msg);
   }
   return lanes;
+}
+
+std::vector<RuleDocument> ParseRuleDocuments(const std::string& yaml_text,
+                                             const std::string& file) {
+  std::vector<YAML::Node> docs;
+  try {
+    docs = YAML::LoadAll(yaml_text);
+  } catch (const YAML::Exception& e) {
+    throw ConfigError(file, LineOf(e.mark), "invalid YAML: " + e.msg);
+  }
+  std::vector<RuleDocument> out;
+  std::set<std::pair<std::string, std::string>> seen;
+  for (size_t i = 0; i < docs.size(); ++i) {
+    if (docs[i].IsNull()) continue;  // "---" at the end, or a comment-only document
+    RuleDocument rule;
+    // Names the document in front of the reason, so that a user with many
+    // documents in one file sees which one at once.
+    auto where = [&] {
+      std::string w = "document " + std::to_string(i + 1);
+      if (!rule.kind.empty()) w += " (" + rule.kind + (rule.name.empty() ? "" : " " + rule.name) + ")";
+      return w;
+    };
+    try {
+      try {
+        Parser(file, docs[i]).ParseRuleDocument(docs[i], rule);
+      } catch (const YAML::Exception& e) {
+        throw ConfigError(file, LineOf(e.mark), e.msg);
+      }
+      if (!seen.emplace(rule.kind, rule.name).second) {
+        throw ConfigError(file, rule.line, "name: duplicate " + rule.kind + " \"" + rule.name + "\"");
+      }
+    } catch (const ConfigError& e) {
+      const std::string prefix = e.file() + ":" + std::to_string(e.line()) + ": ";
+      std::string reason = e.what();
+      if (reason.starts_with(prefix)) reason.erase(0, prefix.size());
+      throw ConfigError(e.file(), e.line(), where() + ": " + reason);
+    }
+    out.push_back(std::move(rule));
+  }
+  return out;
 }
 
 Config LoadConfigFile(const std::string& path) {

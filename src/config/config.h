@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -122,6 +123,41 @@ struct Lane {
   Fallback fallback = Fallback::kBase;
 };
 
+// ---- Service policies (ServicePolicy rule documents), DESIGN.md §4 ----
+// Parsed and stored by the control plane and carried in its snapshots; the
+// fields are what the warmup, outlier and lossless features will read.
+
+// Slow start (Envoy's formula): weight * max(min_weight_percent / 100,
+// (t / window) ^ (1 / aggression)), t counted from the instance's readySince.
+struct WarmupPolicy {
+  Millis window{120'000};            // > 0
+  double aggression = 1.0;           // > 0 (1.0 = linear)
+  uint32_t min_weight_percent = 10;  // 0..100
+};
+
+struct OutlierPolicy {
+  uint32_t consecutive_errors = 5;    // 0..1000, 0 = off
+  uint32_t error_rate_percent = 50;   // 0..100, 0 = off
+  uint32_t min_requests = 20;         // per interval before the rate counts
+  Millis interval{10'000};            // > 0
+  Millis base_ejection{30'000};       // > 0
+  uint32_t max_ejection_percent = 20; // 0..100 of a service's endpoints
+};
+
+struct LosslessPolicy {
+  Millis delay_registration{0};  // >= 0: wait this long after ready before registering
+  Millis drain_timeout{30'000};  // >= 0
+};
+
+struct ServicePolicy {
+  std::string service;  // the document's name
+  // Absent sections keep the feature's defaults (or leave it off).
+  std::optional<WarmupPolicy> warmup;
+  std::optional<OutlierPolicy> outlier;
+  std::optional<LosslessPolicy> lossless;
+  std::optional<Fallback> fallback;  // for the service's lanes, over the lane's own
+};
+
 // Who this process is: set by `graymesh proxy` flags, not by the file.
 struct Node {
   std::string service;  // "" for a gateway
@@ -139,6 +175,7 @@ struct Config {
   std::vector<Service> services;
   std::vector<Route> routes;
   std::vector<Lane> lanes;
+  std::vector<ServicePolicy> policies;  // from the control plane; not in static files
   Timeouts timeouts;
   Limits limits;
   UpstreamOptions upstream;
@@ -170,6 +207,24 @@ Config LoadConfigFile(const std::string& path);
 // documents are skipped; any other kind and a repeated name are errors.
 // Throws ConfigError.
 std::vector<Lane> ParseLaneDocuments(const std::string& yaml_text, const std::string& file);
+
+// One rule document of `graymesh apply -f` (docs/control.md): exactly one of
+// lane, route and policy is meaningful, as `kind` says.
+struct RuleDocument {
+  std::string kind;  // "TrafficLane", "Route" or "ServicePolicy"
+  std::string name;
+  int line = 0;      // of the document's first key, 1-based
+  Lane lane;             // TrafficLane: {name, spec: lanes[] item without name}
+  Route route;           // Route: {name, spec: {host, pathPrefix, service}}
+  ServicePolicy policy;  // ServicePolicy: {name: SERVICE, spec: {warmup, outlier, ...}}
+};
+
+// Parses `---`-separated documents of the kinds above, all or nothing. Empty
+// documents are skipped; a repeated kind+name is an error. Errors name the
+// document: "FILE:LINE: document N (KIND NAME): FIELD: reason". Throws
+// ConfigError.
+std::vector<RuleDocument> ParseRuleDocuments(const std::string& yaml_text,
+                                             const std::string& file);
 
 // "250ms", "10s", "2m", "1h"; a bare number is seconds. Throws std::invalid_argument.
 Millis ParseDuration(const std::string& text);

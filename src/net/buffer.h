@@ -2,6 +2,7 @@
 // [rpos, wpos) are received and not yet used. Owned by one connection.
 #pragma once
 
+#include <cassert>
 #include <cstddef>
 #include <cstring>
 #include <memory>
@@ -24,7 +25,10 @@ class Buffer {
   char* read_ptr() { return data_.get() + rpos_; }
   char* write_ptr() { return data_.get() + wpos_; }
 
-  void Consume(size_t n) { rpos_ += n; }
+  void Consume(size_t n) {
+    assert(n <= readable());
+    rpos_ += n;
+  }
   void Commit(size_t n) { wpos_ += n; }
   void Clear() { rpos_ = wpos_ = 0; }
 

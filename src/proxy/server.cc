@@ -10,7 +10,7 @@
 #include <functional>
 #include <thread>
 
-#include "app/server.h"
+#include "net/http_server.h"
 #include "net/listener.h"
 
 namespace graymesh::proxy {
@@ -18,7 +18,7 @@ namespace graymesh::proxy {
 // The admin endpoint and the main thread's loop: signals, drain, metrics.
 struct Server::Admin {
   asio::io_context io{1};
-  std::unique_ptr<app::Server> http;
+  std::unique_ptr<net::HttpServer> http;
   bool drain_requested = false;
 };
 
@@ -55,8 +55,8 @@ void Server::Start() {
 
   if (!options_.admin_address.empty()) {
     config::HostPort hp = config::ParseHostPort(options_.admin_address);
-    auto handler = [this](const app::Request& rq) -> asio::awaitable<app::Reply> {
-      app::Reply reply;
+    auto handler = [this](const net::HttpRequest& rq) -> asio::awaitable<net::HttpReply> {
+      net::HttpReply reply;
       if (rq.path == "/metrics") {
         reply.content_type = "text/plain; version=0.0.4";
         reply.body = MetricsText();
@@ -78,7 +78,7 @@ void Server::Start() {
       }
       co_return reply;
     };
-    admin_->http = std::make_unique<app::Server>(
+    admin_->http = std::make_unique<net::HttpServer>(
         admin_->io, net::Resolve(hp.host, hp.port), handler);
     admin_->http->Start();
     spdlog::info("{} admin on {}", options_.role, options_.admin_address);

@@ -443,8 +443,10 @@ asio::awaitable<Session::Outcome> Session::TryEndpoint(Request& rq, ServiceState
     co_return co_await fail(resendable, 502, "upstream " + ep.address_text +
                                                  " reset while sending: " + ec.message());
   }
-  in_.Consume(rq.head_end + rq.body_buffered);
-  rq.consumed = true;
+  if (!rq.consumed) {  // a retry resends the same bytes: they left in_ once
+    in_.Consume(rq.head_end + rq.body_buffered);
+    rq.consumed = true;
+  }
 
   // ---- The rest of a streamed body ----
   if (!rq.body_in_hand) {

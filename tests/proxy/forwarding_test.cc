@@ -95,7 +95,11 @@ TEST_F(Forwarding, LargeBodiesStreamBothWaysWithoutBuffering) {
   Response down = HttpGet(gw_.port, "/bytes?n=67108864", {}, 30s);
   ASSERT_EQ(down.status, 200) << down.error;
   EXPECT_EQ(down.body.size(), 67108864u);
+#if !defined(__SANITIZE_ADDRESS__)
+  // (Under ASan the allocator's quarantine keeps freed memory resident, so
+  // RSS says nothing about buffering there; the release run checks it.)
   EXPECT_LT(RssKb(gw_.proc->pid()), 24 * 1024) << "the proxy held a body in memory";
+#endif
 }
 
 TEST_F(Forwarding, ChunkedUploadWithExtensionsAndTrailersArrivesIntact) {

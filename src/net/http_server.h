@@ -1,7 +1,9 @@
-// A small HTTP/1.1 server on asio coroutines, enough for the sample app:
-// keep-alive, pipelined requests answered in order (one at a time per
-// connection), request bodies read to the end and hashed but never stored,
-// responses streamed from a filler pattern, and a graceful stop.
+// A small HTTP/1.1 server on asio coroutines, for the sample app, the admin
+// ports and the control plane API: keep-alive, pipelined requests answered in
+// order (one at a time per connection), request bodies read to the end and
+// hashed (and kept, up to a limit, when asked), responses streamed from a
+// filler pattern, and a graceful stop. Not on the data path: the proxy has its
+// own sessions.
 //
 // Thread-safety: none; everything runs on one io_context thread.
 #pragma once
@@ -16,7 +18,7 @@
 #include <utility>
 #include <vector>
 
-namespace graymesh::app {
+namespace graymesh::net {
 
 using HeaderList = std::vector<std::pair<std::string, std::string>>;
 
@@ -30,7 +32,7 @@ uint64_t Fnv1a(uint64_t h, std::string_view data);
 // streamed body arrived intact and in order.
 inline char PatternByte(uint64_t i) { return static_cast<char>('a' + i % 26); }
 
-struct Request {
+struct HttpRequest {
   std::string method;
   std::string target;  // as received
   std::string path;    // target without scheme/authority and query
@@ -39,6 +41,7 @@ struct Request {
   HeaderList headers;
   uint64_t body_bytes = 0;
   uint64_t body_fnv = kFnvOffset;  // FNV-1a 64 of the decoded body
+  std::string body;                // decoded; empty unless max_body_bytes > 0
   std::string peer;                // client "ip:port"
 
   // First header with that name (case-insensitive), or "".
@@ -47,7 +50,7 @@ struct Request {
   std::string_view QueryParam(std::string_view key) const;
 };
 
-struct Reply {
+struct HttpReply {
   int status = 200;
   std::string content_type = "application/json";
   std::string body;
@@ -58,13 +61,21 @@ struct Reply {
   bool chunked = false;
 };
 
-using Handler = std::function<asio::awaitable<Reply>(const Request&)>;
+using HttpHandler = std::function<asio::awaitable<HttpReply>(const HttpRequest&)>;
 
-class Server {
+struct HttpServerOptions {
+  // Request bodies up to this many bytes are kept in HttpRequest::body; a
+  // longer one is answered 413 without calling the handler. 0 keeps no body
+  // and sets no limit (bodies are only counted and hashed).
+  uint64_t max_body_bytes = 0;
+};
+
+class HttpServer {
  public:
   // Binds and listens at once, so port() is known before Start().
-  Server(asio::io_context& io, const asio::ip::tcp::endpoint& listen, Handler handler);
-  ~Server();
+  HttpServer(asio::io_context& io, const asio::ip::tcp::endpoint& listen, HttpHandler handler,
+             HttpServerOptions options = {});
+  ~HttpServer();
 
   uint16_t port() const { return port_; }
   void Start();
@@ -79,16 +90,20 @@ class Server {
   struct Conn;
   asio::awaitable<void> AcceptLoop();
   asio::awaitable<void> Serve(std::shared_ptr<Conn> conn);
-  asio::awaitable<bool> WriteReply(Conn& conn, const Request& req, const Reply& reply,
+  asio::awaitable<bool> WriteReply(Conn& conn, const HttpRequest& req, const HttpReply& reply,
                                    bool keep_alive, bool head);
+  // Answers 413 and reads what the client still sends, so it gets to read
+  // the answer instead of a reset.
+  asio::awaitable<void> RefuseBody(Conn& conn, std::vector<char>& buf);
 
   asio::io_context& io_;
   asio::ip::tcp::acceptor acceptor_;
   uint16_t port_ = 0;
-  Handler handler_;
+  HttpHandler handler_;
+  HttpServerOptions options_;
   // Shared with every connection's coroutine frame, which may outlive the
   // Server when the io_context is stopped by force.
   std::shared_ptr<Registry> registry_;
 };
 
-}  // namespace graymesh::app
+}  // namespace graymesh::net

@@ -1,4 +1,4 @@
-#include "app/server.h"
+#include "net/http_server.h"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -12,7 +12,7 @@
 #include "http/parser.h"
 #include "http/reply.h"
 
-namespace graymesh::app {
+namespace graymesh::net {
 namespace {
 
 using asio::ip::tcp;
@@ -25,6 +25,10 @@ constexpr size_t kPiece = 26 * 630;
 // BodyPieces holds 32 pieces and a chunk costs at least 6 raw bytes, so
 // feeding chunked bodies in windows this small can never overflow it.
 constexpr size_t kChunkedWindow = 150;
+// After a 413: how long and how much of the rest of the body is read and
+// thrown away before the connection is closed.
+constexpr auto kLingerTime = std::chrono::seconds(2);
+constexpr uint64_t kLingerBytes = 64ull << 20;
 
 const std::string& PatternPiece() {
   static const std::string piece = [] {
@@ -55,14 +59,14 @@ uint64_t Fnv1a(uint64_t h, std::string_view data) {
   return h;
 }
 
-std::string_view Request::Header(std::string_view name) const {
+std::string_view HttpRequest::Header(std::string_view name) const {
   for (const auto& [n, v] : headers) {
     if (http::IEquals(n, name)) return v;
   }
   return {};
 }
 
-std::string_view Request::QueryParam(std::string_view key) const {
+std::string_view HttpRequest::QueryParam(std::string_view key) const {
   std::string_view q = query;
   while (!q.empty()) {
     size_t amp = q.find('&');
@@ -75,12 +79,12 @@ std::string_view Request::QueryParam(std::string_view key) const {
   return {};
 }
 
-struct Server::Registry {
+struct HttpServer::Registry {
   std::set<Conn*> conns;
   bool stopping = false;
 };
 
-struct Server::Conn {
+struct HttpServer::Conn {
   Conn(tcp::socket s, std::shared_ptr<Registry> r) : sock(std::move(s)), registry(std::move(r)) {
     registry->conns.insert(this);
   }
@@ -90,10 +94,12 @@ struct Server::Conn {
   bool idle = true;  // between requests, with no byte of the next one read
 };
 
-Server::Server(asio::io_context& io, const tcp::endpoint& listen, Handler handler)
+HttpServer::HttpServer(asio::io_context& io, const tcp::endpoint& listen, HttpHandler handler,
+                       HttpServerOptions options)
     : io_(io),
       acceptor_(io),
       handler_(std::move(handler)),
+      options_(options),
       registry_(std::make_shared<Registry>()) {
   acceptor_.open(listen.protocol());
   acceptor_.set_option(tcp::acceptor::reuse_address(true));
@@ -102,11 +108,11 @@ Server::Server(asio::io_context& io, const tcp::endpoint& listen, Handler handle
   port_ = acceptor_.local_endpoint().port();
 }
 
-Server::~Server() = default;
+HttpServer::~HttpServer() = default;
 
-void Server::Start() { asio::co_spawn(io_, AcceptLoop(), asio::detached); }
+void HttpServer::Start() { asio::co_spawn(io_, AcceptLoop(), asio::detached); }
 
-void Server::Shutdown() {
+void HttpServer::Shutdown() {
   registry_->stopping = true;
   std::error_code ignored;
   acceptor_.close(ignored);
@@ -115,9 +121,9 @@ void Server::Shutdown() {
   }
 }
 
-size_t Server::open_connections() const { return registry_->conns.size(); }
+size_t HttpServer::open_connections() const { return registry_->conns.size(); }
 
-asio::awaitable<void> Server::AcceptLoop() {
+asio::awaitable<void> HttpServer::AcceptLoop() {
   while (!registry_->stopping) {
     auto [ec, sock] = co_await acceptor_.async_accept(kTuple);
     if (ec) {
@@ -131,7 +137,7 @@ asio::awaitable<void> Server::AcceptLoop() {
   }
 }
 
-asio::awaitable<void> Server::Serve(std::shared_ptr<Conn> conn) {
+asio::awaitable<void> HttpServer::Serve(std::shared_ptr<Conn> conn) {
   std::error_code ec;
   std::string peer;
   if (auto ep = conn->sock.remote_endpoint(ec); !ec) {
@@ -183,7 +189,7 @@ asio::awaitable<void> Server::Serve(std::shared_ptr<Conn> conn) {
       co_return;
     }
 
-    Request req;
+    HttpRequest req;
     req.method = llhttp_method_name(parser.method());
     req.target = std::string(parser.target().In(buf.data()));
     std::string_view origin = OriginForm(req.target);
@@ -196,8 +202,16 @@ asio::awaitable<void> Server::Serve(std::shared_ptr<Conn> conn) {
       req.headers.emplace_back(h.name.In(buf.data()), h.value.In(buf.data()));
     }
 
-    // Body: hashed as it streams by, the buffer reused for every read.
+    // Body: hashed as it streams by, the buffer reused for every read; kept
+    // when the options ask for it.
     begin = parsed;
+    const uint64_t limit = options_.max_body_bytes;
+    if (limit > 0 && parser.has_content_length() && parser.content_length() > limit) {
+      // Known too long: refuse before a 100 Continue invites the bytes.
+      co_await RefuseBody(*conn, buf);
+      co_return;
+    }
+    if (limit > 0 && parser.has_content_length()) req.body.reserve(parser.content_length());
     if (!parser.body_done()) {
       if (http::IEquals(req.Header("expect"), "100-continue") && begin == end) {
         auto [wec, n] =
@@ -218,6 +232,11 @@ asio::awaitable<void> Server::Serve(std::shared_ptr<Conn> conn) {
         for (int i = 0; i < pieces.count; ++i) {
           req.body_bytes += pieces.piece[i].size();
           req.body_fnv = Fnv1a(req.body_fnv, pieces.piece[i]);
+          if (limit > 0 && req.body_bytes <= limit) req.body.append(pieces.piece[i]);
+        }
+        if (limit > 0 && req.body_bytes > limit) {  // chunked: found out on the way
+          co_await RefuseBody(*conn, buf);
+          co_return;
         }
         if (st == http::ParseStatus::kBodyComplete) break;
         if (st == http::ParseStatus::kError) {
@@ -230,7 +249,7 @@ asio::awaitable<void> Server::Serve(std::shared_ptr<Conn> conn) {
     bool keep_alive = parser.keep_alive();
     parser.NextMessage();
 
-    Reply reply = co_await handler_(req);
+    HttpReply reply = co_await handler_(req);
     keep_alive = keep_alive && !registry_->stopping;
     if (!co_await WriteReply(*conn, req, reply, keep_alive, req.method == "HEAD")) co_return;
     if (!keep_alive) break;
@@ -239,7 +258,37 @@ asio::awaitable<void> Server::Serve(std::shared_ptr<Conn> conn) {
   conn->sock.close(ec);
 }
 
-asio::awaitable<bool> Server::WriteReply(Conn& conn, const Request& req, const Reply& reply,
+asio::awaitable<void> HttpServer::RefuseBody(Conn& conn, std::vector<char>& buf) {
+  const std::string reason =
+      fmt::format("request body over the limit of {} bytes", options_.max_body_bytes);
+  auto [ec, n] = co_await asio::async_write(
+      conn.sock, asio::buffer(http::ErrorReply(413, reason, true)), kTuple);
+  if (ec) co_return;
+  conn.sock.shutdown(tcp::socket::shutdown_send, ec);
+  // A client that writes its whole body before reading would get a reset,
+  // and lose the 413, if we closed with its bytes unread: discard them for a
+  // while (bounded, so a client cannot hold the connection forever).
+  // `live` turns the timer's handler off once we are done, even if it was
+  // already queued when we cancelled it.
+  auto live = std::make_shared<bool>(true);
+  asio::steady_timer deadline(conn.sock.get_executor());
+  deadline.expires_after(kLingerTime);
+  deadline.async_wait([&conn, live](std::error_code wec) {
+    std::error_code ignored;
+    if (!wec && *live) conn.sock.close(ignored);
+  });
+  for (uint64_t discarded = 0; discarded < kLingerBytes;) {
+    std::tie(ec, n) = co_await conn.sock.async_read_some(asio::buffer(buf), kTuple);
+    if (ec || n == 0) break;
+    discarded += n;
+  }
+  *live = false;
+  deadline.cancel();
+  conn.sock.close(ec);
+}
+
+asio::awaitable<bool> HttpServer::WriteReply(Conn& conn, const HttpRequest& req,
+                                             const HttpReply& reply,
                                          bool keep_alive, bool head) {
   bool has_body = HasBody(reply.status);
   uint64_t length = reply.stream_bytes ? *reply.stream_bytes : reply.body.size();
@@ -282,4 +331,4 @@ asio::awaitable<bool> Server::WriteReply(Conn& conn, const Request& req, const R
   co_return true;
 }
 
-}  // namespace graymesh::app
+}  // namespace graymesh::net

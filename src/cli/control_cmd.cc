@@ -1,0 +1,238 @@
+// `graymesh control` (the control plane) and the commands that talk to it:
+// `graymesh apply -f FILE`, `graymesh get KIND [NAME]`, `graymesh delete KIND NAME`.
+// Client commands exit 0 on success, 1 when the control plane refused or
+// could not be reached (with its reason on stderr), 2 for bad usage.
+#include <fmt/format.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "control/api_client.h"
+#include "control/cli_output.h"
+#include "control/control_server.h"
+#include "control/store.h"
+
+namespace graymesh::cli {
+namespace {
+
+using nlohmann::json;
+using control::Resource;
+
+struct ClientFlags {
+  std::string control = "http://127.0.0.1:15010";
+  std::string token;
+};
+
+void AddClientFlags(CLI::App* cmd, ClientFlags* f) {
+  cmd->add_option("--control", f->control, "Control plane URL")
+      ->envname("GRAYMESH_CONTROL")
+      ->capture_default_str();
+  cmd->add_option("--token", f->token, "Bearer token for writes")->envname("GRAYMESH_TOKEN");
+}
+
+// Ends the command with `code` (CLI11's way to make CLI11_PARSE return it).
+[[noreturn]] void Fail(int code, const std::string& message) {
+  std::fprintf(stderr, "error: %s\n", message.c_str());
+  std::fflush(stderr);
+  throw CLI::RuntimeError(code);
+}
+
+control::ControlUrl Url(const ClientFlags& f) {
+  try {
+    return control::ParseControlUrl(f.control);
+  } catch (const std::invalid_argument& e) {
+    Fail(2, fmt::format("--control {}: {}", f.control, e.what()));
+  }
+}
+
+// The call's JSON answer for a 2xx status; otherwise exits 1 with the
+// control plane's reason (or the transport error).
+json Call(const ClientFlags& f, const std::string& method, const std::string& path,
+          const std::string& body = "", const net::HeaderList& headers = {},
+          int* status = nullptr) {
+  control::ControlUrl url = Url(f);
+  control::ApiResult r = control::CallControl(url, f.token, method, path, body, headers);
+  if (r.status == 0) {
+    Fail(1, fmt::format("cannot reach the control plane at {}: {}", url.ToString(), r.error));
+  }
+  json j = json::parse(r.body, nullptr, false);
+  if (status != nullptr) *status = r.status;
+  if (r.status >= 200 && r.status < 300) return j;
+  if (status != nullptr && r.status == 404) return j;
+  std::string reason = j.is_object() && j.contains("error") && j["error"].is_string()
+                           ? j["error"].get<std::string>()
+                           : r.body;
+  Fail(1, fmt::format("{} (HTTP {})", reason, r.status));
+}
+
+std::string Encode(const std::string& s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += fmt::format("%{:02X}", c);
+    }
+  }
+  return out;
+}
+
+std::string ReadInput(const std::string& file) {
+  std::stringstream ss;
+  if (file == "-") {
+    ss << std::cin.rdbuf();
+    return ss.str();
+  }
+  std::ifstream in(file, std::ios::binary);
+  if (!in) Fail(1, fmt::format("{}: cannot read: {}", file, std::strerror(errno)));
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void RegisterControlServer(CLI::App& app) {
+  auto opts = std::make_shared<control::ControlOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "control", "Control plane: instance registry with leases, rules store, snapshot watch API");
+  cmd->add_option("--listen", opts->listen, "API address HOST:PORT")->capture_default_str();
+  cmd->add_option("--store", opts->store, "Store URL: sqlite:PATH")->capture_default_str();
+  cmd->add_option("--token-file", opts->token_file,
+                  "File holding the bearer token that writes (POST/PUT/DELETE) must carry");
+  cmd->add_option("--lease-ttl", opts->lease_ttl,
+                  "Instance lease: an instance without a heartbeat for this long is removed")
+      ->capture_default_str();
+  cmd->callback([opts] {
+    int code = control::RunControl(*opts);
+    if (code != 0) throw CLI::RuntimeError(code);
+  });
+}
+
+void RegisterApply(CLI::App& app) {
+  auto flags = std::make_shared<ClientFlags>();
+  auto file = std::make_shared<std::string>();
+  CLI::App* cmd = app.add_subcommand(
+      "apply", "Apply rule documents (TrafficLane, Route, ServicePolicy): all or nothing");
+  cmd->add_option("-f,--filename", *file, "YAML file, or - for stdin")->required();
+  AddClientFlags(cmd, flags.get());
+  cmd->callback([flags, file] {
+    std::string text = ReadInput(*file);
+    std::string name = *file == "-" ? "<stdin>" : *file;
+    json r = Call(*flags, "POST", "/v1/apply", text,
+                  {{"content-type", "application/yaml"}, {"x-graymesh-file", name}});
+    for (const json& item : r.value("results", json::array())) {
+      std::string kind = item.value("kind", "");
+      for (char& c : kind) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      std::printf("%s/%s %s\n", kind.c_str(), item.value("name", "").c_str(),
+                  item.value("result", "").c_str());
+    }
+  });
+}
+
+// The items to print for `get`, from the API.
+std::vector<json> Fetch(const ClientFlags& f, Resource res, const std::string& name) {
+  std::vector<json> items;
+  if (res == Resource::kServices) {
+    json r = Call(f, "GET", "/v1/services");
+    for (const json& s : r.value("services", json::array())) {
+      if (name.empty() || s.value("name", "") == name) items.push_back(s);
+    }
+    if (!name.empty() && items.empty()) Fail(1, fmt::format("service \"{}\" not found", name));
+  } else if (res == Resource::kInstances) {
+    // NAME is the service: instance ids are long, services are what people know.
+    std::string path = "/v1/instances";
+    if (!name.empty()) path += "?service=" + Encode(name);
+    json r = Call(f, "GET", path);
+    for (const json& i : r.value("instances", json::array())) items.push_back(i);
+  } else {
+    const std::string kind = control::ResourceKind(res);
+    if (name.empty()) {
+      json r = Call(f, "GET", "/v1/rules?kind=" + kind);
+      for (const json& rule : r.value("rules", json::array())) items.push_back(rule);
+    } else {
+      int status = 0;
+      json r = Call(f, "GET", "/v1/rules/" + kind + "/" + Encode(name), "", {}, &status);
+      if (status == 404) Fail(1, fmt::format("{} \"{}\" not found", kind, name));
+      items.push_back(r);
+    }
+  }
+  return items;
+}
+
+void RegisterGet(CLI::App& app) {
+  auto flags = std::make_shared<ClientFlags>();
+  auto what = std::make_shared<std::string>();
+  auto name = std::make_shared<std::string>();
+  auto output = std::make_shared<std::string>("table");
+  CLI::App* cmd = app.add_subcommand(
+      "get", "List services, instances, lanes, routes or policies of the control plane");
+  cmd->add_option("resource", *what, "services | instances | lanes | routes | policies")
+      ->required();
+  cmd->add_option("name", *name, "One of them (for instances: a service's instances)");
+  cmd->add_option("-o,--output", *output, "table | yaml | json")
+      ->check(CLI::IsMember({"table", "yaml", "json"}))
+      ->capture_default_str();
+  AddClientFlags(cmd, flags.get());
+  cmd->callback([flags, what, name, output] {
+    Resource res = control::ParseResource(*what);
+    if (res == Resource::kUnknown) {
+      Fail(2, fmt::format("unknown resource \"{}\" (expected services, instances, lanes, routes "
+                          "or policies)",
+                          *what));
+    }
+    std::vector<json> items = Fetch(*flags, res, *name);
+    const bool single = !name->empty() && res != Resource::kInstances;
+    std::string out;
+    if (*output == "json") {
+      out = control::FormatJson(res, items, single);
+    } else if (*output == "yaml") {
+      out = control::FormatYaml(res, items, single);
+    } else if (items.empty()) {
+      std::fprintf(stderr, "No %s found.\n", control::ResourceName(res).c_str());
+    } else {
+      out = control::FormatTable(control::MakeTable(res, items, control::UnixMillis()));
+    }
+    std::fwrite(out.data(), 1, out.size(), stdout);
+  });
+}
+
+void RegisterDelete(CLI::App& app) {
+  auto flags = std::make_shared<ClientFlags>();
+  auto what = std::make_shared<std::string>();
+  auto name = std::make_shared<std::string>();
+  CLI::App* cmd = app.add_subcommand("delete", "Delete a lane, route or policy (or an instance)");
+  cmd->add_option("resource", *what, "lane | route | policy | instance")->required();
+  cmd->add_option("name", *name, "Its name (an instance: its id)")->required();
+  AddClientFlags(cmd, flags.get());
+  cmd->callback([flags, what, name] {
+    Resource res = control::ParseResource(*what);
+    if (res == Resource::kUnknown || res == Resource::kServices) {
+      Fail(2, fmt::format("cannot delete \"{}\" (expected lane, route, policy or instance)",
+                          *what));
+    }
+    int status = 0;
+    std::string kind = control::ResourceKind(res);
+    std::string path = res == Resource::kInstances ? "/v1/instances/" + Encode(*name)
+                                                   : "/v1/rules/" + kind + "/" + Encode(*name);
+    json r = Call(*flags, "DELETE", path, "", {}, &status);
+    if (status == 404) {
+      Fail(1, fmt::format("{} \"{}\" not found", kind.empty() ? "instance" : kind, *name));
+    }
+    for (char& c : kind) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    std::printf("%s/%s deleted\n", kind.empty() ? "instance" : kind.c_str(), name->c_str());
+  });
+}
+
+}  // namespace
+
+void RegisterControl(CLI::App& app) {
+  RegisterControlServer(app);
+  RegisterApply(app);
+  RegisterGet(app);
+  RegisterDelete(app);
+}
+
+}  // namespace graymesh::cli

@@ -1,0 +1,89 @@
+// The control plane's HTTP API (docs/control.md has every path, shape and
+// status): the registry under /v1/instances and /v1/services, rules under
+// /v1/apply and /v1/rules, the snapshot long poll at /v1/snapshot, plus
+// /metrics and /healthz. Writes (POST, PUT, DELETE) need the bearer token
+// when one is configured; reads are open.
+//
+// Thread-safety: all on the io_context thread of the HttpServer it serves.
+#pragma once
+
+#include <asio/awaitable.hpp>
+#include <chrono>
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "control/store.h"
+#include "control/watch_hub.h"
+#include "net/http_server.h"
+
+namespace graymesh::control {
+
+inline constexpr uint64_t kMaxBodyBytes = 1 << 20;
+
+struct ApiOptions {
+  std::string token;  // "" = writes need no token
+  std::chrono::seconds lease_ttl{15};
+};
+
+struct ApiCounters {
+  uint64_t applies_ok = 0;
+  uint64_t applies_failed = 0;
+  uint64_t registrations = 0;
+  uint64_t deregistrations = 0;
+  uint64_t lease_expirations = 0;
+  uint64_t snapshots_served = 0;
+  uint64_t unauthorized = 0;
+};
+
+class Api {
+ public:
+  Api(Store& store, WatchHub& hub, ApiOptions options);
+
+  asio::awaitable<net::HttpReply> Handle(const net::HttpRequest& req);
+
+  ApiCounters& counters() { return counters_; }
+
+ private:
+  using Reply = net::HttpReply;
+  using Request = net::HttpRequest;
+
+  // api_instances.cc
+  Reply Register(const Request& req);
+  Reply Heartbeat(const std::string& id);
+  Reply UpdateInstance(const std::string& id, const Request& req);
+  Reply Deregister(const std::string& id);
+  Reply ListInstances(const Request& req);
+  Reply GetInstance(const std::string& id);
+  Reply ListServices();
+  // api_rules.cc
+  Reply ApplyRules(const Request& req);
+  Reply ListRules(const std::string& kind);
+  Reply GetRule(const std::string& kind, const std::string& name);
+  Reply DeleteRule(const std::string& kind, const std::string& name);
+  // api.cc
+  asio::awaitable<Reply> Snapshot(const Request& req);
+  Reply Metrics();
+  bool Authorized(const Request& req) const;
+  // The snapshot JSON text of the store's current revision, built once per
+  // revision however many watchers ask.
+  const std::string& SnapshotText();
+
+  Store& store_;
+  WatchHub& hub_;
+  ApiOptions options_;
+  ApiCounters counters_;
+  int64_t cached_revision_ = -1;
+  std::string cached_snapshot_;
+};
+
+// Helpers shared by the api_*.cc files.
+net::HttpReply JsonReply(int status, const nlohmann::json& body);
+// {"error": reason}, with the reason also in x-graymesh-reason.
+net::HttpReply ErrorReply(int status, const std::string& reason);
+nlohmann::json InstanceToJson(const Instance& inst);
+nlohmann::json RuleToJson(const Rule& rule);
+// Kubernetes label value rules: names go into URLs, headers and metrics.
+bool IsLabelValue(const std::string& s);
+
+}  // namespace graymesh::control

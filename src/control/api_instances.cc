@@ -1,0 +1,198 @@
+// The registry half of the API: register, heartbeat, state, deregister, list.
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <map>
+
+#include "config/config.h"
+#include "control/api.h"
+#include "control/snapshot_json.h"
+
+namespace graymesh::control {
+namespace {
+
+using nlohmann::json;
+
+// A request body as a JSON object, or the reason it is not one.
+std::optional<json> ParseObject(const std::string& body, std::string* error) {
+  json j;
+  try {
+    j = json::parse(body);
+  } catch (const json::parse_error& e) {
+    *error = std::string("invalid JSON: ") + e.what();
+    return std::nullopt;
+  }
+  if (!j.is_object()) {
+    *error = "invalid JSON: expected an object, got " + std::string(j.type_name());
+    return std::nullopt;
+  }
+  return j;
+}
+
+// Validates a registration like a config file: unknown keys and wrong types
+// are errors, never silently ignored. Returns "" or the reason.
+std::string ParseSpec(const json& j, InstanceSpec* out) {
+  for (const auto& [key, unused] : j.items()) {
+    if (key != "service" && key != "address" && key != "lane" && key != "labels" &&
+        key != "weight" && key != "state") {
+      return "unknown key \"" + key + "\" (expected service, address, lane, labels, weight, state)";
+    }
+  }
+  if (!j.contains("service") || !j["service"].is_string()) return "service: required string";
+  out->service = j["service"].get<std::string>();
+  if (!IsLabelValue(out->service)) {
+    return "service: must be at most 63 letters, digits, '-', '_' or '.', starting and ending "
+           "with a letter or digit, got \"" + out->service + "\"";
+  }
+  if (!j.contains("address") || !j["address"].is_string()) return "address: required string";
+  try {
+    config::HostPort hp = config::ParseHostPort(j["address"].get<std::string>());
+    if (hp.port == 0) return "address: port must be 1..65535, got 0";
+    out->address = FormatHostPort(hp);
+  } catch (const std::invalid_argument& e) {
+    return std::string("address: ") + e.what();
+  }
+  if (j.contains("labels")) {
+    if (!j["labels"].is_object()) return "labels: expected an object of strings";
+    for (const auto& [k, v] : j["labels"].items()) {
+      if (k.empty() || !v.is_string()) return "labels." + k + ": expected a string";
+      out->labels[k] = v.get<std::string>();
+    }
+  }
+  // The lane is the `lane` label (as in a static file); `lane` is a shortcut.
+  std::string lane = out->labels.contains("lane") ? out->labels["lane"] : "";
+  if (j.contains("lane")) {
+    if (!j["lane"].is_string()) return "lane: expected a string";
+    std::string given = j["lane"].get<std::string>();
+    if (!given.empty() && !lane.empty() && given != lane) {
+      return "lane: \"" + given + "\" differs from labels.lane \"" + lane + "\"";
+    }
+    if (!given.empty()) lane = given;
+  }
+  if (!lane.empty() && !IsLabelValue(lane)) return "lane: not a valid tag \"" + lane + "\"";
+  out->lane = lane;
+  if (lane.empty()) {
+    out->labels.erase("lane");
+  } else {
+    out->labels["lane"] = lane;
+  }
+  if (j.contains("weight")) {
+    const json& w = j["weight"];
+    if (!w.is_number_integer() || w.get<int64_t>() < 1 || w.get<int64_t>() > 10'000) {
+      return "weight: must be an integer 1..10000, got " + w.dump();
+    }
+    out->weight = w.get<uint32_t>();
+  }
+  if (j.contains("state")) {
+    auto st = j["state"].is_string() ? ParseState(j["state"].get<std::string>()) : std::nullopt;
+    if (!st) return "state: must be starting, ready or draining, got " + j["state"].dump();
+    out->state = *st;
+  }
+  return "";
+}
+
+json TtlJson(const std::string& id, std::chrono::seconds ttl) {
+  return {{"id", id}, {"ttlSeconds", ttl.count()}};
+}
+
+}  // namespace
+
+json InstanceToJson(const Instance& i) {
+  return {{"id", i.id},
+          {"service", i.spec.service},
+          {"address", i.spec.address},
+          {"lane", i.spec.lane},
+          {"labels", i.spec.labels},
+          {"weight", i.spec.weight},
+          {"state", StateName(i.spec.state)},
+          {"registeredAt", i.registered_at_ms},
+          {"readySince", i.ready_since_ms},
+          {"revision", i.revision}};
+}
+
+net::HttpReply Api::Register(const Request& req) {
+  std::string error;
+  std::optional<json> body = ParseObject(req.body, &error);
+  if (!body) return ErrorReply(400, error);
+  InstanceSpec spec;
+  if (error = ParseSpec(*body, &spec); !error.empty()) return ErrorReply(400, error);
+  RegisterResult r = store_.Register(spec, options_.lease_ttl);
+  ++counters_.registrations;
+  if (r.created) {
+    spdlog::info("registered {} ({} {} lane '{}' {})", r.id, spec.service, spec.address, spec.lane,
+                 StateName(spec.state));
+  }
+  return JsonReply(r.created ? 201 : 200, TtlJson(r.id, options_.lease_ttl));
+}
+
+net::HttpReply Api::Heartbeat(const std::string& id) {
+  if (!store_.KeepAlive(id, options_.lease_ttl)) {
+    return ErrorReply(404, "unknown instance " + id + " (lease expired?): register again");
+  }
+  return JsonReply(200, TtlJson(id, options_.lease_ttl));
+}
+
+net::HttpReply Api::UpdateInstance(const std::string& id, const Request& req) {
+  std::string error;
+  std::optional<json> body = ParseObject(req.body, &error);
+  if (!body) return ErrorReply(400, error);
+  for (const auto& [key, unused] : body->items()) {
+    if (key != "state") return ErrorReply(400, "unknown key \"" + key + "\" (expected state)");
+  }
+  const json& s = (*body)["state"];
+  auto state = s.is_string() ? ParseState(s.get<std::string>()) : std::nullopt;
+  if (!state) return ErrorReply(400, "state: must be starting, ready or draining, got " + s.dump());
+  std::optional<Instance> inst = store_.SetState(id, *state, options_.lease_ttl);
+  if (!inst) return ErrorReply(404, "unknown instance " + id);
+  spdlog::info("instance {} is {}", id, StateName(*state));
+  return JsonReply(200, InstanceToJson(*inst));
+}
+
+net::HttpReply Api::Deregister(const std::string& id) {
+  if (!store_.Deregister(id)) return ErrorReply(404, "unknown instance " + id);
+  ++counters_.deregistrations;
+  spdlog::info("deregistered {}", id);
+  return JsonReply(200, {{"id", id}, {"deleted", true}, {"revision", store_.Revision()}});
+}
+
+net::HttpReply Api::ListInstances(const Request& req) {
+  const int64_t revision = store_.Revision();
+  json items = json::array();
+  for (const Instance& i : store_.ListInstances(std::string(req.QueryParam("service")))) {
+    items.push_back(InstanceToJson(i));
+  }
+  return JsonReply(200, {{"revision", revision}, {"instances", items}});
+}
+
+net::HttpReply Api::GetInstance(const std::string& id) {
+  std::optional<Instance> inst = store_.GetInstance(id);
+  if (!inst) return ErrorReply(404, "unknown instance " + id);
+  return JsonReply(200, InstanceToJson(*inst));
+}
+
+net::HttpReply Api::ListServices() {
+  struct Counts {
+    int instances = 0;
+    int ready = 0;
+  };
+  std::map<std::string, std::map<std::string, Counts>> services;  // service -> lane -> counts
+  const int64_t revision = store_.Revision();
+  for (const Instance& i : store_.ListInstances("")) {
+    Counts& c = services[i.spec.service][i.spec.lane];
+    ++c.instances;
+    if (i.spec.state == InstanceState::kReady) ++c.ready;
+  }
+  json items = json::array();
+  for (const auto& [name, lanes] : services) {
+    json svc = {{"name", name}, {"instances", 0}, {"ready", 0}, {"lanes", json::array()}};
+    for (const auto& [lane, c] : lanes) {
+      svc["instances"] = svc["instances"].get<int>() + c.instances;
+      svc["ready"] = svc["ready"].get<int>() + c.ready;
+      svc["lanes"].push_back({{"lane", lane}, {"instances", c.instances}, {"ready", c.ready}});
+    }
+    items.push_back(std::move(svc));
+  }
+  return JsonReply(200, {{"revision", revision}, {"services", items}});
+}
+
+}  // namespace graymesh::control

@@ -1,0 +1,111 @@
+// The rules half of the API: apply (all or nothing), list, get, delete.
+#include <spdlog/spdlog.h>
+
+#include "config/config.h"
+#include "control/api.h"
+#include "control/rule_json.h"
+
+namespace graymesh::control {
+namespace {
+
+using nlohmann::json;
+
+const char* ChangeName(RuleChange c) {
+  switch (c) {
+    case RuleChange::kCreated:
+      return "created";
+    case RuleChange::kUpdated:
+      return "configured";  // kubectl's word
+    case RuleChange::kUnchanged:
+      return "unchanged";
+  }
+  return "unchanged";
+}
+
+// The canonical kind, or an error reply.
+std::optional<net::HttpReply> CheckKind(const std::string& kind, std::string* canonical) {
+  *canonical = CanonicalKind(kind);
+  if (canonical->empty()) {
+    return ErrorReply(400, "unknown kind \"" + kind +
+                               "\" (expected TrafficLane, Route or ServicePolicy)");
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+json RuleToJson(const Rule& r) {
+  json spec = json::parse(r.spec_json, nullptr, false);
+  return {{"kind", r.kind},
+          {"name", r.name},
+          {"spec", spec},
+          {"revision", r.revision},
+          {"updatedAt", r.updated_at_ms}};
+}
+
+net::HttpReply Api::ApplyRules(const Request& req) {
+  // The file name only labels errors; the CLI sends what the user typed.
+  std::string file(req.Header("x-graymesh-file"));
+  if (file.empty()) file = std::string(req.QueryParam("file"));
+  if (file.empty()) file = "request";
+  std::vector<config::RuleDocument> docs;
+  try {
+    docs = config::ParseRuleDocuments(req.body, file);
+  } catch (const config::ConfigError& e) {
+    ++counters_.applies_failed;
+    return ErrorReply(400, e.what());
+  }
+  if (docs.empty()) {
+    ++counters_.applies_failed;
+    return ErrorReply(400, file + ": no rule documents");
+  }
+  std::vector<Rule> rules;
+  for (const config::RuleDocument& d : docs) {
+    rules.push_back(Rule{.kind = d.kind, .name = d.name, .spec_json = RuleSpecToJson(d).dump()});
+  }
+  std::vector<RuleChange> changes = store_.ApplyRules(rules);
+  ++counters_.applies_ok;
+  json results = json::array();
+  for (size_t i = 0; i < rules.size(); ++i) {
+    results.push_back(
+        {{"kind", rules[i].kind}, {"name", rules[i].name}, {"result", ChangeName(changes[i])}});
+    if (changes[i] != RuleChange::kUnchanged) {
+      spdlog::info("{} {} {}", rules[i].kind, rules[i].name, ChangeName(changes[i]));
+    }
+  }
+  return JsonReply(200, {{"revision", store_.Revision()}, {"results", results}});
+}
+
+net::HttpReply Api::ListRules(const std::string& kind) {
+  std::string canonical;
+  if (!kind.empty()) {
+    if (auto bad = CheckKind(kind, &canonical)) return *bad;
+  }
+  const int64_t revision = store_.Revision();
+  json items = json::array();
+  for (const Rule& r : store_.ListRules(canonical)) items.push_back(RuleToJson(r));
+  return JsonReply(200, {{"revision", revision}, {"rules", items}});
+}
+
+net::HttpReply Api::GetRule(const std::string& kind, const std::string& name) {
+  std::string canonical;
+  if (auto bad = CheckKind(kind, &canonical)) return *bad;
+  std::optional<Rule> r = store_.GetRule(canonical, name);
+  if (!r) return ErrorReply(404, canonical + " \"" + name + "\" not found");
+  return JsonReply(200, RuleToJson(*r));
+}
+
+net::HttpReply Api::DeleteRule(const std::string& kind, const std::string& name) {
+  std::string canonical;
+  if (auto bad = CheckKind(kind, &canonical)) return *bad;
+  if (!store_.DeleteRule(canonical, name)) {
+    return ErrorReply(404, canonical + " \"" + name + "\" not found");
+  }
+  spdlog::info("{} {} deleted", canonical, name);
+  return JsonReply(200, {{"kind", canonical},
+                         {"name", name},
+                         {"deleted", true},
+                         {"revision", store_.Revision()}});
+}
+
+}  // namespace graymesh::control

@@ -1,0 +1,159 @@
+#include "control/control_server.h"
+
+#include <spdlog/spdlog.h>
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/io_context.hpp>
+#include <asio/post.hpp>
+#include <asio/signal_set.hpp>
+#include <asio/steady_timer.hpp>
+#include <csignal>
+#include <fstream>
+#include <sstream>
+
+#include "config/config.h"
+#include "control/api.h"
+#include "control/store.h"
+#include "control/watch_hub.h"
+#include "net/http_server.h"
+#include "net/listener.h"
+
+namespace graymesh::control {
+namespace {
+
+constexpr auto kTuple = asio::experimental::as_tuple(asio::use_awaitable);
+constexpr auto kSweepInterval = std::chrono::seconds(1);
+// Connections still busy after SIGTERM get this long.
+constexpr auto kStopTimeout = std::chrono::seconds(5);
+
+// The token is the file's content without surrounding whitespace (files
+// usually end with a newline). "" when unreadable or empty.
+std::string ReadToken(const std::string& path, std::string* error) {
+  std::ifstream in(path);
+  if (!in) {
+    *error = "cannot read";
+    return "";
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string t = ss.str();
+  size_t b = t.find_first_not_of(" \t\r\n");
+  size_t e = t.find_last_not_of(" \t\r\n");
+  if (b == std::string::npos) {
+    *error = "empty";
+    return "";
+  }
+  return t.substr(b, e - b + 1);
+}
+
+asio::awaitable<void> SweepLeases(Store& store, Api& api, asio::steady_timer& timer) {
+  for (;;) {
+    timer.expires_after(kSweepInterval);
+    auto [ec] = co_await timer.async_wait(kTuple);
+    if (ec) co_return;  // cancelled: stopping
+    try {
+      for (const std::string& id : store.ExpireLeases()) {
+        ++api.counters().lease_expirations;
+        spdlog::info("lease of {} expired: removed", id);
+      }
+    } catch (const std::exception& e) {
+      spdlog::error("lease sweep: {}", e.what());  // tried again next round
+    }
+  }
+}
+
+asio::awaitable<void> WaitForConnections(asio::io_context& io, net::HttpServer& server) {
+  asio::steady_timer timer(io);
+  const auto deadline = std::chrono::steady_clock::now() + kStopTimeout;
+  while (server.open_connections() > 0 && std::chrono::steady_clock::now() < deadline) {
+    timer.expires_after(std::chrono::milliseconds(20));
+    co_await timer.async_wait(kTuple);
+  }
+  io.stop();
+}
+
+}  // namespace
+
+int RunControl(const ControlOptions& o) {
+  std::chrono::seconds ttl;
+  try {
+    config::Millis ms = config::ParseDuration(o.lease_ttl);
+    if (ms.count() % 1000 != 0 || ms < std::chrono::seconds(1) || ms > std::chrono::hours(1)) {
+      throw std::invalid_argument("must be whole seconds from 1s to 1h");
+    }
+    ttl = std::chrono::duration_cast<std::chrono::seconds>(ms);
+  } catch (const std::invalid_argument& e) {
+    spdlog::error("--lease-ttl {}: {}", o.lease_ttl, e.what());
+    return 2;
+  }
+  ApiOptions api_options{.lease_ttl = ttl};
+  if (!o.token_file.empty()) {
+    std::string error;
+    api_options.token = ReadToken(o.token_file, &error);
+    if (api_options.token.empty()) {
+      spdlog::error("--token-file {}: {}", o.token_file, error);
+      return 2;
+    }
+  }
+  asio::ip::tcp::endpoint listen;
+  try {
+    config::HostPort hp = config::ParseHostPort(o.listen);
+    listen = net::Resolve(hp.host, hp.port);
+  } catch (const std::exception& e) {
+    spdlog::error("--listen {}: {}", o.listen, e.what());
+    return 2;
+  }
+
+  std::unique_ptr<Store> store;
+  try {
+    store = OpenStore(o.store, ttl);
+  } catch (const std::exception& e) {
+    spdlog::error("cannot open store: {}", e.what());
+    return 1;
+  }
+
+  std::signal(SIGPIPE, SIG_IGN);
+  asio::io_context io(1);
+  WatchHub hub(store->Revision());
+  // Changes may come from any thread (a replicated store's watch): the hub
+  // lives on the io thread.
+  store->SetChangeListener(
+      [&io, &hub](int64_t revision) { asio::post(io, [&hub, revision] { hub.Notify(revision); }); });
+  Api api(*store, hub, api_options);
+  std::unique_ptr<net::HttpServer> server;
+  try {
+    server = std::make_unique<net::HttpServer>(
+        io, listen, [&api](const net::HttpRequest& r) { return api.Handle(r); },
+        net::HttpServerOptions{.max_body_bytes = kMaxBodyBytes});
+  } catch (const std::system_error& e) {
+    spdlog::error("cannot listen on {}: {}", o.listen, e.what());
+    return 1;
+  }
+  server->Start();
+  asio::steady_timer sweep_timer(io);
+  asio::co_spawn(io, SweepLeases(*store, api, sweep_timer), asio::detached);
+
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](std::error_code ec, int sig) {
+    if (ec) return;
+    spdlog::info("signal {}: stopping", sig);
+    server->Shutdown();
+    hub.Shutdown();  // waiting watchers answer now, with connection: close
+    sweep_timer.cancel();
+    signals.async_wait([&](std::error_code ec2, int) {
+      if (!ec2) io.stop();  // a second signal: stop now
+    });
+    asio::co_spawn(io, WaitForConnections(io, *server), asio::detached);
+  });
+
+  spdlog::info("control plane on {} (store {}, revision {}, lease ttl {}s{})", o.listen, o.store,
+               store->Revision(), ttl.count(), api_options.token.empty() ? "" : ", token required");
+  io.run();
+  store->SetChangeListener(nullptr);
+  spdlog::info("control plane stopped");
+  return 0;
+}
+
+}  // namespace graymesh::control

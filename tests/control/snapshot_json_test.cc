@@ -1,0 +1,277 @@
+// config::Config <-> snapshot JSON, and the rule documents behind it.
+#include <gtest/gtest.h>
+
+#include "config/config.h"
+#include "control/rule_json.h"
+#include "control/snapshot_json.h"
+
+namespace graymesh::control {
+namespace {
+
+using nlohmann::json;
+
+const char kConfig[] = R"(
+listeners:
+  - name: ingress
+    address: 127.0.0.1:8080
+routes:
+  - host: "shop.example.com"
+    pathPrefix: /order
+    service: order
+  - service: web
+services:
+  - name: order
+    lb: least_request
+    endpoints:
+      - address: 10.0.0.1:9001
+        weight: 30
+        labels: { lane: gray, zone: a }
+      - address: "[fd00::1]:9002"
+  - name: web
+lanes:
+  - name: gray
+    tag: gray
+    priority: 10
+    fallback: none
+    entrance:
+      gateway: ingress
+      match:
+        - headers: { x-user-id: { regex: "^1[0-9]{2}$" }, X-Env: gray }
+          cookies: { env: { in: [gray, canary] } }
+          query: { uid: { range: { min: 100, max: 199.5 } }, flag: { present: true } }
+          path: { prefix: /order }
+          method: { in: [GET, POST] }
+          sourceService: { exact: "gateway" }
+        - percent: 10
+          stickyOn: header:X-User-Id
+        - sourceAddress: { in: ["10.0.0.0/8", "fd00::/8"] }
+          query: { gone: { present: false }, lo: { range: { max: 5 } } }
+  - name: data-vip
+    tag: gray
+    entrance:
+      service: data
+      match:
+        - headers: { x-user-id: { prefix: "9" } }
+  - name: quiet
+    tag: quiet
+)";
+
+// Lanes compared by their canonical JSON: names inside a clause are a map
+// there, so their order (not meaningful: AND) does not matter.
+json LanesJson(const std::vector<config::Lane>& lanes) {
+  json out = json::array();
+  for (const config::Lane& l : lanes) out.push_back(LaneSpecToJson(l));
+  return out;
+}
+
+TEST(ControlSnapshotJson, ConfigRoundTripsThroughSnapshotJson) {
+  config::Config cfg = config::ParseConfig(kConfig, "cfg.yaml");
+  cfg.policies = config::ParseRuleDocuments(
+                     "kind: ServicePolicy\nname: order\nspec:\n  warmup: {window: 90s}\n"
+                     "  outlier: {consecutiveErrors: 3, interval: 1500ms}\n  fallback: base\n",
+                     "p.yaml")[0]
+                     .policy;
+  json j = SnapshotToJson(cfg, 42);
+  // Through text, as a proxy receives it.
+  json wire = json::parse(j.dump());
+  EXPECT_EQ(wire["version"], 42);
+
+  config::Config back;
+  back.listeners.push_back({.name = "mine", .address = {"127.0.0.1", 1}});
+  back.timeouts.connect = config::Millis(123);
+  ApplySnapshotJson(wire, &back);
+
+  ASSERT_EQ(back.services.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    const config::Service& a = cfg.services[i];
+    const config::Service& b = back.services[i];
+    EXPECT_EQ(a.name, b.name);
+    EXPECT_EQ(a.lb, b.lb);
+    ASSERT_EQ(a.endpoints.size(), b.endpoints.size());
+    for (size_t k = 0; k < a.endpoints.size(); ++k) {
+      EXPECT_EQ(a.endpoints[k].address, b.endpoints[k].address);
+      EXPECT_EQ(a.endpoints[k].weight, b.endpoints[k].weight);
+      EXPECT_EQ(a.endpoints[k].labels, b.endpoints[k].labels);
+      EXPECT_EQ(a.endpoints[k].lane, b.endpoints[k].lane);
+    }
+  }
+  EXPECT_EQ(back.services[0].endpoints[1].address.host, "fd00::1");
+  ASSERT_EQ(back.routes.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(back.routes[i].host, cfg.routes[i].host);
+    EXPECT_EQ(back.routes[i].path_prefix, cfg.routes[i].path_prefix);
+    EXPECT_EQ(back.routes[i].service, cfg.routes[i].service);
+  }
+  EXPECT_EQ(LanesJson(back.lanes), LanesJson(cfg.lanes));
+  ASSERT_EQ(back.lanes.size(), 3u);
+  EXPECT_EQ(back.lanes[0].match[1].sticky_on, "header:x-user-id");
+  EXPECT_EQ(back.lanes[0].match[2].query.size(), 2u);
+  ASSERT_EQ(back.policies.size(), 1u);
+  EXPECT_EQ(PolicySpecToJson(back.policies[0]), PolicySpecToJson(cfg.policies[0]));
+  EXPECT_EQ(back.policies[0].outlier->interval, config::Millis(1500));
+  // The proxy's own parts stay.
+  ASSERT_EQ(back.listeners.size(), 1u);
+  EXPECT_EQ(back.listeners[0].name, "mine");
+  EXPECT_EQ(back.timeouts.connect, config::Millis(123));
+  // And a second trip gives the same JSON: the canonical form is stable.
+  EXPECT_EQ(SnapshotToJson(back, 42), j);
+}
+
+TEST(ControlSnapshotJson, OnlyReadyEndpointsReachTheProxy) {
+  Snapshot s;
+  s.version = 3;
+  SnapshotService& svc = s.services.emplace_back();
+  svc.name = "order";
+  for (auto [port, state] : {std::pair{1, InstanceState::kReady},
+                             std::pair{2, InstanceState::kDraining},
+                             std::pair{3, InstanceState::kStarting}}) {
+    SnapshotEndpoint& e = svc.endpoints.emplace_back();
+    e.endpoint.address = {"10.0.0.1", static_cast<uint16_t>(port)};
+    e.state = state;
+    e.ready_since_ms = state == InstanceState::kStarting ? 0 : 1000;
+  }
+  json j = SnapshotToJson(s);
+  EXPECT_EQ(j["services"][0]["endpoints"][1]["state"], "draining");
+  EXPECT_EQ(j["services"][0]["endpoints"][1]["readySince"], 1000);
+  Snapshot parsed = SnapshotFromJson(j);
+  EXPECT_EQ(parsed.services[0].endpoints[2].state, InstanceState::kStarting);
+  config::Config cfg;
+  ApplySnapshotJson(j, &cfg);
+  ASSERT_EQ(cfg.services[0].endpoints.size(), 1u);
+  EXPECT_EQ(cfg.services[0].endpoints[0].address.port, 1);
+}
+
+TEST(ControlSnapshotJson, ABadSnapshotChangesNothing) {
+  config::Config cfg = config::ParseConfig(kConfig, "cfg.yaml");
+  json good = SnapshotToJson(cfg, 1);
+  auto expect_refused = [&](json bad, const std::string& why) {
+    config::Config into = cfg;
+    EXPECT_ANY_THROW(ApplySnapshotJson(bad, &into)) << why;
+    EXPECT_EQ(LanesJson(into.lanes), LanesJson(cfg.lanes)) << why;
+    EXPECT_EQ(into.services.size(), cfg.services.size()) << why;
+  };
+  json bad = good;
+  bad["lanes"][0]["entrance"]["match"][0]["headers"]["x-user-id"]["regex"] = "^1[0-9{2}$";
+  expect_refused(bad, "invalid regex");
+  bad = good;
+  bad["services"][0]["endpoints"][0]["weight"] = 0;
+  expect_refused(bad, "weight 0");
+  bad = good;
+  bad["routes"][0]["service"] = "nowhere";
+  expect_refused(bad, "route to an unknown service");
+  bad = good;
+  bad["services"][0]["endpoints"][0]["state"] = "sleepy";
+  expect_refused(bad, "unknown state");
+  expect_refused(json::array(), "not an object");
+  bad = good;
+  bad.erase("version");
+  expect_refused(bad, "no version");
+}
+
+TEST(ControlSnapshotJson, BuildSnapshotOrdersRoutesAndAddsTheirServices) {
+  StoreState state;
+  state.revision = 9;
+  auto route = [](std::string name, std::string spec) {
+    return Rule{.kind = kRoute, .name = std::move(name), .spec_json = std::move(spec)};
+  };
+  state.rules = {route("any", R"({"service":"web"})"),
+                 route("exact-short", R"({"host":"a.example.com","service":"web"})"),
+                 route("exact-long",
+                       R"({"host":"a.example.com","pathPrefix":"/api/v2","service":"api"})"),
+                 route("wild", R"({"host":"*.example.com","pathPrefix":"/x","service":"web"})"),
+                 route("any-prefix", R"({"pathPrefix":"/static","service":"web"})")};
+  Instance i;
+  i.spec.service = "web";
+  i.spec.address = "10.0.0.1:80";
+  i.spec.state = InstanceState::kReady;
+  state.instances.push_back(i);
+  Snapshot s = BuildSnapshot(state);
+  EXPECT_EQ(s.version, 9);
+  std::vector<std::string> order;
+  for (const NamedRoute& r : s.routes) order.push_back(r.name);
+  EXPECT_EQ(order, (std::vector<std::string>{"exact-long", "exact-short", "wild", "any-prefix",
+                                             "any"}));
+  ASSERT_EQ(s.services.size(), 2u);
+  EXPECT_EQ(s.services[0].name, "api");
+  EXPECT_TRUE(s.services[0].endpoints.empty());
+  EXPECT_EQ(s.services[1].endpoints.size(), 1u);
+}
+
+TEST(ControlRuleDocuments, ParsesEveryKindWithDefaults) {
+  auto docs = config::ParseRuleDocuments(R"(
+kind: ServicePolicy
+name: order
+spec:
+  warmup: {}
+  outlier: { consecutiveErrors: 0 }
+  lossless: { drainTimeout: 0s }
+---
+---
+kind: Route
+name: r1
+spec: { host: "*.Example.com", service: web }
+)",
+                                         "p.yaml");
+  ASSERT_EQ(docs.size(), 2u);
+  EXPECT_EQ(docs[0].kind, "ServicePolicy");
+  EXPECT_EQ(docs[0].line, 2);
+  const config::ServicePolicy& p = docs[0].policy;
+  EXPECT_EQ(p.service, "order");
+  ASSERT_TRUE(p.warmup && p.outlier && p.lossless);
+  EXPECT_EQ(p.warmup->window, config::Millis(120'000));
+  EXPECT_EQ(p.warmup->aggression, 1.0);
+  EXPECT_EQ(p.outlier->consecutive_errors, 0u);
+  EXPECT_EQ(p.outlier->max_ejection_percent, 20u);
+  EXPECT_EQ(p.lossless->drain_timeout, config::Millis(0));
+  EXPECT_FALSE(p.fallback);
+  EXPECT_EQ(docs[1].route.host, "*.example.com");
+  EXPECT_EQ(docs[1].line, 10);
+}
+
+TEST(ControlRuleDocuments, ErrorsNameTheDocumentAndField) {
+  auto error_of = [](const std::string& yaml) {
+    try {
+      config::ParseRuleDocuments(yaml, "r.yaml");
+    } catch (const config::ConfigError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  const std::string head = "kind: ServicePolicy\nname: order\nspec:\n";
+  EXPECT_EQ(error_of(head + "  warmup: { aggression: 0 }\n"),
+            "r.yaml:4: document 1 (ServicePolicy order): spec.warmup.aggression: must be greater "
+            "than 0 and at most 100, got 0");
+  EXPECT_EQ(error_of(head + "  warmup: { window: 0s }\n"),
+            "r.yaml:4: document 1 (ServicePolicy order): spec.warmup.window: must be greater "
+            "than 0");
+  EXPECT_EQ(error_of(head + "  outlier:\n    maxEjectionPercent: 120\n"),
+            "r.yaml:5: document 1 (ServicePolicy order): spec.outlier.maxEjectionPercent: must "
+            "be 0..100, got 120");
+  EXPECT_EQ(error_of(head + "  lossless: { drainTimeout: soon }\n"),
+            "r.yaml:4: document 1 (ServicePolicy order): spec.lossless.drainTimeout: invalid "
+            "duration \"soon\": expected a number with unit ms, s, m or h (e.g. 250ms)");
+  EXPECT_EQ(error_of(head + "  warmpu: {}\n"),
+            "r.yaml:4: document 1 (ServicePolicy order): unknown key \"warmpu\" in spec");
+  EXPECT_EQ(error_of(head + "  fallback: maybe\n"),
+            "r.yaml:4: document 1 (ServicePolicy order): spec.fallback: must be base or none, "
+            "got \"maybe\"");
+  EXPECT_EQ(error_of("kind: Route\nname: Bad Name\nspec: {service: x}\n"),
+            "r.yaml:2: document 1 (Route): name: must be at most 63 letters, digits, '-', '_' or "
+            "'.', starting and ending with a letter or digit, got \"Bad Name\"");
+  EXPECT_EQ(error_of("kind: Route\nname: r\n"),
+            "r.yaml:1: document 1 (Route r): missing required key \"spec\"");
+  EXPECT_EQ(error_of("- a\n- b\n"),
+            "r.yaml:1: document 1: a rule document must be a map, got a list");
+}
+
+TEST(ControlRuleDocuments, CanonicalKind) {
+  EXPECT_EQ(CanonicalKind("trafficlane"), "TrafficLane");
+  EXPECT_EQ(CanonicalKind("ROUTE"), "Route");
+  EXPECT_EQ(CanonicalKind("ServicePolicy"), "ServicePolicy");
+  EXPECT_EQ(CanonicalKind("Routes"), "");
+  EXPECT_EQ(FormatDuration(config::Millis(1500)), "1500ms");
+  EXPECT_EQ(FormatDuration(config::Millis(120'000)), "120s");
+}
+
+}  // namespace
+}  // namespace graymesh::control
