@@ -73,7 +73,8 @@ asio::awaitable<std::unique_ptr<HttpClient::Socket>> HttpClient::Connect(
   co_return sock;
 }
 
-asio::awaitable<HttpClient::Result> HttpClient::Get(std::string target, const net::HeaderList& headers,
+asio::awaitable<HttpClient::Result> HttpClient::Get(std::string target,
+                                                    const net::HeaderList& headers,
                                                     std::chrono::milliseconds timeout) {
   co_return co_await Request("GET", std::move(target), headers, "", timeout);
 }

@@ -14,8 +14,8 @@
 #include <random>
 
 #include "app/http_client.h"
-#include "net/http_server.h"
 #include "http/headers.h"
+#include "net/http_server.h"
 
 namespace graymesh::app {
 namespace {

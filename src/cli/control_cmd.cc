@@ -20,8 +20,8 @@
 namespace graymesh::cli {
 namespace {
 
-using nlohmann::json;
 using control::Resource;
+using nlohmann::json;
 
 struct ClientFlags {
   std::string control = "http://127.0.0.1:15010";
@@ -210,8 +210,8 @@ void RegisterDelete(CLI::App& app) {
   cmd->callback([flags, what, name] {
     Resource res = control::ParseResource(*what);
     if (res == Resource::kUnknown || res == Resource::kServices) {
-      Fail(2, fmt::format("cannot delete \"{}\" (expected lane, route, policy or instance)",
-                          *what));
+      Fail(2,
+           fmt::format("cannot delete \"{}\" (expected lane, route, policy or instance)", *what));
     }
     int status = 0;
     std::string kind = control::ResourceKind(res);

@@ -7,9 +7,13 @@
 #include <fstream>
 #include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 
 #include "config/config.h"
 #include "lane/propagation.h"
+#include "control/api_client.h"
+#include "control/snapshot_json.h"
+#include "proxy/control_agent.h"
 #include "proxy/server.h"
 
 namespace graymesh::cli {
@@ -30,6 +34,11 @@ struct DataPlaneFlags {
   std::string outbound = "127.0.0.1:15001";
   std::string lane;
   std::string lane_file;
+  std::string advertise;
+  // control plane
+  std::string control;
+  std::string token;
+  std::string cache;
   std::vector<std::string> labels;
   std::vector<std::string> lane_headers;
   uint32_t trace_capacity = 65536;
@@ -79,18 +88,11 @@ config::Listener MakeListener(const std::string& name, config::ListenerKind kind
   }
 }
 
-int Serve(config::Config cfg, const std::string& role, const std::string& admin,
-          std::function<config::Config()> rebuild) {
-  if (cfg.listeners.empty()) {
-    spdlog::error("{}: nothing to listen on (give --listen or listeners in --config)", role);
-    return 2;
-  }
-  proxy::Server server(std::make_shared<const config::Config>(std::move(cfg)),
-                       {.admin_address = admin == "none" ? "" : admin,
-                        .role = role,
-                        .reload = [rebuild] {
-                          return std::make_shared<const config::Config>(rebuild());
-                        }});
+// How a role makes its configuration: its flags on top of a base, which is
+// the file, with the latest control-plane snapshot applied when there is one.
+using Build = std::function<config::Config(config::Config)>;
+
+int Run(proxy::Server& server, const std::string& role) {
   try {
     server.Start();
   } catch (const std::exception& e) {
@@ -100,7 +102,78 @@ int Serve(config::Config cfg, const std::string& role, const std::string& admin,
   return server.Run();
 }
 
+int Serve(const DataPlaneFlags& f, const std::string& role, const Build& build) {
+  const std::string admin = f.admin == "none" ? "" : f.admin;
+  if (f.control.empty()) {  // static: the file, reloaded on SIGHUP
+    config::Config cfg = build(LoadOrDefault(f.config_file));
+    if (cfg.listeners.empty()) {
+      spdlog::error("{}: nothing to listen on (give --listen or listeners in --config)", role);
+      return 2;
+    }
+    const std::string file = f.config_file;
+    proxy::Server server(std::make_shared<const config::Config>(std::move(cfg)),
+                         {.admin_address = admin, .role = role, .reload = [build, file] {
+                            return std::make_shared<const config::Config>(
+                                build(file.empty() ? config::Config{} : config::LoadConfigFile(file)));
+                          }});
+    return Run(server, role);
+  }
+
+  proxy::ControlAgentOptions opt;
+  try {
+    opt.url = control::ParseControlUrl(f.control);
+  } catch (const std::exception& e) {
+    spdlog::error("--control {}: {}", f.control, e.what());
+    return 2;
+  }
+  opt.token = f.token;
+  opt.cache_path = f.cache;
+  if (role == "proxy") {
+    const config::Node node = build(config::Config{}).node;  // lane and labels as flags say
+    opt.service = f.service;
+    opt.address = f.advertise;
+    opt.app_address = f.app;
+    opt.lane = node.lane;
+    opt.labels = node.labels;
+  }
+  const config::Config file_cfg = LoadOrDefault(f.config_file);
+  proxy::ControlAgent agent(opt, [file_cfg, build](const std::string& body) {
+    config::Config cfg = file_cfg;
+    control::ApplySnapshotJson(nlohmann::json::parse(body), &cfg);
+    return build(std::move(cfg));
+  });
+  std::shared_ptr<const config::Config> initial;
+  try {
+    initial = agent.Initial(std::chrono::seconds(3));
+  } catch (const std::exception& e) {
+    spdlog::error("{}: {}", role, e.what());
+    return 1;
+  }
+  const bool registers = !opt.service.empty();
+  proxy::Server server(initial, {.admin_address = admin,
+                                 .role = role,
+                                 .reload = nullptr,
+                                 .ready = [&agent, registers] {
+                                   return agent.has_snapshot() && (!registers || agent.registered());
+                                 },
+                                 .on_drain = [&agent] { agent.Draining(); }});
+  agent.Start([&server](std::shared_ptr<const config::Config> cfg) { server.ApplyAsync(cfg); });
+  int rc = Run(server, role);
+  agent.Stop();
+  return rc;
+}
+
 }  // namespace
+
+void AddControlFlags(CLI::App* cmd, DataPlaneFlags* f) {
+  cmd->add_option("--control", f->control, "control plane URL; snapshots replace --config's "
+                                            "services, routes and lanes")
+      ->envname("GRAYMESH_CONTROL");
+  cmd->add_option("--token", f->token, "bearer token for the control plane")
+      ->envname("GRAYMESH_TOKEN");
+  cmd->add_option("--cache", f->cache,
+                  "where the last snapshot is kept, to start when the control plane is down");
+}
 
 void RegisterDataPlane(CLI::App& app) {
   auto flags = std::make_shared<DataPlaneFlags>();
@@ -111,6 +184,7 @@ void RegisterDataPlane(CLI::App& app) {
   gw->add_option("--admin", flags->admin, "admin address (metrics, ready, drain), or none")
       ->default_val("127.0.0.1:15021");
   gw->add_option("--workers", flags->workers, "worker threads (default: cores)");
+  AddControlFlags(gw, flags.get());
   gw->add_option("--tcp-listen", flags->tcp_listen, "TCP entry listen address");
   gw->add_option("--tcp-service", flags->tcp_service, "the service the TCP entry forwards to");
   gw->callback([flags] {
@@ -131,12 +205,12 @@ void RegisterDataPlane(CLI::App& app) {
       spdlog::error("--tcp-listen needs --tcp-service");
       std::exit(2);
     }
-    auto reload = [flags, build] {
-      return build(config::LoadConfigFile(flags->config_file));
-    };
-    std::exit(Serve(build(LoadOrDefault(flags->config_file)), "gateway", flags->admin, reload));
+    if (flags->cache.empty()) flags->cache = "graymesh-gateway.snapshot.json";
+    std::exit(Serve(*flags, "gateway", build));
   });
 
+  // The sidecar's own flags: CLI11 writes defaults when options are declared.
+  flags = std::make_shared<DataPlaneFlags>();
   CLI::App* px = app.add_subcommand("proxy", "sidecar: inbound in front of the app, outbound for its calls");
   px->add_option("--service", flags->service, "this instance's service name")->required();
   px->add_option("--app", flags->app, "the local app's address, e.g. 127.0.0.1:8080")->required();
@@ -149,6 +223,9 @@ void RegisterDataPlane(CLI::App& app) {
   px->add_option("--config", flags->config_file, "static configuration: the services it calls");
   px->add_option("--lane", flags->lane, "this instance's lane tag (env GRAYMESH_LANE)")
       ->envname("GRAYMESH_LANE");
+  AddControlFlags(px, flags.get());
+  px->add_option("--advertise", flags->advertise,
+                 "address other proxies reach this instance at (default: --inbound)");
   px->add_option("--lane-file", flags->lane_file,
                  "Kubernetes downward-API labels file; its graymesh.io/lane label is the tag");
   px->add_option("--labels", flags->labels, "extra instance labels k=v,...")->delimiter(',');
@@ -211,11 +288,14 @@ void RegisterDataPlane(CLI::App& app) {
       }
       return cfg;
     };
-    auto reload = [flags, build] {
-      return build(flags->config_file.empty() ? config::Config{}
-                                              : config::LoadConfigFile(flags->config_file));
-    };
-    std::exit(Serve(build(LoadOrDefault(flags->config_file)), "proxy", flags->admin, reload));
+    if (flags->cache.empty()) flags->cache = "graymesh-proxy-" + flags->service + ".snapshot.json";
+    if (flags->advertise.empty()) {
+      // Other proxies cannot reach a wildcard address: advertise loopback
+      // (or set --advertise to the pod IP).
+      flags->advertise = flags->inbound;
+      if (flags->advertise.rfind("0.0.0.0:", 0) == 0) flags->advertise.replace(0, 7, "127.0.0.1");
+    }
+    std::exit(Serve(*flags, "proxy", build));
   });
 }
 

@@ -699,8 +699,8 @@ ServicePolicy Parser::ParsePolicySpec(const YAML::Node& n) const {
     if (const YAML::Node a = w["aggression"]) {
       warmup.aggression = Number(a, "spec.warmup.aggression");
       if (warmup.aggression <= 0 || warmup.aggression > 100) {
-        Fail(a, "spec.warmup.aggression", "must be greater than 0 and at most 100, got " +
-                                              a.Scalar());
+        Fail(a, "spec.warmup.aggression",
+             "must be greater than 0 and at most 100, got " + a.Scalar());
       }
     }
     if (w["minWeightPercent"]) {
@@ -901,7 +901,9 @@ std::vector<RuleDocument> ParseRuleDocuments(const std::string& yaml_text,
     // documents in one file sees which one at once.
     auto where = [&] {
       std::string w = "document " + std::to_string(i + 1);
-      if (!rule.kind.empty()) w += " (" + rule.kind + (rule.name.empty() ? "" : " " + rule.name) + ")";
+      if (!rule.kind.empty()) {
+        w += " (" + rule.kind + (rule.name.empty() ? "" : " " + rule.name) + ")";
+      }
       return w;
     };
     try {
@@ -911,7 +913,8 @@ std::vector<RuleDocument> ParseRuleDocuments(const std::string& yaml_text,
         throw ConfigError(file, LineOf(e.mark), e.msg);
       }
       if (!seen.emplace(rule.kind, rule.name).second) {
-        throw ConfigError(file, rule.line, "name: duplicate " + rule.kind + " \"" + rule.name + "\"");
+        throw ConfigError(file, rule.line,
+                          "name: duplicate " + rule.kind + " \"" + rule.name + "\"");
       }
     } catch (const ConfigError& e) {
       const std::string prefix = e.file() + ":" + std::to_string(e.line()) + ": ";

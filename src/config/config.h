@@ -136,12 +136,12 @@ struct WarmupPolicy {
 };
 
 struct OutlierPolicy {
-  uint32_t consecutive_errors = 5;    // 0..1000, 0 = off
-  uint32_t error_rate_percent = 50;   // 0..100, 0 = off
-  uint32_t min_requests = 20;         // per interval before the rate counts
-  Millis interval{10'000};            // > 0
-  Millis base_ejection{30'000};       // > 0
-  uint32_t max_ejection_percent = 20; // 0..100 of a service's endpoints
+  uint32_t consecutive_errors = 5;     // 0..1000, 0 = off
+  uint32_t error_rate_percent = 50;    // 0..100, 0 = off
+  uint32_t min_requests = 20;          // per interval before the rate counts
+  Millis interval{10'000};             // > 0
+  Millis base_ejection{30'000};        // > 0
+  uint32_t max_ejection_percent = 20;  // 0..100 of a service's endpoints
 };
 
 struct LosslessPolicy {
@@ -213,7 +213,7 @@ std::vector<Lane> ParseLaneDocuments(const std::string& yaml_text, const std::st
 struct RuleDocument {
   std::string kind;  // "TrafficLane", "Route" or "ServicePolicy"
   std::string name;
-  int line = 0;      // of the document's first key, 1-based
+  int line = 0;          // of the document's first key, 1-based
   Lane lane;             // TrafficLane: {name, spec: lanes[] item without name}
   Route route;           // Route: {name, spec: {host, pathPrefix, service}}
   ServicePolicy policy;  // ServicePolicy: {name: SERVICE, spec: {warmup, outlier, ...}}
@@ -223,8 +223,7 @@ struct RuleDocument {
 // documents are skipped; a repeated kind+name is an error. Errors name the
 // document: "FILE:LINE: document N (KIND NAME): FIELD: reason". Throws
 // ConfigError.
-std::vector<RuleDocument> ParseRuleDocuments(const std::string& yaml_text,
-                                             const std::string& file);
+std::vector<RuleDocument> ParseRuleDocuments(const std::string& yaml_text, const std::string& file);
 
 // "250ms", "10s", "2m", "1h"; a bare number is seconds. Throws std::invalid_argument.
 Millis ParseDuration(const std::string& text);

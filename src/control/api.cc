@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "control/rule_json.h"
-#include "http/headers.h"
 #include "control/snapshot_json.h"
+#include "http/headers.h"
 
 namespace graymesh::control {
 namespace {
@@ -121,8 +121,8 @@ asio::awaitable<net::HttpReply> Api::Handle(const Request& req) {
   const bool write = m == "POST" || m == "PUT" || m == "DELETE" || m == "PATCH";
   if (write && !Authorized(req)) {
     ++counters_.unauthorized;
-    Reply r = ErrorReply(401, options_.token.empty() ? "unauthorized"
-                                                     : "missing or wrong bearer token");
+    Reply r =
+        ErrorReply(401, options_.token.empty() ? "unauthorized" : "missing or wrong bearer token");
     r.headers.emplace_back("www-authenticate", "Bearer realm=\"graymesh\"");
     co_return r;
   }
@@ -196,8 +196,8 @@ asio::awaitable<net::HttpReply> Api::Snapshot(const Request& req) {
   if (std::string_view v = req.QueryParam("version"); !v.empty()) {
     auto n = ParseNumber(v);
     if (!n || *n < 0 || *n != std::floor(*n)) {
-      co_return ErrorReply(400, "version: expected a non-negative integer, got \"" +
-                                    std::string(v) + "\"");
+      co_return ErrorReply(
+          400, "version: expected a non-negative integer, got \"" + std::string(v) + "\"");
     }
     version = static_cast<int64_t>(*n);
   }
@@ -214,8 +214,8 @@ asio::awaitable<net::HttpReply> Api::Snapshot(const Request& req) {
   // once too: the client's snapshot is not one of ours.
   int64_t revision = store_.Revision();
   if (revision == version) {
-    revision = co_await hub_.Wait(version, std::chrono::milliseconds(
-                                               static_cast<int64_t>(std::llround(wait * 1000))));
+    revision = co_await hub_.Wait(
+        version, std::chrono::milliseconds(static_cast<int64_t>(std::llround(wait * 1000))));
     revision = std::max(revision, store_.Revision());
   }
   if (revision == version) {

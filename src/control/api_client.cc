@@ -45,8 +45,8 @@ ApiResult CallControl(const ControlUrl& url, const std::string& token, const std
   asio::io_context io(1);
   app::HttpClient client(io.get_executor(), url.host, url.port);
   net::HeaderList all = headers;
-  all.emplace_back("host", url.host.find(':') != std::string::npos ? "[" + url.host + "]"
-                                                                    : url.host);
+  all.emplace_back("host",
+                   url.host.find(':') != std::string::npos ? "[" + url.host + "]" : url.host);
   if (!token.empty()) all.emplace_back("authorization", "Bearer " + token);
   bool has_type = false;
   for (const auto& [n, v] : headers) has_type = has_type || http::IEquals(n, "content-type");

@@ -23,7 +23,7 @@ struct ControlUrl {
 ControlUrl ParseControlUrl(const std::string& url);
 
 struct ApiResult {
-  int status = 0;     // 0: no response, see error
+  int status = 0;  // 0: no response, see error
   std::string body;
   std::string error;  // transport error
 };

@@ -42,7 +42,8 @@ std::string ParseSpec(const json& j, InstanceSpec* out) {
   out->service = j["service"].get<std::string>();
   if (!IsLabelValue(out->service)) {
     return "service: must be at most 63 letters, digits, '-', '_' or '.', starting and ending "
-           "with a letter or digit, got \"" + out->service + "\"";
+           "with a letter or digit, got \"" +
+           out->service + "\"";
   }
   if (!j.contains("address") || !j["address"].is_string()) return "address: required string";
   try {

@@ -26,8 +26,8 @@ const char* ChangeName(RuleChange c) {
 std::optional<net::HttpReply> CheckKind(const std::string& kind, std::string* canonical) {
   *canonical = CanonicalKind(kind);
   if (canonical->empty()) {
-    return ErrorReply(400, "unknown kind \"" + kind +
-                               "\" (expected TrafficLane, Route or ServicePolicy)");
+    return ErrorReply(
+        400, "unknown kind \"" + kind + "\" (expected TrafficLane, Route or ServicePolicy)");
   }
   return std::nullopt;
 }
@@ -102,10 +102,9 @@ net::HttpReply Api::DeleteRule(const std::string& kind, const std::string& name)
     return ErrorReply(404, canonical + " \"" + name + "\" not found");
   }
   spdlog::info("{} {} deleted", canonical, name);
-  return JsonReply(200, {{"kind", canonical},
-                         {"name", name},
-                         {"deleted", true},
-                         {"revision", store_.Revision()}});
+  return JsonReply(
+      200,
+      {{"kind", canonical}, {"name", name}, {"deleted", true}, {"revision", store_.Revision()}});
 }
 
 }  // namespace graymesh::control

@@ -198,7 +198,8 @@ Table MakeTable(Resource r, const std::vector<json>& items, int64_t now_ms) {
       t.push_back({"NAME", "TAG", "PRIORITY", "ENTRANCE", "MATCHES", "FALLBACK"});
       for (const json& l : items) {
         const json& spec = Spec(l);
-        size_t matches = spec.contains("entrance") ? spec["entrance"].value("match", json::array()).size() : 0;
+        size_t matches =
+            spec.contains("entrance") ? spec["entrance"].value("match", json::array()).size() : 0;
         t.push_back({Str(l, "name"), Str(spec, "tag"), Str(spec, "priority"), Entrance(spec),
                      std::to_string(matches), Str(spec, "fallback", "base")});
       }

@@ -119,8 +119,9 @@ int RunControl(const ControlOptions& o) {
   WatchHub hub(store->Revision());
   // Changes may come from any thread (a replicated store's watch): the hub
   // lives on the io thread.
-  store->SetChangeListener(
-      [&io, &hub](int64_t revision) { asio::post(io, [&hub, revision] { hub.Notify(revision); }); });
+  store->SetChangeListener([&io, &hub](int64_t revision) {
+    asio::post(io, [&hub, revision] { hub.Notify(revision); });
+  });
   Api api(*store, hub, api_options);
   std::unique_ptr<net::HttpServer> server;
   try {

@@ -7,8 +7,8 @@
 namespace graymesh::control {
 namespace {
 
-using nlohmann::json;
 using config::StringMatch;
+using nlohmann::json;
 
 json ConditionToJson(const StringMatch& m) {
   switch (m.op) {
@@ -81,7 +81,8 @@ std::string FormatDuration(config::Millis d) {
 }
 
 json LaneSpecToJson(const config::Lane& lane) {
-  json out = {{"tag", lane.tag}, {"priority", lane.priority}, {"fallback", FallbackName(lane.fallback)}};
+  json out = {
+      {"tag", lane.tag}, {"priority", lane.priority}, {"fallback", FallbackName(lane.fallback)}};
   if (!lane.match.empty()) {
     json entrance = json::object();
     if (!lane.gateway.empty()) entrance["gateway"] = lane.gateway;

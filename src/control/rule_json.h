@@ -20,7 +20,7 @@ inline constexpr const char* kServicePolicy = "ServicePolicy";
 // "TrafficLane", "Route" or "ServicePolicy" for any case of those; "" else.
 std::string CanonicalKind(const std::string& kind);
 
-nlohmann::json LaneSpecToJson(const config::Lane& lane);      // without name
+nlohmann::json LaneSpecToJson(const config::Lane& lane);  // without name
 nlohmann::json RouteSpecToJson(const config::Route& route);
 nlohmann::json PolicySpecToJson(const config::ServicePolicy& policy);  // without name
 nlohmann::json RuleSpecToJson(const config::RuleDocument& doc);

@@ -28,7 +28,8 @@ const json& Field(const json& obj, const char* key, const std::string& where) {
 
 std::string StringField(const json& obj, const char* key, const std::string& where) {
   const json& v = Field(obj, key, where);
-  if (!v.is_string()) throw std::invalid_argument("snapshot: " + where + "." + key + ": not a string");
+  if (!v.is_string())
+    throw std::invalid_argument("snapshot: " + where + "." + key + ": not a string");
   return v.get<std::string>();
 }
 
@@ -43,7 +44,8 @@ const json& ArrayField(const json& obj, const char* key) {
 
 // {"name": N, ...spec} -> {"kind": K, "name": N, "spec": {...}}.
 json AsDocument(const char* kind, const json& item) {
-  if (!item.is_object()) throw std::invalid_argument(std::string("snapshot: ") + kind + ": not an object");
+  if (!item.is_object())
+    throw std::invalid_argument(std::string("snapshot: ") + kind + ": not an object");
   json spec = item;
   spec.erase("name");
   return {{"kind", kind}, {"name", item.value("name", json(""))}, {"spec", spec}};
@@ -64,9 +66,11 @@ SnapshotEndpoint EndpointFromJson(const json& e, const std::string& where) {
     out.endpoint.weight = w.get<uint32_t>();
   }
   if (e.contains("labels")) {
-    if (!e.at("labels").is_object()) throw std::invalid_argument("snapshot: " + where + ".labels: not an object");
+    if (!e.at("labels").is_object())
+      throw std::invalid_argument("snapshot: " + where + ".labels: not an object");
     for (const auto& [k, v] : e.at("labels").items()) {
-      if (!v.is_string()) throw std::invalid_argument("snapshot: " + where + ".labels." + k + ": not a string");
+      if (!v.is_string())
+        throw std::invalid_argument("snapshot: " + where + ".labels." + k + ": not a string");
       out.endpoint.labels[k] = v.get<std::string>();
     }
   }
@@ -79,8 +83,11 @@ SnapshotEndpoint EndpointFromJson(const json& e, const std::string& where) {
     out.endpoint.labels["lane"] = out.endpoint.lane;
   }
   if (e.contains("state")) {
-    auto st = e.at("state").is_string() ? ParseState(e.at("state").get<std::string>()) : std::nullopt;
-    if (!st) throw std::invalid_argument("snapshot: " + where + ".state: must be starting, ready or draining");
+    auto st =
+        e.at("state").is_string() ? ParseState(e.at("state").get<std::string>()) : std::nullopt;
+    if (!st)
+      throw std::invalid_argument("snapshot: " + where +
+                                  ".state: must be starting, ready or draining");
     out.state = *st;
   }
   if (e.contains("readySince") && e.at("readySince").is_number_integer()) {
@@ -129,13 +136,14 @@ Snapshot BuildSnapshot(const StoreState& state) {
   }
   for (const NamedRoute& r : snap.routes) services[r.route.service].name = r.route.service;
   for (auto& [name, svc] : services) snap.services.push_back(std::move(svc));
-  std::stable_sort(snap.routes.begin(), snap.routes.end(), [](const NamedRoute& a, const NamedRoute& b) {
-    auto key = [](const NamedRoute& r) {
-      return std::tuple<int, int64_t, const std::string&>(
-          HostRank(r.route.host), -static_cast<int64_t>(r.route.path_prefix.size()), r.name);
-    };
-    return key(a) < key(b);
-  });
+  std::stable_sort(
+      snap.routes.begin(), snap.routes.end(), [](const NamedRoute& a, const NamedRoute& b) {
+        auto key = [](const NamedRoute& r) {
+          return std::tuple<int, int64_t, const std::string&>(
+              HostRank(r.route.host), -static_cast<int64_t>(r.route.path_prefix.size()), r.name);
+        };
+        return key(a) < key(b);
+      });
   return snap;
 }
 
@@ -146,7 +154,8 @@ Snapshot SnapshotFromConfig(const config::Config& cfg, int64_t version) {
     SnapshotService& svc = snap.services.emplace_back();
     svc.name = s.name;
     svc.lb = s.lb;
-    for (const config::Endpoint& e : s.endpoints) svc.endpoints.push_back({e, InstanceState::kReady, 0});
+    for (const config::Endpoint& e : s.endpoints)
+      svc.endpoints.push_back({e, InstanceState::kReady, 0});
   }
   snap.lanes = cfg.lanes;
   for (size_t i = 0; i < cfg.routes.size(); ++i) {
@@ -202,14 +211,16 @@ Snapshot SnapshotFromJson(const json& j) {
   if (!j.is_object()) throw std::invalid_argument("snapshot: not a JSON object");
   Snapshot snap;
   const json& version = Field(j, "version", "top level");
-  if (!version.is_number_integer()) throw std::invalid_argument("snapshot: version: not an integer");
+  if (!version.is_number_integer())
+    throw std::invalid_argument("snapshot: version: not an integer");
   snap.version = version.get<int64_t>();
   std::set<std::string> names;
   for (const json& s : ArrayField(j, "services")) {
     SnapshotService& svc = snap.services.emplace_back();
     svc.name = StringField(s, "name", "services[]");
     if (svc.name.empty() || !names.insert(svc.name).second) {
-      throw std::invalid_argument("snapshot: services: empty or repeated name \"" + svc.name + "\"");
+      throw std::invalid_argument("snapshot: services: empty or repeated name \"" + svc.name +
+                                  "\"");
     }
     svc.lb = s.value("lb", "") == "least_request" ? config::LbPolicy::kLeastRequest
                                                   : config::LbPolicy::kRoundRobin;

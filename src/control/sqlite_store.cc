@@ -180,8 +180,8 @@ RegisterResult SqliteStore::Register(const InstanceSpec& spec, Millis ttl) {
     next.registered_at_ms = before != nullptr ? before->registered_at_ms : now;
     next.ready_since_ms = ReadySince(before, spec.state, now);
     const bool same = before != nullptr && before->spec.lane == spec.lane &&
-                      before->spec.labels == spec.labels &&
-                      before->spec.weight == spec.weight && before->spec.state == spec.state &&
+                      before->spec.labels == spec.labels && before->spec.weight == spec.weight &&
+                      before->spec.state == spec.state &&
                       before->ready_since_ms == next.ready_since_ms;
     if (!same) {
       sqlite::Transaction tx(db_);

@@ -32,8 +32,7 @@ class SqliteStore : public Store {
 
   RegisterResult Register(const InstanceSpec& spec, Millis ttl) override;
   bool KeepAlive(const std::string& id, Millis ttl) override;
-  std::optional<Instance> SetState(const std::string& id, InstanceState state,
-                                   Millis ttl) override;
+  std::optional<Instance> SetState(const std::string& id, InstanceState state, Millis ttl) override;
   bool Deregister(const std::string& id) override;
   std::vector<std::string> ExpireLeases() override;
   std::optional<Instance> GetInstance(const std::string& id) override;

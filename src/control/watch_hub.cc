@@ -28,7 +28,8 @@ asio::awaitable<int64_t> WatchHub::Wait(int64_t version, std::chrono::millisecon
   timer.expires_after(timeout);
   // A wake-up is a hint, not a promise: loop until the revision really
   // passed `version` (a notification may still be queued) or time is up.
-  while (!stopped_ && revision_ <= version && timer.expiry() > asio::steady_timer::clock_type::now()) {
+  while (!stopped_ && revision_ <= version &&
+         timer.expiry() > asio::steady_timer::clock_type::now()) {
     timers_.insert(&timer);
     auto [ec] = co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
     timers_.erase(&timer);

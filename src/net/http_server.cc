@@ -288,8 +288,7 @@ asio::awaitable<void> HttpServer::RefuseBody(Conn& conn, std::vector<char>& buf)
 }
 
 asio::awaitable<bool> HttpServer::WriteReply(Conn& conn, const HttpRequest& req,
-                                             const HttpReply& reply,
-                                         bool keep_alive, bool head) {
+                                             const HttpReply& reply, bool keep_alive, bool head) {
   bool has_body = HasBody(reply.status);
   uint64_t length = reply.stream_bytes ? *reply.stream_bytes : reply.body.size();
   // HTTP/1.0 clients cannot read chunked framing: give them a length.

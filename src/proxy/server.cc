@@ -4,6 +4,7 @@
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
+#include <asio/post.hpp>
 #include <asio/signal_set.hpp>
 #include <asio/steady_timer.hpp>
 #include <nlohmann/json.hpp>
@@ -61,10 +62,11 @@ void Server::Start() {
         reply.content_type = "text/plain; version=0.0.4";
         reply.body = MetricsText();
       } else if (rq.path == "/ready") {
-        bool ready = !admin_->drain_requested;
+        const bool draining = admin_->drain_requested;
+        const bool ready = !draining && (!options_.ready || options_.ready());
         reply.status = ready ? 200 : 503;
         reply.content_type = "text/plain";
-        reply.body = ready ? "ready\n" : "draining\n";
+        reply.body = ready ? "ready\n" : draining ? "draining\n" : "not ready\n";
       } else if (rq.path == "/config") {
         reply.body = ConfigJson();
       } else if (rq.path == "/drain" && rq.method == "POST") {
@@ -78,8 +80,8 @@ void Server::Start() {
       }
       co_return reply;
     };
-    admin_->http = std::make_unique<net::HttpServer>(
-        admin_->io, net::Resolve(hp.host, hp.port), handler);
+    admin_->http =
+        std::make_unique<net::HttpServer>(admin_->io, net::Resolve(hp.host, hp.port), handler);
     admin_->http->Start();
     spdlog::info("{} admin on {}", options_.role, options_.admin_address);
   }
@@ -109,6 +111,7 @@ int Server::Run() {
   begin_drain_ = [&] {
     if (admin_->drain_requested) return;
     admin_->drain_requested = true;
+    if (options_.on_drain) options_.on_drain();
     deadline = std::chrono::steady_clock::now() + cfg_->timeouts.drain;
     for (auto& w : workers_) w->Drain();
     watch();
@@ -157,6 +160,16 @@ void Server::Apply(std::shared_ptr<const config::Config> cfg) {
   auto snap = Snapshot::Compile(cfg, ++version_);
   cfg_ = std::move(cfg);
   for (auto& w : workers_) w->Apply(snap);
+}
+
+void Server::ApplyAsync(std::shared_ptr<const config::Config> cfg) {
+  asio::post(admin_->io, [this, cfg = std::move(cfg)]() mutable {
+    try {
+      Apply(std::move(cfg));
+    } catch (const std::exception& e) {
+      spdlog::error("configuration refused, keeping version {}: {}", version_, e.what());
+    }
+  });
 }
 
 std::string Server::MetricsText() const {

@@ -18,6 +18,11 @@ struct ServerOptions {
   // SIGHUP: builds the configuration anew (e.g. re-reads the file). When it
   // throws, the error is logged and the running configuration stays.
   std::function<std::shared_ptr<const config::Config>()> reload;
+  // GET /ready answers 200 only when this also says so (e.g. registered with
+  // the control plane and holding a snapshot); null = always.
+  std::function<bool()> ready;
+  // Called once when the drain starts, before connections are closed.
+  std::function<void()> on_drain;
 };
 
 class Server {
@@ -33,7 +38,9 @@ class Server {
   int Run();
 
   // Swaps in a new configuration on every worker (listeners stay as started).
+  // On the admin thread (Run's); ApplyAsync from any other thread.
   void Apply(std::shared_ptr<const config::Config> cfg);
+  void ApplyAsync(std::shared_ptr<const config::Config> cfg);
   // Prometheus text of every worker's counters, summed.
   std::string MetricsText() const;
   std::string ConfigJson() const;

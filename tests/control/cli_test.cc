@@ -86,9 +86,9 @@ TEST(ControlCli, GetPrintsAlignedTables) {
   ASSERT_EQ(Cli(cp, {"apply", "-f", TempFile("rules.yaml", kRules)}).code, 0);
   ASSERT_EQ(RegisterInstance(cp, "order", "127.0.0.1:9001").status, 201);
   ASSERT_EQ(RegisterInstance(cp, "order", "127.0.0.1:9002", {{"lane", "gray"}}).status, 201);
-  ASSERT_EQ(RegisterInstance(cp, "payment-center", "127.0.0.1:9101", {{"state", "starting"}})
-                .status,
-            201);
+  ASSERT_EQ(
+      RegisterInstance(cp, "payment-center", "127.0.0.1:9101", {{"state", "starting"}}).status,
+      201);
 
   CliResult services = Cli(cp, {"get", "services"});
   EXPECT_EQ(services.code, 0) << services.err;
@@ -116,15 +116,14 @@ TEST(ControlCli, GetPrintsAlignedTables) {
   }
   ASSERT_EQ(lines.size(), 3u) << instances.out;
   EXPECT_TRUE(lines[0].starts_with("ID   ")) << lines[0];
-  EXPECT_NE(lines[0].find("  SERVICE  ADDRESS         LANE  STATE  WEIGHT  AGE"),
-            std::string::npos)
+  EXPECT_NE(lines[0].find("  SERVICE  ADDRESS         LANE  STATE  WEIGHT  AGE"), std::string::npos)
       << lines[0];
   EXPECT_NE(lines[1].find("  order    127.0.0.1:9001  -     ready  100     "), std::string::npos)
       << lines[1];
   EXPECT_NE(lines[2].find("  order    127.0.0.1:9002  gray  ready  100     "), std::string::npos)
       << lines[2];
   // Every column starts where its header does.
-  EXPECT_EQ(lines[1].find("order"), lines[0].find("SERVICE"));
+  EXPECT_EQ(lines[1].find("  order") + 2, lines[0].find("SERVICE"));
   EXPECT_EQ(lines[2].find("gray"), lines[0].find("LANE"));
 
   CliResult none = Cli(cp, {"get", "instances", "nothing"});
@@ -199,8 +198,7 @@ TEST(ControlCli, ControlUrlAndTokenFromTheEnvironment) {
 TEST(ControlCli, UnreachableControlPlaneExits1) {
   CliResult r = RunCli({"get", "services", "--control", "http://127.0.0.1:1"});
   EXPECT_EQ(r.code, 1);
-  EXPECT_NE(r.err.find("cannot reach the control plane at http://127.0.0.1:1"),
-            std::string::npos)
+  EXPECT_NE(r.err.find("cannot reach the control plane at http://127.0.0.1:1"), std::string::npos)
       << r.err;
   EXPECT_EQ(RunCli({"get", "gadgets"}).code, 2);
 }

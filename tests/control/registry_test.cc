@@ -16,7 +16,8 @@ using namespace std::chrono_literals;
 // The snapshot's endpoints of `service`, by address.
 std::map<std::string, json> Endpoints(const ControlPlane& cp, const std::string& service) {
   std::map<std::string, json> out;
-  for (const json& s : Json(cp.Get("/v1/snapshot"))["services"]) {
+  const json snapshot = Json(cp.Get("/v1/snapshot"));
+  for (const json& s : snapshot["services"]) {
     if (s["name"] != service) continue;
     for (const json& e : s["endpoints"]) out[e["address"]] = e;
   }

@@ -55,13 +55,13 @@ TEST(ControlRules, ApplyStoresEveryKindOnceAndReportsChanges) {
 
   json lane = Json(cp.Get("/v1/rules/TrafficLane/gray"));
   EXPECT_EQ(lane["spec"]["tag"], "gray");
-  EXPECT_EQ(lane["spec"]["entrance"]["match"][1], json({{"percent", 10},
-                                                        {"stickyOn", "header:x-user-id"}}));
+  EXPECT_EQ(lane["spec"]["entrance"]["match"][1],
+            json({{"percent", 10}, {"stickyOn", "header:x-user-id"}}));
   EXPECT_EQ(Json(cp.Get("/v1/rules/route/shop"))["spec"]["host"], "shop.example.com")
       << "kinds are case-insensitive in paths; hosts are stored lower-case";
   json policy = Json(cp.Get("/v1/rules/ServicePolicy/order"))["spec"];
-  EXPECT_EQ(policy["warmup"], json({{"window", "120s"}, {"aggression", 1.0},
-                                    {"minWeightPercent", 10}}));
+  EXPECT_EQ(policy["warmup"],
+            json({{"window", "120s"}, {"aggression", 1.0}, {"minWeightPercent", 10}}));
   EXPECT_EQ(policy["lossless"]["drainTimeout"], "30s");
   EXPECT_EQ(Json(cp.Get("/v1/rules"))["rules"].size(), 3u);
   EXPECT_EQ(Json(cp.Get("/v1/rules?kind=Route"))["rules"].size(), 1u);
@@ -110,8 +110,8 @@ spec:
   EXPECT_EQ(cp.Metric("graymesh_control_applies_total{result=\"error\"}"), 1);
 
   // A bad lane (the shared lane parser) and an unknown kind, likewise.
-  Response lane = Apply(cp, "kind: TrafficLane\nname: x\nspec:\n  tag: x\n  fallback: maybe\n",
-                        "lanes.yaml");
+  Response lane =
+      Apply(cp, "kind: TrafficLane\nname: x\nspec:\n  tag: x\n  fallback: maybe\n", "lanes.yaml");
   EXPECT_EQ(Json(lane)["error"],
             "lanes.yaml:5: document 1 (TrafficLane x): spec.fallback: must be base or none, "
             "got \"maybe\"");
@@ -121,8 +121,9 @@ spec:
                 "request:1: document 1: kind: unsupported kind \"Gadget\""),
             std::string::npos)
       << kind.body;
-  Response dup = Apply(cp, "kind: Route\nname: a\nspec: {service: s}\n---\n"
-                           "kind: Route\nname: a\nspec: {service: t}\n");
+  Response dup = Apply(cp,
+                       "kind: Route\nname: a\nspec: {service: s}\n---\n"
+                       "kind: Route\nname: a\nspec: {service: t}\n");
   EXPECT_NE(Json(dup)["error"].get<std::string>().find("duplicate Route \"a\""), std::string::npos)
       << dup.body;
   EXPECT_EQ(cp.Revision(), rev);

@@ -45,13 +45,13 @@ TEST(ControlSecurity, WritesNeedTheTokenAndChangeNothingWithoutIt) {
 }
 
 TEST(ControlSecurity, AnEmptyOrMissingTokenFileRefusesToStart) {
-  ChildProcess empty(GraymeshBin(), {"control", "--listen", "127.0.0.1:0", "--store",
-                                     "sqlite:" + TempFile("x.db", ""), "--token-file",
-                                     TempFile("token", "\n")});
+  ChildProcess empty(GraymeshBin(),
+                     {"control", "--listen", "127.0.0.1:0", "--store",
+                      "sqlite:" + TempFile("x.db", ""), "--token-file", TempFile("token", "\n")});
   EXPECT_EQ(empty.Wait(std::chrono::seconds(5)), 2);
   EXPECT_NE(empty.Log().find("empty"), std::string::npos) << empty.Log();
-  ChildProcess missing(GraymeshBin(), {"control", "--listen", "127.0.0.1:0", "--token-file",
-                                       "/nonexistent/token"});
+  ChildProcess missing(
+      GraymeshBin(), {"control", "--listen", "127.0.0.1:0", "--token-file", "/nonexistent/token"});
   EXPECT_EQ(missing.Wait(std::chrono::seconds(5)), 2);
 }
 
@@ -59,8 +59,8 @@ TEST(ControlSecurity, BodiesOverOneMebibyteAre413AndStoreNothing) {
   ControlPlane cp = ControlPlane::Start();
   const int64_t rev = cp.Revision();
   // Valid YAML all the way: a comment padding one real document.
-  std::string big = "kind: Route\nname: big\nspec:\n  service: order\n# " +
-                    std::string(2 << 20, 'x') + "\n";
+  std::string big =
+      "kind: Route\nname: big\nspec:\n  service: order\n# " + std::string(2 << 20, 'x') + "\n";
   Response r = cp.Send("POST", "/v1/apply", big);
   EXPECT_EQ(r.status, 413) << r.error;
   EXPECT_NE(r.body.find("over the limit of 1048576 bytes"), std::string::npos) << r.body;

@@ -1,9 +1,10 @@
 // config::Config <-> snapshot JSON, and the rule documents behind it.
+#include "control/snapshot_json.h"
+
 #include <gtest/gtest.h>
 
 #include "config/config.h"
 #include "control/rule_json.h"
-#include "control/snapshot_json.h"
 
 namespace graymesh::control {
 namespace {
@@ -66,11 +67,12 @@ json LanesJson(const std::vector<config::Lane>& lanes) {
 
 TEST(ControlSnapshotJson, ConfigRoundTripsThroughSnapshotJson) {
   config::Config cfg = config::ParseConfig(kConfig, "cfg.yaml");
-  cfg.policies = config::ParseRuleDocuments(
-                     "kind: ServicePolicy\nname: order\nspec:\n  warmup: {window: 90s}\n"
-                     "  outlier: {consecutiveErrors: 3, interval: 1500ms}\n  fallback: base\n",
-                     "p.yaml")[0]
-                     .policy;
+  cfg.policies.push_back(
+      config::ParseRuleDocuments(
+          "kind: ServicePolicy\nname: order\nspec:\n  warmup: {window: 90s}\n"
+          "  outlier: {consecutiveErrors: 3, interval: 1500ms}\n  fallback: base\n",
+          "p.yaml")[0]
+          .policy);
   json j = SnapshotToJson(cfg, 42);
   // Through text, as a proxy receives it.
   json wire = json::parse(j.dump());
@@ -122,9 +124,9 @@ TEST(ControlSnapshotJson, OnlyReadyEndpointsReachTheProxy) {
   s.version = 3;
   SnapshotService& svc = s.services.emplace_back();
   svc.name = "order";
-  for (auto [port, state] : {std::pair{1, InstanceState::kReady},
-                             std::pair{2, InstanceState::kDraining},
-                             std::pair{3, InstanceState::kStarting}}) {
+  for (auto [port, state] :
+       {std::pair{1, InstanceState::kReady}, std::pair{2, InstanceState::kDraining},
+        std::pair{3, InstanceState::kStarting}}) {
     SnapshotEndpoint& e = svc.endpoints.emplace_back();
     e.endpoint.address = {"10.0.0.1", static_cast<uint16_t>(port)};
     e.state = state;
@@ -174,12 +176,12 @@ TEST(ControlSnapshotJson, BuildSnapshotOrdersRoutesAndAddsTheirServices) {
   auto route = [](std::string name, std::string spec) {
     return Rule{.kind = kRoute, .name = std::move(name), .spec_json = std::move(spec)};
   };
-  state.rules = {route("any", R"({"service":"web"})"),
-                 route("exact-short", R"({"host":"a.example.com","service":"web"})"),
-                 route("exact-long",
-                       R"({"host":"a.example.com","pathPrefix":"/api/v2","service":"api"})"),
-                 route("wild", R"({"host":"*.example.com","pathPrefix":"/x","service":"web"})"),
-                 route("any-prefix", R"({"pathPrefix":"/static","service":"web"})")};
+  state.rules = {
+      route("any", R"({"service":"web"})"),
+      route("exact-short", R"({"host":"a.example.com","service":"web"})"),
+      route("exact-long", R"({"host":"a.example.com","pathPrefix":"/api/v2","service":"api"})"),
+      route("wild", R"({"host":"*.example.com","pathPrefix":"/x","service":"web"})"),
+      route("any-prefix", R"({"pathPrefix":"/static","service":"web"})")};
   Instance i;
   i.spec.service = "web";
   i.spec.address = "10.0.0.1:80";
@@ -189,8 +191,8 @@ TEST(ControlSnapshotJson, BuildSnapshotOrdersRoutesAndAddsTheirServices) {
   EXPECT_EQ(s.version, 9);
   std::vector<std::string> order;
   for (const NamedRoute& r : s.routes) order.push_back(r.name);
-  EXPECT_EQ(order, (std::vector<std::string>{"exact-long", "exact-short", "wild", "any-prefix",
-                                             "any"}));
+  EXPECT_EQ(order,
+            (std::vector<std::string>{"exact-long", "exact-short", "wild", "any-prefix", "any"}));
   ASSERT_EQ(s.services.size(), 2u);
   EXPECT_EQ(s.services[0].name, "api");
   EXPECT_TRUE(s.services[0].endpoints.empty());

@@ -1,0 +1,250 @@
+#include "proxy/control_agent.h"
+
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include "net/listener.h"
+
+namespace graymesh::proxy {
+namespace {
+
+using json = nlohmann::json;
+using std::chrono::milliseconds;
+
+// Reconnect delays grow to 10 s, jittered so a fleet does not come back in step.
+milliseconds Backoff(int failures, std::mt19937& rng) {
+  int64_t base = std::min<int64_t>(10'000, 250ll << std::min(failures, 6));
+  return milliseconds(std::uniform_int_distribution<int64_t>(base / 2, base)(rng));
+}
+
+bool WriteFileAtomically(const std::string& path, const std::string& text) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << text;
+    if (!out.flush()) return false;
+  }
+  return std::rename(tmp.c_str(), path.c_str()) == 0;
+}
+
+bool ReadFile(const std::string& path, std::string* out) {
+  std::ifstream in(path);
+  if (!in) return false;
+  std::stringstream ss;
+  ss << in.rdbuf();
+  *out = ss.str();
+  return true;
+}
+
+bool Accepts(const std::string& address) {
+  try {
+    config::HostPort hp = config::ParseHostPort(address);
+    asio::ip::tcp::endpoint ep = net::Resolve(hp.host, hp.port);
+    int fd = ::socket(ep.protocol().family(), SOCK_STREAM, 0);
+    bool ok = ::connect(fd, ep.data(), ep.size()) == 0;
+    ::close(fd);
+    return ok;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+}  // namespace
+
+struct ControlAgent::State {
+  ControlAgentOptions opt;
+  Compose compose;
+  Apply apply;
+  std::atomic<bool> stop{false};
+  std::atomic<bool> draining{false};
+  std::atomic<bool> registered{false};
+  std::atomic<bool> has_snapshot{false};
+  std::atomic<int64_t> version{0};
+  std::mutex mu;  // guards id
+  std::string id;
+  std::atomic<int64_t> ttl_seconds{15};
+  std::thread watch, lease;
+
+  // Applies a snapshot body; false when it does not parse (kept: the old one).
+  bool Take(const std::string& body, bool save) {
+    try {
+      auto cfg = std::make_shared<const config::Config>(compose(body));
+      version = json::parse(body).value("version", int64_t(0));
+      if (apply) apply(cfg);
+      has_snapshot = true;
+      if (save && !opt.cache_path.empty() && !WriteFileAtomically(opt.cache_path, body)) {
+        spdlog::warn("control: cannot write snapshot cache {}", opt.cache_path);
+      }
+      return true;
+    } catch (const std::exception& e) {
+      spdlog::error("control: snapshot refused, keeping version {}: {}", version.load(), e.what());
+      return false;
+    }
+  }
+
+  void WatchLoop() {
+    std::mt19937 rng(std::random_device{}());
+    int failures = 0;
+    while (!stop) {
+      std::string path = "/v1/snapshot?version=" + std::to_string(version.load()) +
+                         "&wait=" + std::to_string(opt.wait.count() / 1000);
+      control::ApiResult r =
+          control::CallControl(opt.url, opt.token, "GET", path, "", {}, opt.wait + milliseconds(5000));
+      if (stop) return;
+      if (r.status == 200) {
+        failures = 0;
+        Take(r.body, true);
+      } else if (r.status == 304) {
+        failures = 0;
+      } else {
+        if (failures++ == 0) {
+          spdlog::warn("control: watch failed ({}), routing on version {}",
+                       r.status == 0 ? r.error : std::to_string(r.status), version.load());
+        }
+        Sleep(Backoff(failures, rng));
+      }
+    }
+  }
+
+  bool Register() {
+    json body = {{"service", opt.service}, {"address", opt.address}, {"lane", opt.lane},
+                 {"labels", opt.labels}, {"state", draining ? "draining" : "ready"}};
+    control::ApiResult r = control::CallControl(opt.url, opt.token, "POST", "/v1/instances",
+                                                body.dump(), {{"content-type", "application/json"}},
+                                                milliseconds(5000));
+    if (r.status != 200) return false;
+    std::lock_guard<std::mutex> lock(mu);
+    json reply = json::parse(r.body, nullptr, false);
+    if (!reply.is_object()) return false;
+    id = reply.value("id", "");
+    ttl_seconds = std::max<int64_t>(1, reply.value("ttlSeconds", int64_t(15)));
+    registered = !id.empty();
+    if (registered) spdlog::info("control: registered {} as {}", opt.address, id);
+    return registered;
+  }
+
+  void LeaseLoop() {
+    std::mt19937 rng(std::random_device{}());
+    // Lossless start: register only once the app takes connections.
+    while (!stop && !opt.app_address.empty() && !Accepts(opt.app_address)) Sleep(milliseconds(200));
+    int failures = 0;
+    while (!stop) {
+      std::string my_id;
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        my_id = id;
+      }
+      bool ok;
+      if (my_id.empty()) {
+        ok = Register();
+      } else {
+        control::ApiResult r = control::CallControl(
+            opt.url, opt.token, "PUT", "/v1/instances/" + my_id + "/heartbeat", "", {},
+            milliseconds(5000));
+        if (r.status == 404) {  // lease lost (control plane restarted, or cut off too long)
+          std::lock_guard<std::mutex> lock(mu);
+          id.clear();
+          registered = false;
+          continue;
+        }
+        ok = r.status == 200;
+      }
+      failures = ok ? 0 : failures + 1;
+      // Three heartbeats a lease: one lost beat never expires it.
+      Sleep(ok ? milliseconds(ttl_seconds * 1000 / 3) : Backoff(failures, rng));
+    }
+  }
+
+  void Sleep(milliseconds d) {
+    auto until = std::chrono::steady_clock::now() + d;
+    while (!stop && std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(milliseconds(50));
+    }
+  }
+};
+
+ControlAgent::ControlAgent(ControlAgentOptions options, Compose compose)
+    : state_(std::make_shared<State>()) {
+  state_->opt = std::move(options);
+  state_->compose = std::move(compose);
+}
+
+ControlAgent::~ControlAgent() { Stop(); }
+
+std::shared_ptr<const config::Config> ControlAgent::Initial(milliseconds timeout) {
+  State& s = *state_;
+  std::shared_ptr<const config::Config> cfg;
+  s.apply = [&](std::shared_ptr<const config::Config> c) { cfg = std::move(c); };
+  control::ApiResult r =
+      control::CallControl(s.opt.url, s.opt.token, "GET", "/v1/snapshot?version=0", "", {}, timeout);
+  std::string why_control = r.status == 0 ? r.error : "status " + std::to_string(r.status);
+  if (r.status == 200 && s.Take(r.body, true)) {
+    s.apply = nullptr;
+    return cfg;
+  }
+  std::string cached;
+  if (!s.opt.cache_path.empty() && ReadFile(s.opt.cache_path, &cached)) {
+    spdlog::warn("control plane unreachable ({}): starting from cached snapshot {}", why_control,
+                 s.opt.cache_path);
+    if (s.Take(cached, false)) {
+      s.apply = nullptr;
+      return cfg;
+    }
+  }
+  s.apply = nullptr;
+  throw std::runtime_error("control plane unreachable (" + why_control + ") and no usable cache" +
+                           (s.opt.cache_path.empty() ? "" : " at " + s.opt.cache_path));
+}
+
+void ControlAgent::Start(Apply apply) {
+  std::shared_ptr<State> s = state_;
+  s->apply = std::move(apply);
+  s->watch = std::thread([s] { s->WatchLoop(); });
+  if (!s->opt.service.empty()) s->lease = std::thread([s] { s->LeaseLoop(); });
+}
+
+void ControlAgent::Draining() {
+  State& s = *state_;
+  s.draining = true;
+  std::string my_id;
+  {
+    std::lock_guard<std::mutex> lock(s.mu);
+    my_id = s.id;
+  }
+  if (my_id.empty()) return;
+  control::CallControl(s.opt.url, s.opt.token, "PUT", "/v1/instances/" + my_id,
+                       R"({"state":"draining"})", {{"content-type", "application/json"}},
+                       milliseconds(2000));
+}
+
+void ControlAgent::Stop() {
+  std::shared_ptr<State> s = state_;
+  if (s->stop.exchange(true)) return;
+  std::string my_id;
+  {
+    std::lock_guard<std::mutex> lock(s->mu);
+    my_id = s->id;
+  }
+  if (!my_id.empty()) {
+    control::CallControl(s->opt.url, s->opt.token, "DELETE", "/v1/instances/" + my_id, "", {},
+                         milliseconds(2000));
+  }
+  // A long poll may be in flight: let that thread finish on its own; it only
+  // touches the shared state, which it keeps alive.
+  if (s->watch.joinable()) s->watch.detach();
+  if (s->lease.joinable()) s->lease.join();
+}
+
+bool ControlAgent::registered() const { return state_->registered; }
+bool ControlAgent::has_snapshot() const { return state_->has_snapshot; }
+
+}  // namespace graymesh::proxy

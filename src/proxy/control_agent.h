@@ -1,0 +1,64 @@
+// The data plane's side of the control plane (DESIGN.md §2): registers this
+// instance and keeps its lease alive, watches for snapshots and applies them,
+// and keeps the last one on disk so a proxy starts and keeps routing while the
+// control plane is down.
+//
+// Runs on two threads of its own (watch, lease): nothing here is on the
+// request path. Snapshots reach the workers through the Apply callback.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "config/config.h"
+#include "control/api_client.h"
+
+namespace graymesh::proxy {
+
+struct ControlAgentOptions {
+  control::ControlUrl url;
+  std::string token;
+  std::string cache_path;  // last snapshot, replaced atomically; "" = none
+  // Registration (sidecars): empty service = watch only (gateways).
+  std::string service;
+  std::string address;  // what other proxies reach this instance at
+  std::string lane;
+  std::map<std::string, std::string> labels;
+  // The app: registration waits until it accepts connections ("" = no wait).
+  std::string app_address;
+  std::chrono::milliseconds wait{10'000};  // long-poll wait asked of the server
+};
+
+class ControlAgent {
+ public:
+  // `compose` turns a snapshot JSON into the full configuration to run (it
+  // adds what the snapshot does not hold: listeners, the local app).
+  using Compose = std::function<config::Config(const std::string& snapshot_json)>;
+  using Apply = std::function<void(std::shared_ptr<const config::Config>)>;
+
+  ControlAgent(ControlAgentOptions options, Compose compose);
+  ~ControlAgent();
+
+  // The first configuration: from the control plane if it answers within
+  // `timeout`, else from the cache file. Throws std::runtime_error when
+  // neither is there (the message says both reasons).
+  std::shared_ptr<const config::Config> Initial(std::chrono::milliseconds timeout);
+  // Starts watching (and registering); later snapshots go to `apply`.
+  void Start(Apply apply);
+  // Drain: tell the control plane at once so consumers stop choosing us.
+  void Draining();
+  // Deregister (best effort) and stop the threads.
+  void Stop();
+
+  bool registered() const;
+  bool has_snapshot() const;
+
+ private:
+  struct State;
+  std::shared_ptr<State> state_;
+};
+
+}  // namespace graymesh::proxy
