@@ -20,9 +20,9 @@ namespace {
 using json = nlohmann::json;
 using std::chrono::milliseconds;
 
-// Reconnect delays grow to 10 s, jittered so a fleet does not come back in step.
+// Reconnect delays grow to 5 s, jittered so a fleet does not come back in step.
 milliseconds Backoff(int failures, std::mt19937& rng) {
-  int64_t base = std::min<int64_t>(10'000, 250ll << std::min(failures, 6));
+  int64_t base = std::min<int64_t>(5'000, 250ll << std::min(failures, 5));
   return milliseconds(std::uniform_int_distribution<int64_t>(base / 2, base)(rng));
 }
 
