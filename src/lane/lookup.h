@@ -9,18 +9,15 @@
 #include <string_view>
 #include <utility>
 
+#include "http/headers.h"
+
 namespace graymesh::lane::detail {
 
 using HeaderList = std::span<const std::pair<std::string_view, std::string_view>>;
 
-// ASCII case-insensitive equality (header names).
-bool EqualsIgnoreCase(std::string_view a, std::string_view b);
-
-inline std::string_view TrimSpace(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
+// Header names compare as HTTP says; values are trimmed of optional space.
+using http::IEquals;
+inline std::string_view TrimSpace(std::string_view s) { return http::Trim(s); }
 
 // Calls f(name, value) for each "name=value" item of a Cookie header value
 // ("a=1; b=2") or of a query string ("a=1&b&c="), until f returns true.

@@ -1,13 +1,9 @@
 #include "lane/propagation.h"
 
+#include "http/headers.h"
+
 namespace graymesh::lane {
 namespace {
-
-std::string_view TrimOws(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
 
 // Calls fn(member, key, value) for each list-member of a baggage value;
 // stops when fn returns true.
@@ -15,11 +11,11 @@ template <typename Fn>
 void ForEachMember(std::string_view baggage, Fn fn) {
   while (!baggage.empty()) {
     size_t comma = baggage.find(',');
-    std::string_view member = TrimOws(baggage.substr(0, comma));
+    std::string_view member = http::Trim(baggage.substr(0, comma));
     std::string_view kv = member.substr(0, member.find(';'));  // drop properties
     size_t eq = kv.find('=');
     if (eq != std::string_view::npos) {
-      if (fn(member, TrimOws(kv.substr(0, eq)), TrimOws(kv.substr(eq + 1)))) return;
+      if (fn(member, http::Trim(kv.substr(0, eq)), http::Trim(kv.substr(eq + 1)))) return;
     }
     if (comma == std::string_view::npos) return;
     baggage.remove_prefix(comma + 1);
@@ -42,7 +38,7 @@ std::string_view LaneFromBaggage(std::string_view baggage) {
 
 std::string_view TraceIdFromTraceparent(std::string_view tp) {
   // version "-" trace-id(32) "-" parent-id(16) "-" flags(2)
-  tp = TrimOws(tp);
+  tp = http::Trim(tp);
   if (tp.size() < 55 || tp[2] != '-' || tp[35] != '-') return {};
   std::string_view id = tp.substr(3, 32);
   bool all_zero = true;

@@ -44,7 +44,7 @@ void KeyResolver::Resolve(int source) {
       return;
     case Source::kCookie:
       for (const auto& [name, value] : rq_.headers) {
-        if (EqualsIgnoreCase(name, "cookie") && ForEachPair(value, true, offer)) return;
+        if (IEquals(name, "cookie") && ForEachPair(value, true, offer)) return;
       }
       return;
     case Source::kQuery:
@@ -64,7 +64,7 @@ bool KeyResolver::Offer(int source, std::string_view name, std::string_view valu
     const int k = std::countr_zero(candidates);
     candidates &= candidates - 1;
     const std::string& want = keys[k].name;
-    const bool same = static_cast<Source>(source) == Source::kHeader ? EqualsIgnoreCase(name, want)
+    const bool same = static_cast<Source>(source) == Source::kHeader ? IEquals(name, want)
                                                                      : name == want;
     if (same) {
       present_ |= uint64_t{1} << k;

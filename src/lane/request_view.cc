@@ -10,8 +10,6 @@ namespace graymesh::lane {
 namespace detail {
 namespace {
 
-char Lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
-
 bool FindPair(std::string_view list, bool cookie, std::string_view name, std::string_view* value) {
   return ForEachPair(list, cookie, [&](std::string_view n, std::string_view v) {
     if (n != name) return false;
@@ -22,17 +20,9 @@ bool FindPair(std::string_view list, bool cookie, std::string_view name, std::st
 
 }  // namespace
 
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (Lower(a[i]) != Lower(b[i])) return false;
-  }
-  return true;
-}
-
 bool FindHeader(HeaderList headers, std::string_view name, std::string_view* value) {
   for (const auto& [n, v] : headers) {
-    if (EqualsIgnoreCase(n, name)) {
+    if (IEquals(n, name)) {
       *value = v;
       return true;
     }
@@ -43,7 +33,7 @@ bool FindHeader(HeaderList headers, std::string_view name, std::string_view* val
 bool FindCookie(HeaderList headers, std::string_view name, std::string_view* value) {
   if (name.empty()) return false;
   for (const auto& [n, v] : headers) {
-    if (EqualsIgnoreCase(n, "cookie") && FindPair(v, true, name, value)) return true;
+    if (IEquals(n, "cookie") && FindPair(v, true, name, value)) return true;
   }
   return false;
 }
