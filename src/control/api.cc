@@ -225,17 +225,17 @@ asio::awaitable<net::HttpReply> Api::Snapshot(const Request& req) {
     co_return r;
   }
   Reply r;
-  r.body = SnapshotText();
+  r.shared_body = SnapshotText();  // one text for every watcher woken by this change
   r.headers.emplace_back("x-graymesh-version", std::to_string(cached_revision_));
   ++counters_.snapshots_served;
   co_return r;
 }
 
-const std::string& Api::SnapshotText() {
-  if (cached_revision_ != store_.Revision()) {
+std::shared_ptr<const std::string> Api::SnapshotText() {
+  if (cached_revision_ != store_.Revision() || !cached_snapshot_) {
     StoreState state = store_.Read();
-    cached_snapshot_ = SnapshotToJson(BuildSnapshot(state)).dump();
-    cached_snapshot_ += '\n';
+    cached_snapshot_ =
+        std::make_shared<const std::string>(SnapshotToJson(BuildSnapshot(state)).dump() + '\n');
     cached_revision_ = state.revision;
   }
   return cached_snapshot_;

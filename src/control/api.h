@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <memory>
 #include <string>
 
 #include "control/store.h"
@@ -67,14 +68,14 @@ class Api {
   bool Authorized(const Request& req) const;
   // The snapshot JSON text of the store's current revision, built once per
   // revision however many watchers ask.
-  const std::string& SnapshotText();
+  std::shared_ptr<const std::string> SnapshotText();
 
   Store& store_;
   WatchHub& hub_;
   ApiOptions options_;
   ApiCounters counters_;
   int64_t cached_revision_ = -1;
-  std::string cached_snapshot_;
+  std::shared_ptr<const std::string> cached_snapshot_;  // shared by every reply of a revision
 };
 
 // Helpers shared by the api_*.cc files.

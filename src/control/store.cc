@@ -4,6 +4,7 @@
 
 #include <stdexcept>
 
+#include "control/etcd_store.h"
 #include "control/sqlite_store.h"
 
 namespace graymesh::control {
@@ -33,7 +34,22 @@ std::unique_ptr<Store> OpenStore(const std::string& url, std::chrono::millisecon
     if (path.empty()) throw std::runtime_error("store " + url + ": empty path");
     return std::make_unique<SqliteStore>(path, lease_ttl);
   }
-  throw std::runtime_error("store " + url + ": unsupported (expected sqlite:PATH)");
+  if (url.starts_with("etcd:")) {
+    // etcd:http://HOST:PORT[,http://HOST:PORT...]
+    std::vector<std::string> endpoints;
+    std::string rest = url.substr(5);
+    size_t start = 0;
+    while (start <= rest.size()) {
+      size_t comma = rest.find(',', start);
+      if (comma == std::string::npos) comma = rest.size();
+      if (comma > start) endpoints.push_back(rest.substr(start, comma - start));
+      start = comma + 1;
+    }
+    if (endpoints.empty()) throw std::runtime_error("store " + url + ": no endpoints");
+    return std::make_unique<EtcdStore>(endpoints, lease_ttl);
+  }
+  throw std::runtime_error("store " + url +
+                           ": unsupported (expected sqlite:PATH or etcd:http://HOST:PORT[,...])");
 }
 
 std::string InstanceId(const std::string& service, const std::string& address) {

@@ -290,7 +290,8 @@ asio::awaitable<void> HttpServer::RefuseBody(Conn& conn, std::vector<char>& buf)
 asio::awaitable<bool> HttpServer::WriteReply(Conn& conn, const HttpRequest& req,
                                              const HttpReply& reply, bool keep_alive, bool head) {
   bool has_body = HasBody(reply.status);
-  uint64_t length = reply.stream_bytes ? *reply.stream_bytes : reply.body.size();
+  const std::string& body = reply.shared_body ? *reply.shared_body : reply.body;
+  uint64_t length = reply.stream_bytes ? *reply.stream_bytes : body.size();
   // HTTP/1.0 clients cannot read chunked framing: give them a length.
   bool chunked = has_body && reply.stream_bytes && reply.chunked && req.version_minor >= 1;
   std::string out = fmt::format("HTTP/1.1 {} {}\r\n", reply.status, http::StatusText(reply.status));
@@ -307,7 +308,7 @@ asio::awaitable<bool> HttpServer::WriteReply(Conn& conn, const HttpRequest& req,
     co_return !ec;
   }
   if (!reply.stream_bytes) {
-    std::array<asio::const_buffer, 2> bufs{asio::buffer(out), asio::buffer(reply.body)};
+    std::array<asio::const_buffer, 2> bufs{asio::buffer(out), asio::buffer(body)};
     auto [ec, n] = co_await asio::async_write(conn.sock, bufs, kTuple);
     co_return !ec;
   }

@@ -54,6 +54,9 @@ struct HttpReply {
   int status = 200;
   std::string content_type = "application/json";
   std::string body;
+  // A body shared by many replies (a control-plane snapshot sent to a
+  // thousand watchers): written from, never copied. Used instead of `body`.
+  std::shared_ptr<const std::string> shared_body;
   HeaderList headers;  // extra response headers
   // When set, the body is this many pattern bytes, written in pieces so it is
   // never held in memory; `chunked` picks chunked framing over a length.
