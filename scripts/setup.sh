@@ -10,6 +10,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
   curl jq procps python3
+  etcd-server etcd-client
 )
 # Only the benchmark needs these; `setup.sh --bench` adds them.
 BENCH_PACKAGES=(nginx wrk)

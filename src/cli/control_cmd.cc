@@ -102,7 +102,7 @@ void RegisterControlServer(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "control", "Control plane: instance registry with leases, rules store, snapshot watch API");
   cmd->add_option("--listen", opts->listen, "API address HOST:PORT")->capture_default_str();
-  cmd->add_option("--store", opts->store, "Store URL: sqlite:PATH")->capture_default_str();
+  cmd->add_option("--store", opts->store, "Store URL: sqlite:PATH or etcd:URL[,URL...]")->capture_default_str();
   cmd->add_option("--token-file", opts->token_file,
                   "File holding the bearer token that writes (POST/PUT/DELETE) must carry");
   cmd->add_option("--lease-ttl", opts->lease_ttl,

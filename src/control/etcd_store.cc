@@ -9,8 +9,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <map>
-#include <tuple>
 #include <stdexcept>
+#include <tuple>
 
 namespace graymesh::control {
 namespace {
@@ -218,9 +218,9 @@ EtcdStore::EtcdStore(const std::vector<std::string>& endpoints, Millis /*lease_t
     endpoints_.push_back(Endpoint{host, rest.substr(colon + 1), url});
   }
   if (endpoints_.empty()) throw std::runtime_error("etcd: no endpoints");
-  json r = CallOk("/v3/kv/range", json{{"key", B64(kPrefix)},
-                                       {"range_end", B64(PrefixEnd(kPrefix))},
-                                       {"count_only", true}});
+  json r = CallOk(
+      "/v3/kv/range",
+      json{{"key", B64(kPrefix)}, {"range_end", B64(PrefixEnd(kPrefix))}, {"count_only", true}});
   (void)r;
   watcher_ = std::thread([this] { WatchLoop(); });
 }
@@ -245,7 +245,8 @@ EtcdStore::Reply EtcdStore::Call(const std::string& path, const json& body) {
       last_error = ep.url + ": " + why;
       size_t expected = idx;
       current_.compare_exchange_strong(expected, (idx + 1) % endpoints_.size());
-      if (attempt + 1 >= endpoints_.size()) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      if (attempt + 1 >= endpoints_.size())
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
     };
     int fd = Connect(ep.host, ep.port, 5);
     if (fd < 0) {
@@ -380,9 +381,13 @@ RegisterResult EtcdStore::Register(const InstanceSpec& spec, Millis ttl) {
     bool lease_alive = lease != 0 && KeepLease(lease);
     if (same && lease_alive) return result;
     if (!lease_alive) lease = GrantLease(ttl);
-    json cmp = before ? json{{"key", B64(key)}, {"target", "MOD"}, {"result", "EQUAL"},
+    json cmp = before ? json{{"key", B64(key)},
+                             {"target", "MOD"},
+                             {"result", "EQUAL"},
                              {"mod_revision", std::to_string(mod)}}
-                      : json{{"key", B64(key)}, {"target", "CREATE"}, {"result", "EQUAL"},
+                      : json{{"key", B64(key)},
+                             {"target", "CREATE"},
+                             {"result", "EQUAL"},
                              {"create_revision", "0"}};
     json txn{{"compare", json::array({cmp})},
              {"success", json::array({json{{"request_put",
@@ -496,9 +501,13 @@ std::vector<RuleChange> EtcdStore::ApplyRules(const std::vector<Rule>& rules) {
       }
       changes.push_back(it == existing.end() ? RuleChange::kCreated : RuleChange::kUpdated);
       compare.push_back(it == existing.end()
-                            ? json{{"key", B64(key)}, {"target", "CREATE"}, {"result", "EQUAL"},
+                            ? json{{"key", B64(key)},
+                                   {"target", "CREATE"},
+                                   {"result", "EQUAL"},
                                    {"create_revision", "0"}}
-                            : json{{"key", B64(key)}, {"target", "MOD"}, {"result", "EQUAL"},
+                            : json{{"key", B64(key)},
+                                   {"target", "MOD"},
+                                   {"result", "EQUAL"},
                                    {"mod_revision", std::to_string(it->second.second)}});
       json value{{"spec", rule.spec_json}, {"updatedAt", now}};
       success.push_back(json{{"request_put", {{"key", B64(key)}, {"value", B64(value.dump())}}}});
@@ -596,7 +605,8 @@ void EtcdStore::WatchLoop() {
       size_t expected = idx;
       current_.compare_exchange_strong(expected, (idx + 1) % endpoints_.size());
     }
-    for (int i = 0; i < 5 && !stop_; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(40));
+    for (int i = 0; i < 5 && !stop_; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(40));
   }
 }
 

@@ -1,8 +1,9 @@
 // The control plane's state: registered instances with their leases, rule
-// documents, and one global revision that grows by one with every committed
-// change. SqliteStore (one local file) implements it; an etcd store for
-// several replicas is meant to follow, which is why leases and the revision
-// belong to the store (etcd has both natively) rather than to the server.
+// documents, and one global revision that grows with every committed change
+// (by one on SQLite; by etcd's own count on etcd). SqliteStore (one local
+// file) and EtcdStore (replicas sharing an etcd cluster) implement it, which
+// is why leases and the revision belong to the store (etcd has both
+// natively) rather than to the server.
 //
 // Thread-safety: implementations are safe to call from any thread. Calls may
 // block (SQLite: a local transaction; etcd: a round trip).

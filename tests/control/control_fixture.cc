@@ -45,9 +45,18 @@ ControlPlane ControlPlane::Start(std::vector<std::string> args, std::string db) 
   return cp;
 }
 
+ControlPlane ControlPlane::StartOn(std::string store_url, std::vector<std::string> args) {
+  ControlPlane cp;
+  cp.port = FreePort();
+  cp.store = std::move(store_url);
+  cp.args = std::move(args);
+  cp.Restart();
+  return cp;
+}
+
 void ControlPlane::Restart() {
   std::vector<std::string> argv = {"control", "--listen", "127.0.0.1:" + std::to_string(port),
-                                   "--store", "sqlite:" + db};
+                                   "--store", store.empty() ? "sqlite:" + db : store};
   argv.insert(argv.end(), args.begin(), args.end());
   proc = std::make_unique<ChildProcess>(GraymeshBin(), argv);
   EXPECT_TRUE(WaitForPort(port, 5s)) << proc->Log();

@@ -17,10 +17,13 @@ struct ControlPlane {
   uint16_t port = 0;
   std::string db;                 // the SQLite file
   std::vector<std::string> args;  // extra flags (--lease-ttl, --token-file)
+  std::string store;              // a --store URL instead of sqlite:db (etcd:...)
   std::unique_ptr<ChildProcess> proc;
 
   // A fresh store file unless `db` is given.
   static ControlPlane Start(std::vector<std::string> args = {}, std::string db = "");
+  // On the store at `store_url` (etcd:http://...).
+  static ControlPlane StartOn(std::string store_url, std::vector<std::string> args = {});
   // Same port, same file, same flags: after Stop() or a crash (Kill()).
   void Restart();
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port); }

@@ -1,0 +1,196 @@
+// The etcd store with real etcd processes on loopback ports: replicas that
+// share state, a 3-member cluster losing a member, leases expiring in etcd.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include "control/control_fixture.h"
+#include "support/ports.h"
+#include "support/process.h"
+
+namespace graymesh::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr const char* kEtcd = "/usr/bin/etcd";
+
+bool HaveEtcd() { return access(kEtcd, X_OK) == 0; }
+
+struct EtcdMember {
+  std::string name;
+  uint16_t client = 0;
+  uint16_t peer = 0;
+  std::unique_ptr<ChildProcess> proc;
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(client); }
+  std::string peer_url() const { return "http://127.0.0.1:" + std::to_string(peer); }
+};
+
+// Starts `n` members forming one cluster and waits for their client ports.
+std::vector<EtcdMember> StartEtcd(int n) {
+  static int seq = 0;
+  std::vector<EtcdMember> members(n);
+  std::string cluster;
+  for (int i = 0; i < n; ++i) {
+    members[i].name = "n" + std::to_string(i + 1);
+    members[i].client = FreePort();
+    members[i].peer = FreePort();
+    if (!cluster.empty()) cluster += ",";
+    cluster += members[i].name + "=" + members[i].peer_url();
+  }
+  const std::string token = "gm-test-" + std::to_string(getpid()) + "-" + std::to_string(++seq);
+  for (EtcdMember& m : members) {
+    std::string dir = TestTempDir() + "/etcd-" + token + "-" + m.name;
+    m.proc = std::make_unique<ChildProcess>(
+        kEtcd, std::vector<std::string>{"--name",
+                                        m.name,
+                                        "--data-dir",
+                                        dir,
+                                        "--listen-client-urls",
+                                        m.url(),
+                                        "--advertise-client-urls",
+                                        m.url(),
+                                        "--listen-peer-urls",
+                                        m.peer_url(),
+                                        "--initial-advertise-peer-urls",
+                                        m.peer_url(),
+                                        "--initial-cluster",
+                                        cluster,
+                                        "--initial-cluster-token",
+                                        token,
+                                        "--initial-cluster-state",
+                                        "new",
+                                        "--heartbeat-interval",
+                                        "50",
+                                        "--election-timeout",
+                                        "500"});
+  }
+  for (EtcdMember& m : members) EXPECT_TRUE(WaitForPort(m.client, 10s)) << m.proc->Log();
+  return members;
+}
+
+std::string StoreUrl(const std::vector<EtcdMember>& members) {
+  std::string url = "etcd:";
+  for (size_t i = 0; i < members.size(); ++i) url += (i ? "," : "") + members[i].url();
+  return url;
+}
+
+// Until the control plane answers a write (etcd may still elect a leader).
+void WaitReady(const ControlPlane& cp) {
+  for (int i = 0; i < 100; ++i) {
+    if (cp.Get("/v1/rules").status == 200) return;
+    std::this_thread::sleep_for(100ms);
+  }
+  ADD_FAILURE() << "control plane on etcd never answered";
+}
+
+#define REQUIRE_ETCD() \
+  if (!HaveEtcd()) GTEST_SKIP() << kEtcd << " not installed (apt-get install etcd-server)"
+
+TEST(Etcd, RuleAppliedOnOneReplicaWakesLongPollOnTheOther) {
+  REQUIRE_ETCD();
+  auto etcd = StartEtcd(1);
+  ControlPlane a = ControlPlane::StartOn(StoreUrl(etcd));
+  ControlPlane b = ControlPlane::StartOn(StoreUrl(etcd));
+  WaitReady(a);
+  WaitReady(b);
+  const int64_t rev = b.Revision();
+  ASSERT_GT(rev, 0);
+
+  Response polled;
+  std::thread poller(
+      [&] { polled = b.Get("/v1/snapshot?version=" + std::to_string(rev) + "&wait=10"); });
+  std::this_thread::sleep_for(300ms);  // the poll is waiting on b
+  const auto t0 = std::chrono::steady_clock::now();
+  Response applied =
+      a.Send("POST", "/v1/apply", "kind: Route\nname: shop\nspec:\n  service: order\n");
+  ASSERT_EQ(applied.status, 200) << applied.body;
+  poller.join();
+  const auto took = std::chrono::steady_clock::now() - t0;
+  ASSERT_EQ(polled.status, 200) << polled.body << polled.error;
+  EXPECT_LT(took, 1s);
+  nlohmann::json snap = Json(polled);
+  ASSERT_EQ(snap["routes"].size(), 1u) << polled.body;
+  EXPECT_EQ(snap["routes"][0]["name"], "shop");
+  EXPECT_GT(snap["version"].get<int64_t>(), rev);
+  // Both replicas show the same state at the same revision.
+  EXPECT_EQ(a.Revision(), b.Revision());
+  EXPECT_EQ(Json(b.Get("/v1/rules/route/shop"))["name"], "shop");
+}
+
+TEST(Etcd, ThreeMembersSurviveOneKilled) {
+  REQUIRE_ETCD();
+  auto etcd = StartEtcd(3);
+  ControlPlane a = ControlPlane::StartOn(StoreUrl(etcd));
+  ControlPlane b = ControlPlane::StartOn(StoreUrl(etcd));
+  WaitReady(a);
+  WaitReady(b);
+  ASSERT_EQ(a.Send("POST", "/v1/apply", "kind: Route\nname: r1\nspec:\n  service: order\n").status,
+            200);
+  ASSERT_EQ(RegisterInstance(b, "order", "10.0.0.1:15006").status, 201);
+
+  // The leader goes away (the first member if none is known): the others
+  // elect a new one, and the replicas must move on to a live endpoint.
+  size_t victim = 0;
+  for (size_t i = 0; i < etcd.size(); ++i) {
+    Response st = HttpRequest(etcd[i].client, "POST", "/v3/maintenance/status", "{}");
+    nlohmann::json j = nlohmann::json::parse(st.body, nullptr, false);
+    if (j.is_object() && j.contains("leader") && j.contains("header") &&
+        j["leader"] == j["header"]["member_id"]) {
+      victim = i;
+    }
+  }
+  etcd[victim].proc->Kill();
+
+  Response applied;
+  for (int i = 0; i < 30; ++i) {  // a leader election may be under way
+    applied = b.Send("POST", "/v1/apply", "kind: Route\nname: r2\nspec:\n  service: pay\n");
+    if (applied.status == 200) break;
+    std::this_thread::sleep_for(200ms);
+  }
+  ASSERT_EQ(applied.status, 200) << applied.body;
+  Response reg = RegisterInstance(a, "pay", "10.0.0.2:15006");
+  ASSERT_EQ(reg.status, 201) << reg.body;
+
+  for (const ControlPlane* cp : {&a, &b}) {
+    nlohmann::json rules = Json(cp->Get("/v1/rules/route"));
+    ASSERT_EQ(rules["rules"].size(), 2u) << rules.dump();
+    nlohmann::json inst = Json(cp->Get("/v1/instances"));
+    ASSERT_EQ(inst["instances"].size(), 2u) << inst.dump();
+  }
+}
+
+TEST(Etcd, LeaseExpiresInEtcdAndOtherReplicaSeesIt) {
+  REQUIRE_ETCD();
+  auto etcd = StartEtcd(1);
+  ControlPlane a = ControlPlane::StartOn(StoreUrl(etcd), {"--lease-ttl", "2s"});
+  ControlPlane b = ControlPlane::StartOn(StoreUrl(etcd), {"--lease-ttl", "2s"});
+  WaitReady(a);
+  WaitReady(b);
+  Response reg = RegisterInstance(a, "order", "10.0.0.1:15006");
+  ASSERT_EQ(reg.status, 201) << reg.body;
+  const std::string id = Json(reg)["id"];
+  ASSERT_EQ(b.Get("/v1/instances/" + id).status, 200);
+
+  // Heartbeats through b keep it alive past the TTL.
+  for (int i = 0; i < 4; ++i) {
+    std::this_thread::sleep_for(800ms);
+    ASSERT_EQ(b.Send("PUT", "/v1/instances/" + id + "/heartbeat", "").status, 200);
+  }
+  ASSERT_EQ(a.Get("/v1/instances/" + id).status, 200);
+
+  // Then they stop: etcd removes the key and b's long poll sees it.
+  const int64_t rev = b.Revision();
+  Response polled = b.Get("/v1/snapshot?version=" + std::to_string(rev) + "&wait=10");
+  ASSERT_EQ(polled.status, 200) << polled.body;
+  nlohmann::json snap = Json(polled);
+  EXPECT_TRUE(snap["services"].empty()) << polled.body;
+  EXPECT_EQ(b.Get("/v1/instances/" + id).status, 404);
+  EXPECT_EQ(a.Get("/v1/instances/" + id).status, 404);
+  EXPECT_EQ(b.Send("PUT", "/v1/instances/" + id + "/heartbeat", "").status, 404);
+}
+
+}  // namespace
+}  // namespace graymesh::test
