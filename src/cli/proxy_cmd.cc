@@ -121,7 +121,14 @@ int Serve(const DataPlaneFlags& f, const std::string& role, const Build& build) 
 
   proxy::ControlAgentOptions opt;
   try {
-    opt.url = control::ParseControlUrl(f.control);
+    std::string list = f.control;  // "URL[,URL...]": the replicas
+    for (size_t start = 0; start <= list.size();) {
+      size_t comma = list.find(',', start);
+      if (comma == std::string::npos) comma = list.size();
+      if (comma > start) opt.urls.push_back(control::ParseControlUrl(list.substr(start, comma - start)));
+      start = comma + 1;
+    }
+    if (opt.urls.empty()) throw std::invalid_argument("no URL");
   } catch (const std::exception& e) {
     spdlog::error("--control {}: {}", f.control, e.what());
     return 2;
@@ -166,8 +173,9 @@ int Serve(const DataPlaneFlags& f, const std::string& role, const Build& build) 
 }  // namespace
 
 void AddControlFlags(CLI::App* cmd, DataPlaneFlags* f) {
-  cmd->add_option("--control", f->control, "control plane URL; snapshots replace --config's "
-                                            "services, routes and lanes")
+  cmd->add_option("--control", f->control,
+                  "control plane URL[,URL...] (replicas, tried in turn); snapshots replace "
+                  "--config's services, routes and lanes")
       ->envname("GRAYMESH_CONTROL");
   cmd->add_option("--token", f->token, "bearer token for the control plane")
       ->envname("GRAYMESH_TOKEN");

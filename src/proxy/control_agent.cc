@@ -74,6 +74,24 @@ struct ControlAgent::State {
   std::atomic<int64_t> ttl_seconds{15};
   std::thread watch, lease;
 
+  std::atomic<size_t> current{0};  // index into opt.urls
+
+  // One call to the current replica; a transport failure or 5xx moves the
+  // next call to the next replica (a killed replica's proxies fail over).
+  control::ApiResult Call(const std::string& method, const std::string& path,
+                          const std::string& body, milliseconds timeout) {
+    const size_t i = current.load() % opt.urls.size();
+    net::HeaderList headers;
+    if (!body.empty()) headers.emplace_back("content-type", "application/json");
+    control::ApiResult r =
+        control::CallControl(opt.urls[i], opt.token, method, path, body, headers, timeout);
+    if (r.status == 0 || r.status >= 500) {
+      size_t expected = i;
+      current.compare_exchange_strong(expected, i + 1);
+    }
+    return r;
+  }
+
   // Applies a snapshot body; false when it does not parse (kept: the old one).
   bool Take(const std::string& body, bool save) {
     try {
@@ -97,8 +115,7 @@ struct ControlAgent::State {
     while (!stop) {
       std::string path = "/v1/snapshot?version=" + std::to_string(version.load()) +
                          "&wait=" + std::to_string(opt.wait.count() / 1000);
-      control::ApiResult r =
-          control::CallControl(opt.url, opt.token, "GET", path, "", {}, opt.wait + milliseconds(5000));
+      control::ApiResult r = Call("GET", path, "", opt.wait + milliseconds(5000));
       if (stop) return;
       if (r.status == 200) {
         failures = 0;
@@ -118,9 +135,7 @@ struct ControlAgent::State {
   bool Register() {
     json body = {{"service", opt.service}, {"address", opt.address}, {"lane", opt.lane},
                  {"labels", opt.labels}, {"state", draining ? "draining" : "ready"}};
-    control::ApiResult r = control::CallControl(opt.url, opt.token, "POST", "/v1/instances",
-                                                body.dump(), {{"content-type", "application/json"}},
-                                                milliseconds(5000));
+    control::ApiResult r = Call("POST", "/v1/instances", body.dump(), milliseconds(5000));
     if (r.status != 200) return false;
     std::lock_guard<std::mutex> lock(mu);
     json reply = json::parse(r.body, nullptr, false);
@@ -147,9 +162,8 @@ struct ControlAgent::State {
       if (my_id.empty()) {
         ok = Register();
       } else {
-        control::ApiResult r = control::CallControl(
-            opt.url, opt.token, "PUT", "/v1/instances/" + my_id + "/heartbeat", "", {},
-            milliseconds(5000));
+        control::ApiResult r =
+            Call("PUT", "/v1/instances/" + my_id + "/heartbeat", "", milliseconds(5000));
         if (r.status == 404) {  // lease lost (control plane restarted, or cut off too long)
           std::lock_guard<std::mutex> lock(mu);
           id.clear();
@@ -184,8 +198,10 @@ std::shared_ptr<const config::Config> ControlAgent::Initial(milliseconds timeout
   State& s = *state_;
   std::shared_ptr<const config::Config> cfg;
   s.apply = [&](std::shared_ptr<const config::Config> c) { cfg = std::move(c); };
-  control::ApiResult r =
-      control::CallControl(s.opt.url, s.opt.token, "GET", "/v1/snapshot?version=0", "", {}, timeout);
+  control::ApiResult r = s.Call("GET", "/v1/snapshot?version=0", "", timeout);
+  for (size_t i = 1; i < s.opt.urls.size() && (r.status == 0 || r.status >= 500); ++i) {
+    r = s.Call("GET", "/v1/snapshot?version=0", "", timeout);
+  }
   std::string why_control = r.status == 0 ? r.error : "status " + std::to_string(r.status);
   if (r.status == 200 && s.Take(r.body, true)) {
     s.apply = nullptr;
@@ -221,9 +237,7 @@ void ControlAgent::Draining() {
     my_id = s.id;
   }
   if (my_id.empty()) return;
-  control::CallControl(s.opt.url, s.opt.token, "PUT", "/v1/instances/" + my_id,
-                       R"({"state":"draining"})", {{"content-type", "application/json"}},
-                       milliseconds(2000));
+  s.Call("PUT", "/v1/instances/" + my_id, R"({"state":"draining"})", milliseconds(2000));
 }
 
 void ControlAgent::Stop() {
@@ -235,8 +249,7 @@ void ControlAgent::Stop() {
     my_id = s->id;
   }
   if (!my_id.empty()) {
-    control::CallControl(s->opt.url, s->opt.token, "DELETE", "/v1/instances/" + my_id, "", {},
-                         milliseconds(2000));
+    s->Call("DELETE", "/v1/instances/" + my_id, "", milliseconds(2000));
   }
   // A long poll may be in flight: let that thread finish on its own; it only
   // touches the shared state, which it keeps alive.

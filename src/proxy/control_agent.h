@@ -12,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "config/config.h"
 #include "control/api_client.h"
@@ -19,7 +20,8 @@
 namespace graymesh::proxy {
 
 struct ControlAgentOptions {
-  control::ControlUrl url;
+  // Control-plane replicas: calls go to one; after a failure, to the next.
+  std::vector<control::ControlUrl> urls;
   std::string token;
   std::string cache_path;  // last snapshot, replaced atomically; "" = none
   // Registration (sidecars): empty service = watch only (gateways).

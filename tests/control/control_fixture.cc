@@ -148,4 +148,54 @@ CliResult RunCli(const std::vector<std::string>& args, const std::vector<std::st
   return r;
 }
 
+bool HaveEtcd() { return access(kEtcd, X_OK) == 0; }
+
+std::vector<EtcdMember> StartEtcd(int n) {
+  static int seq = 0;
+  std::vector<EtcdMember> members(n);
+  std::string cluster;
+  for (int i = 0; i < n; ++i) {
+    members[i].name = "n" + std::to_string(i + 1);
+    members[i].client = FreePort();
+    members[i].peer = FreePort();
+    if (!cluster.empty()) cluster += ",";
+    cluster += members[i].name + "=" + members[i].peer_url();
+  }
+  const std::string token = "gm-test-" + std::to_string(getpid()) + "-" + std::to_string(++seq);
+  for (EtcdMember& m : members) {
+    std::string dir = TestTempDir() + "/etcd-" + token + "-" + m.name;
+    m.proc = std::make_unique<ChildProcess>(
+        kEtcd, std::vector<std::string>{"--name",
+                                        m.name,
+                                        "--data-dir",
+                                        dir,
+                                        "--listen-client-urls",
+                                        m.url(),
+                                        "--advertise-client-urls",
+                                        m.url(),
+                                        "--listen-peer-urls",
+                                        m.peer_url(),
+                                        "--initial-advertise-peer-urls",
+                                        m.peer_url(),
+                                        "--initial-cluster",
+                                        cluster,
+                                        "--initial-cluster-token",
+                                        token,
+                                        "--initial-cluster-state",
+                                        "new",
+                                        "--heartbeat-interval",
+                                        "50",
+                                        "--election-timeout",
+                                        "500"});
+  }
+  for (EtcdMember& m : members) EXPECT_TRUE(WaitForPort(m.client, 10s)) << m.proc->Log();
+  return members;
+}
+
+std::string StoreUrl(const std::vector<EtcdMember>& members) {
+  std::string url = "etcd:";
+  for (size_t i = 0; i < members.size(); ++i) url += (i ? "," : "") + members[i].url();
+  return url;
+}
+
 }  // namespace graymesh::test

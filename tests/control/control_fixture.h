@@ -52,6 +52,26 @@ struct CliResult {
 // Runs `graymesh ARGS...` to completion, stdout and stderr kept apart.
 CliResult RunCli(const std::vector<std::string>& args, const std::vector<std::string>& env = {});
 
+// Real etcd members on loopback, for the etcd store and replica tests.
+inline constexpr const char* kEtcd = "/usr/bin/etcd";
+bool HaveEtcd();
+#define REQUIRE_ETCD() \
+  if (!HaveEtcd()) GTEST_SKIP() << kEtcd << " not installed (apt-get install etcd-server)"
+
+struct EtcdMember {
+  std::string name;
+  uint16_t client = 0;
+  uint16_t peer = 0;
+  std::unique_ptr<ChildProcess> proc;
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(client); }
+  std::string peer_url() const { return "http://127.0.0.1:" + std::to_string(peer); }
+};
+
+// Starts `n` members forming one cluster and waits for their client ports.
+std::vector<EtcdMember> StartEtcd(int n);
+// "etcd:URL,URL,..." for `graymesh control --store`.
+std::string StoreUrl(const std::vector<EtcdMember>& members);
+
 // A fresh file in the test temp dir holding `text`.
 std::string TempFile(const std::string& name, const std::string& text);
 

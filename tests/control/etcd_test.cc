@@ -15,68 +15,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-constexpr const char* kEtcd = "/usr/bin/etcd";
-
-bool HaveEtcd() { return access(kEtcd, X_OK) == 0; }
-
-struct EtcdMember {
-  std::string name;
-  uint16_t client = 0;
-  uint16_t peer = 0;
-  std::unique_ptr<ChildProcess> proc;
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(client); }
-  std::string peer_url() const { return "http://127.0.0.1:" + std::to_string(peer); }
-};
-
-// Starts `n` members forming one cluster and waits for their client ports.
-std::vector<EtcdMember> StartEtcd(int n) {
-  static int seq = 0;
-  std::vector<EtcdMember> members(n);
-  std::string cluster;
-  for (int i = 0; i < n; ++i) {
-    members[i].name = "n" + std::to_string(i + 1);
-    members[i].client = FreePort();
-    members[i].peer = FreePort();
-    if (!cluster.empty()) cluster += ",";
-    cluster += members[i].name + "=" + members[i].peer_url();
-  }
-  const std::string token = "gm-test-" + std::to_string(getpid()) + "-" + std::to_string(++seq);
-  for (EtcdMember& m : members) {
-    std::string dir = TestTempDir() + "/etcd-" + token + "-" + m.name;
-    m.proc = std::make_unique<ChildProcess>(
-        kEtcd, std::vector<std::string>{"--name",
-                                        m.name,
-                                        "--data-dir",
-                                        dir,
-                                        "--listen-client-urls",
-                                        m.url(),
-                                        "--advertise-client-urls",
-                                        m.url(),
-                                        "--listen-peer-urls",
-                                        m.peer_url(),
-                                        "--initial-advertise-peer-urls",
-                                        m.peer_url(),
-                                        "--initial-cluster",
-                                        cluster,
-                                        "--initial-cluster-token",
-                                        token,
-                                        "--initial-cluster-state",
-                                        "new",
-                                        "--heartbeat-interval",
-                                        "50",
-                                        "--election-timeout",
-                                        "500"});
-  }
-  for (EtcdMember& m : members) EXPECT_TRUE(WaitForPort(m.client, 10s)) << m.proc->Log();
-  return members;
-}
-
-std::string StoreUrl(const std::vector<EtcdMember>& members) {
-  std::string url = "etcd:";
-  for (size_t i = 0; i < members.size(); ++i) url += (i ? "," : "") + members[i].url();
-  return url;
-}
-
 // Until the control plane answers a write (etcd may still elect a leader).
 void WaitReady(const ControlPlane& cp) {
   for (int i = 0; i < 100; ++i) {
@@ -86,8 +24,6 @@ void WaitReady(const ControlPlane& cp) {
   ADD_FAILURE() << "control plane on etcd never answered";
 }
 
-#define REQUIRE_ETCD() \
-  if (!HaveEtcd()) GTEST_SKIP() << kEtcd << " not installed (apt-get install etcd-server)"
 
 TEST(Etcd, RuleAppliedOnOneReplicaWakesLongPollOnTheOther) {
   REQUIRE_ETCD();

@@ -22,7 +22,10 @@ struct Instance {
   std::vector<std::string> sidecar_args;
 
   Instance(const std::string& service, const std::string& lane, const std::string& calls,
-           const ControlPlane& cp) {
+           const ControlPlane& cp)
+      : Instance(service, lane, calls, cp.url()) {}
+  Instance(const std::string& service, const std::string& lane, const std::string& calls,
+           const std::string& control) {
     std::vector<std::string> a{"sample-app", "--name", service, "--listen", Addr(app)};
     if (!lane.empty()) a.insert(a.end(), {"--lane", lane});
     if (!calls.empty()) {
@@ -33,7 +36,7 @@ struct Instance {
     cache = TestTempDir() + "/cache-" + std::to_string(inbound) + ".json";
     sidecar_args = {"proxy",      "--service", service,       "--app",   Addr(app),
                     "--inbound",  Addr(inbound), "--outbound", Addr(outbound), "--admin",
-                    Addr(admin), "--control", cp.url(),      "--cache", cache,
+                    Addr(admin), "--control", control,       "--cache", cache,
                     "--workers",  "1"};
     if (!lane.empty()) sidecar_args.insert(sidecar_args.end(), {"--lane", lane});
     StartSidecar();
@@ -162,6 +165,32 @@ TEST(ControlMesh, AKilledInstanceLeavesWhenItsLeaseExpires) {
   // Once the push lands, no request is even tried on the dead instance.
   std::this_thread::sleep_for(500ms);
   for (int i = 0; i < 20; ++i) EXPECT_EQ(PaymentLane(order), "base");
+}
+
+// Two control-plane replicas on one etcd; the sidecars know both. When the
+// replica they talk to dies, they go on with the other: registration stays
+// alive and rules applied there still reach them.
+TEST(ControlMesh, SidecarsFailOverToAnotherReplica) {
+  REQUIRE_ETCD();
+  std::vector<EtcdMember> etcd = StartEtcd(1);
+  ControlPlane a = ControlPlane::StartOn(StoreUrl(etcd));
+  ControlPlane b = ControlPlane::StartOn(StoreUrl(etcd));
+  const std::string both = a.url() + "," + b.url();
+  Instance payment("payment", "", "", both);
+  Instance gray("payment", "gray", "", both);
+  Instance order("order", "", "payment", both);
+  ASSERT_TRUE(order.WaitReady(15s)) << order.sidecar->Log();
+  ASSERT_TRUE(gray.WaitReady(15s)) << gray.sidecar->Log();
+
+  a.proc->Kill();
+  ASSERT_EQ(RunCli({"apply", "-f", TempFile("lane.yaml", kGrayForHeader), "--control", b.url()})
+                .code,
+            0);
+  std::string last;
+  EXPECT_TRUE(Eventually([&] { return (last = PaymentLane(order, {{"x-env", "gray"}})) == "gray"; },
+                         10s))
+      << last << "\n" << order.sidecar->Log();
+  EXPECT_EQ(HttpGet(order.admin, "/ready").status, 200) << "still registered, through b";
 }
 
 }  // namespace
