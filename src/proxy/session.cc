@@ -98,14 +98,17 @@ asio::awaitable<void> Session::SendError(int status, std::string_view reason) {
 // Reads and interprets one request head, then forwards the request. Returns
 // false when the connection should close.
 asio::awaitable<bool> Session::ReadHead() {
-  const config::Config& cfg = worker_.config();
+  // Copies, not a reference: a new snapshot may replace the configuration
+  // while this connection waits for its next request.
+  const config::Timeouts timeouts = worker_.config().timeouts;
+  const size_t max_head = worker_.config().limits.max_header_bytes;
   in_.Compact();
   expired_ = Timeout::kNone;
   idle_ = in_.readable() == 0;
   req_parser_.NextMessage();
   size_t parsed = 0;
-  if (idle_) SetDeadline(Timeout::kIdle, cfg.timeouts.idle);
-  else SetDeadline(Timeout::kHeader, cfg.timeouts.header_read);
+  if (idle_) SetDeadline(Timeout::kIdle, timeouts.idle);
+  else SetDeadline(Timeout::kHeader, timeouts.header_read);
 
   for (;;) {
     if (in_.wpos() > parsed) {
@@ -121,13 +124,13 @@ asio::awaitable<bool> Session::ReadHead() {
         }
         co_return false;
       }
-      if (parsed > cfg.limits.max_header_bytes) {
+      if (parsed > max_head) {
         co_await SendError(431, "request head larger than the limit");
         co_return false;
       }
     }
     if (in_.writable() == 0) {
-      in_.Grow(std::max(in_.capacity() * 2, size_t(cfg.limits.max_header_bytes) + 1024));
+      in_.Grow(std::max(in_.capacity() * 2, max_head + 1024));
     }
     auto [ec, n] = co_await client_.async_read_some(
         asio::buffer(in_.write_ptr(), in_.writable()), kNoThrow);
@@ -139,7 +142,7 @@ asio::awaitable<bool> Session::ReadHead() {
     }
     if (idle_) {
       idle_ = false;
-      SetDeadline(Timeout::kHeader, cfg.timeouts.header_read);
+      SetDeadline(Timeout::kHeader, timeouts.header_read);
     }
     in_.Commit(n);
   }
