@@ -50,7 +50,6 @@ struct WorkerStats {
   GRAYMESH_PROXY_COUNTERS(GRAYMESH_DECLARE)
 #undef GRAYMESH_DECLARE
   Gauge downstream_cx_active;
-  Gauge downstream_rq_active;
 
   // Counts an error reply by its status.
   void CountError(int status);
