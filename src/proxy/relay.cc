@@ -49,17 +49,7 @@ void Session::BuildUpstreamHead(const Request& rq) {
     if (name.size() == 17 && is_outbound && http::IEquals(name, lane::kSourceHeader)) continue;
     AppendHeader(&out_, name, h.value.In(base));
   }
-  // The lane travels in both forms, so apps that forward either keep it.
-  if (!rq.lane.empty()) {
-    AppendHeader(&out_, lane::kLaneHeader, rq.lane);
-    out_.append("baggage: ");
-    if (!lane::AppendBaggageWithLane(rq.baggage, rq.lane, &out_)) out_.append(rq.baggage);
-    out_.append("\r\n");
-  }
-  if (rq.made_traceparent) AppendHeader(&out_, "traceparent", rq.traceparent);
-  if (is_outbound && !worker_.config().node.service.empty()) {
-    AppendHeader(&out_, lane::kSourceHeader, worker_.config().node.service);
-  }
+  AppendLaneHeaders(rq);
   if (!rq.host_present) AppendHeader(&out_, "host", rq.authority);
   if (add_xff) {
     out_.append("x-forwarded-for: ");

@@ -9,7 +9,6 @@
 #include "http/headers.h"
 #include "http/reply.h"
 #include "lane/propagation.h"
-#include "lane/trace_map.h"
 
 namespace graymesh::proxy {
 namespace {
@@ -281,83 +280,9 @@ asio::awaitable<void> Session::Handle(Request& rq) {
     co_return;
   }
   if (!rq.keep_alive) close_after_ = true;
-  rq.lane = ChooseLane(rq);
-  if (!rq.lane.empty()) {
-    std::string_view trace = lane::TraceIdFromTraceparent(rq.traceparent);
-    if (trace.empty() && listener_.cfg.kind == config::ListenerKind::kGateway) {
-      // Give the request a trace so sidecars of apps that forward only
-      // traceparent can keep its lane (loose mode).
-      traceparent_ = worker_.NewTraceparent();
-      rq.traceparent = traceparent_;
-      rq.made_traceparent = true;
-    }
-    if (!trace.empty() && listener_.cfg.kind == config::ListenerKind::kInbound) {
-      if (uint8_t id = lane::LaneIds::Find(rq.lane); id != 0) {
-        worker_.traces()->Learn(trace, id, Worker::NowMs() / 1000);
-      }
-    }
-  }
+  DecideLane(rq);
   BuildUpstreamHead(rq);
   co_await Forward(rq);
-}
-
-std::string_view Session::ChooseLane(const Request& rq) {
-  if (lane::ValidLaneTag(rq.header_lane)) return rq.header_lane;
-  if (std::string_view l = lane::LaneFromBaggage(rq.baggage); !l.empty()) return l;
-  const Snapshot& snap = *worker_.upstreams().snapshot();
-  const config::ListenerKind kind = listener_.cfg.kind;
-  if (kind == config::ListenerKind::kOutbound) {
-    std::string_view trace = lane::TraceIdFromTraceparent(rq.traceparent);
-    if (!trace.empty()) {
-      uint8_t id = worker_.traces()->Find(trace, Worker::NowMs() / 1000);
-      if (id != 0) return lane::LaneIds::Name(id);
-    }
-  }
-  const lane::EntranceRules* rules[2] = {nullptr, nullptr};
-  switch (kind) {
-    case config::ListenerKind::kGateway:
-      rules[0] = snap.GatewayRules(listener_.cfg.name);
-      rules[1] = snap.ServiceRules(rq.service);
-      break;
-    case config::ListenerKind::kOutbound:
-      rules[0] = snap.ServiceRules(rq.service);
-      break;
-    case config::ListenerKind::kInbound:
-      rules[0] = snap.InboundRules();
-      break;
-    case config::ListenerKind::kTcp:
-      break;
-  }
-  if (rules[0] != nullptr || rules[1] != nullptr) {
-    lane::RequestView view = MakeView(rq);
-    for (const lane::EntranceRules* r : rules) {
-      if (r == nullptr) continue;
-      if (std::string_view l = r->Match(view); !l.empty()) return l;
-    }
-  }
-  if (kind != config::ListenerKind::kGateway) return worker_.config().node.lane;
-  return {};
-}
-
-lane::RequestView Session::MakeView(const Request& rq) {
-  const char* base = in_.data();
-  size_t n = 0;
-  for (const http::HeaderSlice& h : req_parser_.headers()) {
-    view_headers_[n++] = {h.name.In(base), http::Trim(h.value.In(base))};
-  }
-  size_t q = rq.target.find('?');
-  lane::RequestView v;
-  v.method = llhttp_method_name(rq.method);
-  v.path = rq.target.substr(0, q);
-  v.query = q == std::string_view::npos ? std::string_view() : rq.target.substr(q + 1);
-  v.client_address = client_ip_;
-  v.headers = {view_headers_.data(), n};
-  // The caller: this node itself on the outbound side, else what the
-  // caller's sidecar said.
-  v.source_service = listener_.cfg.kind == config::ListenerKind::kOutbound
-                         ? std::string_view(worker_.config().node.service)
-                         : v.Header(lane::kSourceHeader);
-  return v;
 }
 
 asio::awaitable<void> Session::Forward(Request& rq) {

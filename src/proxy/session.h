@@ -84,9 +84,15 @@ class Session {
   void BuildDownstreamHead(bool chunked_out);
   asio::awaitable<void> SendError(int status, std::string_view reason);
   void BuildUpstreamHead(const Request& rq);
+  // ---- session_lane.cc ----
+  // Sets rq.lane, makes up a traceparent where one is needed, and teaches the
+  // loose-mode map.
+  void DecideLane(Request& rq);
   // DESIGN.md §3: header, baggage, loose mode, entrance rules, node tag.
   std::string_view ChooseLane(const Request& rq);
   lane::RequestView MakeView(const Request& rq);
+  // Appends the headers that carry the lane (and the caller) to out_.
+  void AppendLaneHeaders(const Request& rq);
 
   void SetDeadline(Timeout kind, config::Millis after);
   void ClearDeadline() { timeout_ = Timeout::kNone; }
