@@ -18,25 +18,6 @@ bool IsHex(char c) {
   return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
-// tchar, RFC 9110 5.6.2.
-bool IsTokenChar(char c) {
-  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
-  return std::strchr("!#$%&'*+-.^_`|~", c) != nullptr && c != '\0';
-}
-
-// qdtext, RFC 9110 5.6.4: HTAB, SP, VCHAR except DQUOTE and backslash, obs-text.
-bool IsQdText(char c) {
-  auto u = static_cast<unsigned char>(c);
-  return c == '\t' || c == ' ' || c == 0x21 || (u >= 0x23 && u <= 0x5b) ||
-         (u >= 0x5d && u <= 0x7e) || u >= 0x80;
-}
-
-// The escaped byte of a quoted-pair: HTAB, SP, VCHAR, obs-text.
-bool IsQuotedPairChar(char c) {
-  auto u = static_cast<unsigned char>(c);
-  return c == '\t' || (u >= 0x20 && u != 0x7f);
-}
-
 // True when, in a field section, a line starts with SP or HTAB (obs-fold,
 // RFC 9112 5.2). `*last` is the byte before [p, end); it is updated so the
 // check holds across reads. llhttp joins such lines into the previous value;
@@ -276,7 +257,6 @@ ParseStatus Parser::Execute(const char* data, size_t len, size_t* consumed) {
       chunk_line_ = ChunkLine::kSize;
       chunk_digits_ = false;
       chunk_nonzero_ = false;
-      chunk_ext_len_ = 0;
       llhttp_resume(&p_);
       return ParseStatus::kNeedMore;
     }
@@ -324,93 +304,47 @@ ParseStatus Parser::FeedHead(const char* base, size_t from, size_t to, size_t* c
 // The chunk-size line is read here rather than by llhttp, whose extension
 // parsing (8.x) refuses valid lines such as `1;a=b;c=d` and `1 ;a=b`. The hex
 // digits and the line end go to llhttp, which keeps the chunk state; the
-// extension is checked against RFC 9112 7.1.1 and skipped (it is forwarded
-// raw with the body, or dropped when the body is decoded).
+// extensions are checked and skipped (forwarded raw with the body, or dropped
+// when the body is decoded).
 ParseStatus Parser::ScanChunkLine(const char* data, size_t len, size_t* pos) {
-  while (*pos < len) {
-    if (chunk_line_ == ChunkLine::kSize) {
-      size_t start = *pos;
-      while (*pos < len && IsHex(data[*pos])) {
-        if (data[*pos] != '0') chunk_nonzero_ = true;
-        ++*pos;
-      }
-      if (*pos > start) {
-        chunk_digits_ = true;
-        size_t used = 0;
-        if (Execute(data + start, *pos - start, &used) == ParseStatus::kError) {
-          return ParseStatus::kError;  // e.g. size overflow
-        }
-      }
-      if (*pos == len) return ParseStatus::kNeedMore;
-      char c = data[*pos];
-      if (c != ';' && !IsBws(c)) {
-        EndChunkLine();  // CR, or a byte llhttp refuses
-        return ParseStatus::kNeedMore;
-      }
-      if (!chunk_digits_) return Fail("chunk size missing");
-      chunk_line_ = c == ';' ? ChunkLine::kBeforeName : ChunkLine::kBeforeSemi;
+  if (chunk_line_ == ChunkLine::kSize) {
+    size_t start = *pos;
+    while (*pos < len && IsHex(data[*pos])) {
+      if (data[*pos] != '0') chunk_nonzero_ = true;
       ++*pos;
-      ++chunk_ext_len_;
-      continue;
     }
+    if (*pos > start) {
+      chunk_digits_ = true;
+      size_t used = 0;
+      if (Execute(data + start, *pos - start, &used) == ParseStatus::kError) {
+        return ParseStatus::kError;  // e.g. a size that overflows
+      }
+    }
+    if (*pos == len) return ParseStatus::kNeedMore;
     char c = data[*pos];
-    if (c == '\r' && (chunk_line_ == ChunkLine::kName || chunk_line_ == ChunkLine::kToken ||
-                      chunk_line_ == ChunkLine::kAfterQuoted)) {
-      EndChunkLine();
+    if (c != ';' && !IsBws(c)) {
+      EndChunkLine();  // CR, or a byte llhttp refuses
       return ParseStatus::kNeedMore;
     }
-    if (++chunk_ext_len_ > kMaxChunkExtension) {
-      return Fail("chunk extension longer than the limit");
-    }
-    if (ScanChunkExtension(c) == ParseStatus::kError) return ParseStatus::kError;
+    if (!chunk_digits_) return Fail("chunk size missing");
+    chunk_ext_.Start(c);
+    chunk_line_ = ChunkLine::kExtension;
     ++*pos;
   }
-  return ParseStatus::kNeedMore;
-}
-
-// One byte of chunk-ext = *( BWS ";" BWS name [ BWS "=" BWS value ] ).
-ParseStatus Parser::ScanChunkExtension(char c) {
-  using L = ChunkLine;
-  switch (chunk_line_) {
-    case L::kBeforeSemi:
-      if (IsBws(c)) return ParseStatus::kNeedMore;
-      if (c == ';') return chunk_line_ = L::kBeforeName, ParseStatus::kNeedMore;
-      break;
-    case L::kBeforeName:
-      if (IsBws(c)) return ParseStatus::kNeedMore;
-      if (IsTokenChar(c)) return chunk_line_ = L::kName, ParseStatus::kNeedMore;
-      break;
-    case L::kName:
-    case L::kAfterName:
-      if (chunk_line_ == L::kName && IsTokenChar(c)) return ParseStatus::kNeedMore;
-      if (IsBws(c)) return chunk_line_ = L::kAfterName, ParseStatus::kNeedMore;
-      if (c == '=') return chunk_line_ = L::kBeforeValue, ParseStatus::kNeedMore;
-      if (c == ';') return chunk_line_ = L::kBeforeName, ParseStatus::kNeedMore;
-      break;
-    case L::kBeforeValue:
-      if (IsBws(c)) return ParseStatus::kNeedMore;
-      if (c == '"') return chunk_line_ = L::kQuoted, ParseStatus::kNeedMore;
-      if (IsTokenChar(c)) return chunk_line_ = L::kToken, ParseStatus::kNeedMore;
-      break;
-    case L::kToken:
-    case L::kAfterQuoted:
-      if (chunk_line_ == L::kToken && IsTokenChar(c)) return ParseStatus::kNeedMore;
-      if (IsBws(c)) return chunk_line_ = L::kBeforeSemi, ParseStatus::kNeedMore;
-      if (c == ';') return chunk_line_ = L::kBeforeName, ParseStatus::kNeedMore;
-      break;
-    case L::kQuoted:
-      if (c == '"') return chunk_line_ = L::kAfterQuoted, ParseStatus::kNeedMore;
-      if (c == '\\') return chunk_line_ = L::kQuotedPair, ParseStatus::kNeedMore;
-      if (IsQdText(c)) return ParseStatus::kNeedMore;
-      break;
-    case L::kQuotedPair:
-      if (IsQuotedPairChar(c)) return chunk_line_ = L::kQuoted, ParseStatus::kNeedMore;
-      break;
-    case L::kNone:
-    case L::kSize:
-      break;
+  for (; *pos < len; ++*pos) {
+    switch (chunk_ext_.Feed(data[*pos])) {
+      case ChunkExtScanner::Step::kMore:
+        break;
+      case ChunkExtScanner::Step::kEnd:
+        EndChunkLine();
+        return ParseStatus::kNeedMore;
+      case ChunkExtScanner::Step::kInvalid:
+        return Fail("invalid chunk extension");
+      case ChunkExtScanner::Step::kTooLong:
+        return Fail("chunk extensions longer than the limit");
+    }
   }
-  return Fail("invalid chunk extension");
+  return ParseStatus::kNeedMore;
 }
 
 // The rest of the size line (CR LF, strictly) is llhttp's again. After the

@@ -17,6 +17,9 @@
 
 #include <llhttp.h>
 
+#include "http/chunk_ext.h"
+
+#include <cstddef>
 #include <cstdint>
 #include <span>
 #include <string_view>
@@ -132,27 +135,14 @@ class Parser {
   static int OnMessageComplete(llhttp_t*);
   static const llhttp_settings_t kSettings;
 
-  // Where a chunk-size line is (chunk_line_): the size, then the extension
-  // grammar of RFC 9112 7.1.1, which this parser checks and skips.
-  enum class ChunkLine : uint8_t {
-    kNone,           // not in a chunk-size line: llhttp has the bytes
-    kSize,           // hex digits
-    kBeforeSemi,     // BWS, then ";"
-    kBeforeName,     // BWS, then a name
-    kName,           // token
-    kAfterName,      // BWS, then "=" or ";"
-    kBeforeValue,    // BWS, then a token or a quoted string
-    kToken,          // token value
-    kQuoted,         // inside a quoted string
-    kQuotedPair,     // after a backslash in it
-    kAfterQuoted,    // after the closing quote
-  };
+  // Where a chunk-size line is: its hex digits go to llhttp, its extensions
+  // to chunk_ext_ (checked and skipped), its CR LF to llhttp again.
+  enum class ChunkLine : uint8_t { kNone, kSize, kExtension };
 
   void Extend(Slice* s, const char* at, size_t len);
   ParseStatus Execute(const char* data, size_t len, size_t* consumed);
   ParseStatus Fail(const char* why);
   ParseStatus ScanChunkLine(const char* data, size_t len, size_t* pos);
-  ParseStatus ScanChunkExtension(char c);
   void EndChunkLine();
   bool IsHttpVersion() const;
 
@@ -173,9 +163,9 @@ class Parser {
   bool chunk_digits_ = false;    // the size line has hex digits so far
   bool chunk_nonzero_ = false;   // ... and one of them is not 0
   ChunkLine chunk_line_ = ChunkLine::kNone;
+  ChunkExtScanner chunk_ext_{kMaxChunkExtension};
   char last_byte_ = 0;         // previous field-section byte, for obs-fold
   uint32_t field_len_ = 0;     // name bytes of the current field
-  uint32_t chunk_ext_len_ = 0;
   int host_count_ = 0;
   uint64_t content_length_ = 0;
   size_t head_bytes_ = 0;
