@@ -41,6 +41,8 @@ std::string ParseAll(const std::string& buf, size_t cut, bool head_request, bool
       return trace;
     }
     graymesh::http::fuzz::CheckHead(p, buf.data(), buf.size());
+    if (p.reason().off + p.reason().len > buf.size()) abort();
+    if (!graymesh::http::fuzz::IsFieldValue(p.reason().In(buf.data()))) abort();
     int code = p.status_code();
     bool no_body = head_request || code / 100 == 1 || code == 204 || code == 304;
     if (no_body && !p.body_done()) abort();

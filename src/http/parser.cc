@@ -18,6 +18,15 @@ bool IsHex(char c) {
   return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
+// HTAB, SP, VCHAR, obs-text: what a reason phrase may hold (RFC 9112 4).
+bool IsReasonText(const char* at, size_t len) {
+  for (size_t i = 0; i < len; ++i) {
+    auto u = static_cast<unsigned char>(at[i]);
+    if (u < 0x20 ? at[i] != '\t' : u == 0x7f) return false;
+  }
+  return true;
+}
+
 // True when, in a field section, a line starts with SP or HTAB (obs-fold,
 // RFC 9112 5.2). `*last` is the byte before [p, end); it is updated so the
 // check holds across reads. llhttp joins such lines into the previous value;
@@ -119,6 +128,11 @@ int Parser::OnUrl(llhttp_t* p, const char* at, size_t len) {
 
 int Parser::OnStatus(llhttp_t* p, const char* at, size_t len) {
   Parser* self = Self(p);
+  // llhttp takes any byte but CR and LF; the reason goes to the client.
+  if (!IsReasonText(at, len)) {
+    self->error_ = "control character in the reason phrase";
+    return kRefuse;
+  }
   self->Extend(&self->status_, at, len);
   return 0;
 }

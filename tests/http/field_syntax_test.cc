@@ -112,6 +112,20 @@ TEST(FieldSyntax, ValidValuesAreKept) {
   EXPECT_EQ(p.headers()[2].value.In(m.data()), "");
 }
 
+// The reason phrase is copied into the response the client gets: it holds
+// HTAB, SP, VCHAR and obs-text only (RFC 9112 4).
+TEST(FieldSyntax, ReasonPhraseControlBytesAreRejected) {
+  for (std::string reason : {std::string("O\x01K"), std::string("O\x7fK"), std::string("O\0K", 3),
+                             std::string("O\x1b[2JK")}) {
+    Outcome o = ParseResponse("HTTP/1.1 200 " + reason + "\r\nContent-Length: 0\r\n\r\n");
+    EXPECT_EQ(o.status, ParseStatus::kError) << reason;
+  }
+  Parser p(MessageKind::kResponse);
+  const std::string ok = "HTTP/1.1 200 All\tfine \xe9\r\nContent-Length: 0\r\n\r\n";
+  ASSERT_EQ(ParseOne(p, ok).status, ParseStatus::kBodyComplete);
+  EXPECT_EQ(p.reason().In(ok.data()), "All\tfine \xe9");
+}
+
 // Trailer fields are forwarded raw, so they get the same checks as the head.
 TEST(FieldSyntax, TrailersAreCheckedLikeTheHead) {
   for (std::string trailer : {"A: b\r\n c\r\n", "A: b\r\n\tc\r\n", "A b: c\r\n", ": c\r\n",
