@@ -26,13 +26,23 @@ asan:
 demo: build
 	@bash scripts/demo.sh $(BUILD)/src/cli/graymesh
 
-# Runs each libFuzzer target for FUZZ_SECONDS (default 60) on its corpus.
+# Runs each libFuzzer target (fuzz/NAME_fuzz.cc, seeds in fuzz/corpus/NAME)
+# for FUZZ_SECONDS (default 60), one after the other; FUZZ=NAME runs one.
+# The working corpus is build/fuzz/corpus/NAME; new findings worth keeping
+# are copied to fuzz/corpus/NAME by hand.
 FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := request_parser
+FUZZ_TARGETS += response_parser
+FUZZ ?= $(FUZZ_TARGETS)
 fuzz: setup
 	@cmake --preset fuzz >/dev/null
-	@cmake --build build/fuzz -j$(JOBS) --target request_parser_fuzz
-	@mkdir -p build/fuzz/corpus && cp -n fuzz/corpus/request_parser/* build/fuzz/corpus/ 2>/dev/null || true
-	@build/fuzz/fuzz/request_parser_fuzz -max_total_time=$(FUZZ_SECONDS) build/fuzz/corpus
+	@cmake --build build/fuzz -j$(JOBS) --target $(addsuffix _fuzz,$(FUZZ))
+	@set -e; for t in $(FUZZ); do \
+	  mkdir -p build/fuzz/corpus/$$t; \
+	  cp -n fuzz/corpus/$$t/* build/fuzz/corpus/$$t/ 2>/dev/null || true; \
+	  echo "== $$t ($(FUZZ_SECONDS) s)"; \
+	  build/fuzz/fuzz/$${t}_fuzz -max_total_time=$(FUZZ_SECONDS) build/fuzz/corpus/$$t; \
+	done
 
 bench: build
 	@bash bench/proxy_vs_nginx.sh

@@ -9,3 +9,7 @@ add_library(llhttp STATIC
 target_include_directories(llhttp SYSTEM PUBLIC ${LLHTTP_INCLUDE_DIR})
 set_target_properties(llhttp PROPERTIES C_STANDARD 99 POSITION_INDEPENDENT_CODE ON)
 target_compile_options(llhttp PRIVATE -w -O2)
+# Strict mode (what llhttp 9 made its default): a CR must be followed by LF
+# (no `\r\n\rX` head end, no bare CR after a chunk size), and field names
+# must be tokens. A proxy forwards what it parsed; loose parsing is smuggling.
+target_compile_definitions(llhttp PRIVATE LLHTTP_STRICT_MODE=1)

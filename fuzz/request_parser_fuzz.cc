@@ -7,6 +7,7 @@
 #include <string>
 
 #include "http/parser.h"
+#include "parser_checks.h"
 
 using graymesh::http::BodyPieces;
 using graymesh::http::MessageKind;
@@ -30,10 +31,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     if (at + used > buf.size()) abort();
     if (st != ParseStatus::kHeadComplete) return 0;
-    for (const auto& h : p.headers()) {
-      if (h.name.off + h.name.len > buf.size() || h.value.off + h.value.len > buf.size()) abort();
-    }
-    if (p.target().off + p.target().len > buf.size()) abort();
+    graymesh::http::fuzz::CheckHead(p, buf.data(), buf.size());
     at += used;
     if (!p.body_done()) {
       BodyPieces pieces;
