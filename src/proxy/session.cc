@@ -570,9 +570,16 @@ asio::awaitable<Session::BodyEnd> Session::StreamBody(Request& rq, asio::ip::tcp
     asio::error_code rec;
     size_t n = client_.read_some(asio::buffer(in_.write_ptr(), in_.writable()), rec);
     if (rec == asio::error::would_block) {
-      if (watch_upstream && co_await UpstreamSpeaksFirst(up)) {
-        if (!InterimResponseWaiting(up)) co_return BodyEnd::kEarly;
-        watch_upstream = false;
+      if (watch_upstream) {
+        Ready ready = co_await WaitForEither(up);
+        if (ready == Ready::kNeither) {  // cancelled: the stream deadline passed
+          close_after_ = true;
+          co_return BodyEnd::kFailed;
+        }
+        if (ready == Ready::kUpstream) {
+          if (!InterimResponseWaiting(up)) co_return BodyEnd::kEarly;
+          watch_upstream = false;
+        }
       }
       auto [ec, m] = co_await client_.async_read_some(
           asio::buffer(in_.write_ptr(), in_.writable()), kNoThrow);
@@ -605,13 +612,14 @@ asio::awaitable<Session::BodyEnd> Session::StreamBody(Request& rq, asio::ip::tcp
 
 // Slow path only (the client is slower than the proxy): one wait on both
 // sockets, the other cancelled when one is ready.
-asio::awaitable<bool> Session::UpstreamSpeaksFirst(asio::ip::tcp::socket& up) {
+asio::awaitable<Session::Ready> Session::WaitForEither(asio::ip::tcp::socket& up) {
   auto [order, client_ec, up_ec] =
       co_await asio::experimental::make_parallel_group(
           client_.async_wait(asio::socket_base::wait_read, asio::experimental::deferred),
           up.async_wait(asio::socket_base::wait_read, asio::experimental::deferred))
           .async_wait(asio::experimental::wait_for_one(), asio::use_awaitable);
-  co_return order[0] == 1 && !up_ec;
+  if (order[0] == 0) co_return client_ec ? Ready::kNeither : Ready::kClient;
+  co_return up_ec ? Ready::kNeither : Ready::kUpstream;
 }
 
 }  // namespace graymesh::proxy

@@ -115,9 +115,11 @@ class Session {
   // early, returning kEarly, when the upstream answers before the body ends.
   enum class BodyEnd { kSent, kEarly, kFailed };
   asio::awaitable<BodyEnd> StreamBody(Request& rq, asio::ip::tcp::socket& up);
-  // Waits until the client or the upstream has something to read; true when
-  // it is the upstream (it answered while the body was still coming).
-  asio::awaitable<bool> UpstreamSpeaksFirst(asio::ip::tcp::socket& up);
+  // Waits until the client or the upstream has something to read (the
+  // upstream: it answered while the body was still coming). kNeither when
+  // the wait was cancelled (a deadline passed).
+  enum class Ready { kClient, kUpstream, kNeither };
+  asio::awaitable<Ready> WaitForEither(asio::ip::tcp::socket& up);
   // Streams the response whose head ends at `head_end` in up_in_. False when
   // the exchange broke off (the client connection must close).
   asio::awaitable<bool> RelayResponse(const Request& rq, asio::ip::tcp::socket& up,
