@@ -183,5 +183,18 @@ TEST_F(ResponseFraming, EarlyUpstreamResponseIsRelayedThenTheConnectionCloses) {
   EXPECT_EQ(HttpGet(gw_.port, "/after").status, 200);
 }
 
+// While the body streams the proxy waits on both sockets; a client that
+// stops halfway is still cut off by the idle timeout.
+TEST_F(ResponseFraming, ClientStallingMidBodyIsCutOffByTheIdleTimeout) {
+  TestConnection c(gw_.port);
+  ASSERT_TRUE(c.Send("POST /slow-body HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n0123"));
+  std::this_thread::sleep_for(200ms);
+  ASSERT_TRUE(c.Send("4567"));  // now the proxy is in the streaming loop
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_TRUE(c.IsClosedByPeer(6s));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
+  EXPECT_EQ(HttpGet(gw_.port, "/after").status, 200);
+}
+
 }  // namespace
 }  // namespace graymesh::test
