@@ -147,7 +147,7 @@ void Session::BuildDownstreamHead(BodyOut body_out) {
 
 asio::awaitable<bool> Session::RelayResponse(const Request& rq, asio::ip::tcp::socket& up,
                                              size_t head_end, bool* reusable) {
-  const config::Config& cfg = worker_.config();
+  const RequestSettings& cfg = settings_;
   http::Parser& rp = *resp_parser_;
   // RFC 9112 §6.3: responses to HEAD, and 204 and 304, end with their head
   // whatever their framing headers say.

@@ -382,6 +382,11 @@ const char* Session::ResolveTarget(Request& rq, std::string_view host) {
 }
 
 asio::awaitable<void> Session::Forward(Request& rq) {
+  const config::Config& cfg = worker_.config();
+  settings_ = {.timeouts = cfg.timeouts,
+               .max_body_bytes = cfg.limits.max_body_bytes,
+               .max_idle_per_endpoint = cfg.upstream.max_idle_per_endpoint,
+               .retries = cfg.upstream.retries};
   std::shared_ptr<ServiceState> svc = worker_.upstreams().service(rq.service);
   const bool fallback = worker_.upstreams().snapshot()->FallbackToBase(rq.lane);
   int exclude = -1;
@@ -398,7 +403,7 @@ asio::awaitable<void> Session::Forward(Request& rq) {
       co_return;
     }
     const int host = choice.host;
-    bool last_try = attempt >= int(worker_.config().upstream.retries);
+    bool last_try = attempt >= int(settings_.retries);
     Outcome outcome = co_await TryEndpoint(rq, *svc, choice, last_try);
     if (outcome != Outcome::kRetry) co_return;
     worker_.stats().upstream_rq_retry.Inc();
@@ -411,7 +416,7 @@ asio::awaitable<void> Session::Forward(Request& rq) {
 asio::awaitable<Session::Outcome> Session::TryEndpoint(Request& rq, ServiceState& svc,
                                                        Choice choice, bool last_try) {
   const int host = choice.host;
-  const config::Config& cfg = worker_.config();
+  const RequestSettings& cfg = settings_;
   WorkerStats& stats = worker_.stats();
   svc.OnStart(choice);
   struct Finish {
@@ -550,14 +555,14 @@ asio::awaitable<Session::Outcome> Session::TryEndpoint(Request& rq, ServiceState
   bool reusable = false;
   bool ok = co_await RelayResponse(rq, up, parsed, &reusable);
   if (ok && reusable && !body_cut) {
-    svc.PutIdle(host, std::move(up), Worker::NowMs(), cfg.upstream.max_idle_per_endpoint);
+    svc.PutIdle(host, std::move(up), Worker::NowMs(), cfg.max_idle_per_endpoint);
   }
   co_return ok ? Outcome::kDone : Outcome::kFailed;
 }
 
 asio::awaitable<Session::BodyEnd> Session::StreamBody(Request& rq, asio::ip::tcp::socket& up) {
-  const config::Millis idle = worker_.config().timeouts.idle;
-  const uint64_t max_body = worker_.config().limits.max_body_bytes;
+  const config::Millis idle = settings_.timeouts.idle;
+  const uint64_t max_body = settings_.max_body_bytes;
   if (rq.expect_continue && !rq.http10) {
     co_await asio::async_write(client_, asio::buffer(http::kContinue), kNoThrow);
   }

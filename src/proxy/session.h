@@ -166,6 +166,16 @@ class Session {
   http::Parser req_parser_{http::MessageKind::kRequest};
   std::unique_ptr<http::Parser> resp_parser_;  // made on the first forward; renewed per attempt
 
+  // Configuration a forwarded request uses, copied when it starts: no
+  // reference into a snapshot (which a reload may free) crosses a co_await.
+  struct RequestSettings {
+    config::Timeouts timeouts;
+    uint64_t max_body_bytes = 0;
+    uint32_t max_idle_per_endpoint = 0;
+    uint32_t retries = 0;
+  };
+  RequestSettings settings_;
+
   Timeout timeout_ = Timeout::kNone;
   Timeout expired_ = Timeout::kNone;
   int64_t deadline_ms_ = 0;
