@@ -39,6 +39,7 @@ TEST_F(Protocol, ConnectIsRefusedWithAReasonAndNeverForwarded) {
   EXPECT_NE(r.Header("x-graymesh-reason").find("CONNECT"), std::string::npos);
   EXPECT_TRUE(c.IsClosedByPeer(2s));
   EXPECT_EQ(up_.connections(), 0);
+  EXPECT_EQ(gw_.Metric("rq_error_501"), 1u);
 }
 
 // curl --http2 on cleartext: the upgrade is ignored (as nginx does), the
@@ -92,6 +93,7 @@ TEST_F(Protocol, OtherHttpVersionsAre505) {
     EXPECT_TRUE(c.IsClosedByPeer(2s));
   }
   EXPECT_EQ(up_.connections(), 0);
+  EXPECT_EQ(gw_.Metric("rq_error_505") + gw_.Metric("rq_error_400"), 2u);
 }
 
 // A Host that would put a line break into x-graymesh-reason (a folded line)

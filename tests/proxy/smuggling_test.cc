@@ -98,6 +98,23 @@ TEST(Smuggling, ConnectionCannotRemoveHostFramingOrTraceHeaders) {
   EXPECT_EQ(seen[0].Header("connection"), "<none>");
 }
 
+// Connection lines are kept in a small fixed array: more is refused, not
+// half-honoured.
+TEST(Smuggling, TooManyConnectionLinesAre400) {
+  RecordingUpstream up([](const RecordingUpstream::Request& rq) {
+    return RecordingUpstream::AnswerNaming(rq);
+  });
+  Gateway gw = Gateway::Start(OneServiceAt(up.port()));
+  std::string raw = "GET /x HTTP/1.1\r\nHost: a\r\n";
+  for (int i = 0; i < 5; ++i) raw += "Connection: x-h" + std::to_string(i) + "\r\n";
+  TestConnection c(gw.port);
+  ASSERT_TRUE(c.Send(raw + "\r\n"));
+  Response r = c.ReadResponse(2s);
+  EXPECT_EQ(r.status, 400) << r.error;
+  EXPECT_NE(r.Header("x-graymesh-reason").find("Connection"), std::string::npos);
+  EXPECT_EQ(up.connections(), 0);
+}
+
 // What goes upstream is written from the parsed message: one framing header,
 // in the proxy's spelling, never the client's bytes.
 TEST(Smuggling, FramingHeadersAreWrittenFromTheParsedMessage) {
