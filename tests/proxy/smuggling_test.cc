@@ -3,6 +3,7 @@
 // proxy wrote itself, in both directions.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <thread>
 
 #include "proxy/gateway_fixture.h"
@@ -172,6 +173,62 @@ TEST(Smuggling, UpstreamConnectionHeaderCannotRemoveResponseFraming) {
   ASSERT_TRUE(c.Send("GET /after HTTP/1.1\r\nHost: a\r\n\r\n"));
   r = c.ReadResponse(2s);
   EXPECT_EQ(r.body, "answer to: GET /after") << r.error;
+}
+
+// Published Content-Length / Transfer-Encoding mutations, each carrying a
+// request in its body. Whatever the proxy does with them (forward or 400), a
+// backend never reads the hidden request, and every head it gets has one
+// Host and at most one framing header.
+TEST(Smuggling, FramingMutationsNeverReachTheBackendAsASecondRequest) {
+  RecordingUpstream up([](const RecordingUpstream::Request& rq) {
+    return RecordingUpstream::AnswerNaming(rq);
+  });
+  Gateway gw = Gateway::Start(OneServiceAt(up.port()));
+  const std::string hidden = "GET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n";
+  const std::string n = std::to_string(hidden.size());
+  char hex[16];
+  std::snprintf(hex, sizeof(hex), "%zx", hidden.size());
+  const std::string chunked = std::string(hex) + "\r\n" + hidden + "\r\n0\r\n\r\n";
+  const std::string cl = "Content-Length: " + n + "\r\n";
+  const std::vector<std::string> framings = {
+      cl + "Transfer-Encoding: chunked\r\n",
+      "Transfer-Encoding: chunked\r\n" + cl,
+      "Content-Length: 0\r\n" + cl,
+      "Content-Length: " + n + ", " + n + "\r\n",
+      "Content-Length: +" + n + "\r\n",
+      "Content-Length: 0x" + std::string(hex) + "\r\n",
+      "Content-Length: 0" + n + "\r\n",
+      "Transfer-Encoding : chunked\r\n",
+      "Transfer-Encoding: xchunked\r\n",
+      "Transfer-Encoding: chunked, identity\r\n",
+      "Transfer-Encoding:\tchunked\r\n",
+      "Transfer-Encoding: chunked\r\nTransfer-Encoding: x\r\n",
+      "Transfer-Encoding: x\r\nTransfer-Encoding: chunked\r\n",
+      "X: y\r\n Transfer-Encoding: chunked\r\n" + cl,
+      "Connection: Transfer-Encoding\r\nTransfer-Encoding: chunked\r\n",
+      "Connection: content-length\r\n" + cl,
+      "Connection: close, Content-Length\r\n" + cl,
+      "Connection: keep-alive\r\nConnection: Content-Length\r\n" + cl,
+  };
+  int answered = 0;
+  for (const std::string& framing : framings) {
+    for (const std::string* body : {&hidden, &chunked}) {
+      SCOPED_TRACE(framing + (body == &chunked ? " (chunked body)" : " (plain body)"));
+      TestConnection c(gw.port);
+      ASSERT_TRUE(c.Send("POST /outer HTTP/1.1\r\nHost: a\r\n" + framing + "\r\n" + *body));
+      Response r = c.ReadResponse(2s);
+      if (r.status == 200) ++answered;
+      EXPECT_TRUE(r.status == 200 || r.status == 400) << r.status << " " << r.error;
+    }
+  }
+  std::this_thread::sleep_for(200ms);
+  for (const RecordingUpstream::Request& rq : up.requests()) {
+    EXPECT_EQ(rq.target, "/outer") << rq.head;
+    EXPECT_EQ(rq.Count("host"), 1) << rq.head;
+    EXPECT_LE(rq.Count("content-length") + rq.Count("transfer-encoding"), 1) << rq.head;
+    EXPECT_EQ(rq.Count("connection"), 0) << rq.head;
+  }
+  EXPECT_EQ(int(up.requests().size()), answered) << up.raw();
 }
 
 }  // namespace
