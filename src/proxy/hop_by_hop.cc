@@ -15,8 +15,10 @@ bool Protected(std::string_view name) {
     case 7: return http::IEquals(name, "baggage");
     case 11: return http::IEquals(name, "traceparent");
     case 14: return http::IEquals(name, "content-length");
-    case 15: return http::IEquals(name, lane::kLaneHeader) || http::IEquals(name, "x-forwarded-for");
-    case 17: return http::IEquals(name, "transfer-encoding") || http::IEquals(name, lane::kSourceHeader);
+    case 15:
+      return http::IEquals(name, lane::kLaneHeader) || http::IEquals(name, "x-forwarded-for");
+    case 17:
+      return http::IEquals(name, "transfer-encoding") || http::IEquals(name, lane::kSourceHeader);
     default: return false;
   }
 }

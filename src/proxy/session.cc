@@ -317,7 +317,8 @@ asio::awaitable<void> Session::Handle(Request& rq) {
   switch (listener_.cfg.kind) {
     case config::ListenerKind::kGateway: {
       std::string_view path = rq.target.substr(0, rq.target.find_first_of("?#"));
-      if (path.empty()) path = "/";  // absolute-form without a path
+      // absolute-form without a path, or OPTIONS *: routed as the root
+      if (path.empty() || path == "*") path = "/";
       rq.service = snap.MatchRoute(service_host, path);
       if (rq.service < 0) {
         co_await SendError(404, "no route for this host and path");

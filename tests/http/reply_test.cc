@@ -20,8 +20,10 @@ TEST(ErrorReply, NamesTheReasonInHeaderAndBody) {
 TEST(ErrorReply, ReasonFromClientInputCannotInjectHeaders) {
   std::string r = ErrorReply(404, "unknown service 'a\r\nx-injected: 1\x01\x7f\xff'", false);
   EXPECT_EQ(r.find("\nx-injected"), std::string::npos) << r;
-  EXPECT_NE(r.find("x-graymesh-reason: unknown service 'a\\x0d\\x0ax-injected: 1\\x01\\x7f\\xff'\r\n"),
-            std::string::npos) << r;
+  EXPECT_NE(
+      r.find("x-graymesh-reason: unknown service 'a\\x0d\\x0ax-injected: 1\\x01\\x7f\\xff'\r\n"),
+      std::string::npos)
+      << r;
   size_t head_end = r.find("\r\n\r\n");
   ASSERT_NE(head_end, std::string::npos);
   std::string body = r.substr(head_end + 4);

@@ -92,6 +92,10 @@ TEST_F(HostRouting, GoodHostsAreForwarded) {
     Response r = Send(std::string("GET /x HTTP/1.1\r\nHost: ") + host + "\r\n\r\n");
     EXPECT_NE(r.status, 400) << r.error;
   }
+  // OPTIONS * is routed by Host as the root and forwarded as it came.
+  Response options = Send("OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n");
+  EXPECT_EQ(options.status, 200) << options.error;
+  EXPECT_EQ(options.body, "answer to: OPTIONS *");
   // HTTP/1.0 needs no Host.
   Response r10 = Send("GET http://a/x HTTP/1.0\r\n\r\n");
   EXPECT_EQ(r10.status, 200) << r10.error;

@@ -82,7 +82,8 @@ TEST_F(Protocol, TransferCodingsBeforeChunkedAreKeptBothWays) {
 }
 
 TEST_F(Protocol, OtherHttpVersionsAre505) {
-  for (const char* raw : {"GET /x HTTP/2.0\r\nHost: a\r\n\r\n", "GET /x HTTP/1.2\r\nHost: a\r\n\r\n"}) {
+  for (const char* raw :
+       {"GET /x HTTP/2.0\r\nHost: a\r\n\r\n", "GET /x HTTP/1.2\r\nHost: a\r\n\r\n"}) {
     SCOPED_TRACE(raw);
     TestConnection c(gw_.port);
     ASSERT_TRUE(c.Send(raw));

@@ -35,7 +35,8 @@ int RecordingUpstream::Request::Count(std::string_view name) const {
 
 RecordingUpstream::Reply RecordingUpstream::AnswerNaming(const Request& rq) {
   std::string body = "answer to: " + rq.method + " " + rq.target;
-  std::string head = "HTTP/1.1 200 OK\r\ncontent-length: " + std::to_string(body.size()) + "\r\n\r\n";
+  std::string head =
+      "HTTP/1.1 200 OK\r\ncontent-length: " + std::to_string(body.size()) + "\r\n\r\n";
   return {.bytes = rq.method == "HEAD" ? head : head + body};
 }
 

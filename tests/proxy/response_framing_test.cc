@@ -161,7 +161,8 @@ TEST_F(ResponseFraming, HeadKeepsContentLengthAndTheConnectionIsReused) {
   ASSERT_TRUE(c.Send("HEAD /h HTTP/1.1\r\nHost: a\r\n\r\n"));
   std::string head = RecvUntil(c.fd(), "\r\n\r\n", 2s);
   ASSERT_EQ(head.rfind("HTTP/1.1 200 ", 0), 0u) << head;
-  EXPECT_NE(head.find("\r\ncontent-length: 18\r\n"), std::string::npos) << head;  // "answer to: HEAD /h"
+  // The length of "answer to: HEAD /h", as the upstream said.
+  EXPECT_NE(head.find("\r\ncontent-length: 18\r\n"), std::string::npos) << head;
   ASSERT_TRUE(c.Send("GET /next HTTP/1.1\r\nHost: a\r\n\r\n"));
   std::string next = RecvUntil(c.fd(), "answer to: GET /next", 1500ms);
   EXPECT_EQ(next.rfind("HTTP/1.1 200 ", 0), 0u) << next;
