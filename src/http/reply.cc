@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <iterator>
+
 namespace graymesh::http {
 
 std::string_view StatusText(int status) {
@@ -29,6 +31,18 @@ std::string_view StatusText(int status) {
 }
 
 std::string ErrorReply(int status, std::string_view reason, bool close) {
+  // Reasons quote client input (a Host, a service name): anything but
+  // printable ASCII is escaped, so no byte of it can end the header line.
+  std::string clean;
+  clean.reserve(reason.size());
+  for (unsigned char c : reason) {
+    if (c >= 0x20 && c < 0x7f) {
+      clean.push_back(char(c));
+    } else {
+      fmt::format_to(std::back_inserter(clean), "\\x{:02x}", c);
+    }
+  }
+  reason = clean;
   return fmt::format(
       "HTTP/1.1 {} {}\r\ncontent-type: text/plain\r\ncontent-length: {}\r\n"
       "x-graymesh-reason: {}\r\n{}\r\n{}\n",

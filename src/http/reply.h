@@ -12,7 +12,8 @@ inline constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 
 std::string_view StatusText(int status);
 
-// A complete response with `connection: close` when `close` is set.
+// A complete response with `connection: close` when `close` is set. Bytes of
+// `reason` outside printable ASCII are written as \xNN escapes.
 std::string ErrorReply(int status, std::string_view reason, bool close);
 
 }  // namespace graymesh::http

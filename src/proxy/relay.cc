@@ -3,10 +3,13 @@
 #include <asio/buffer.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
+#include <array>
 #include <charconv>
+#include <span>
 
 #include "http/headers.h"
 #include "lane/propagation.h"
+#include "proxy/hop_by_hop.h"
 #include "proxy/session.h"
 
 namespace graymesh::proxy {
@@ -22,10 +25,17 @@ void AppendHeader(std::string* out, std::string_view name, std::string_view valu
   out->append(name).append(": ").append(value).append("\r\n");
 }
 
-// True when a Connection value names headers beyond keep-alive/close.
-bool ListsHeaders(std::string_view connection) {
-  return !connection.empty() && !http::IEquals(connection, "keep-alive") &&
-         !http::IEquals(connection, "close");
+void AppendContentLength(std::string* out, uint64_t n) {
+  char digits[24];
+  auto [end, ec] = std::to_chars(digits, digits + sizeof(digits), n);
+  out->append("content-length: ").append(digits, end).append("\r\n");
+}
+
+// Transfer-Encoding lines join into one list (RFC 9110 §5.3): every coding is
+// kept, the proxy only frames by the final chunked.
+void JoinCodings(std::string* codings, std::string_view value) {
+  if (!codings->empty()) codings->append(", ");
+  codings->append(http::Trim(value));
 }
 
 }  // namespace
@@ -34,12 +44,38 @@ void Session::BuildUpstreamHead(const Request& rq) {
   const char* base = in_.data();
   const bool is_outbound = listener_.cfg.kind == config::ListenerKind::kOutbound;
   const bool add_xff = !is_outbound;
+  const std::span<const std::string> lane_aliases = worker_.config().node.lane_headers;
   out_.clear();
-  out_.append(llhttp_method_name(rq.method)).append(" ").append(rq.target).append(" HTTP/1.1\r\n");
+  codings_.clear();
+  out_.append(llhttp_method_name(rq.method)).append(" ");
+  if (rq.target != "*" && (rq.target.empty() || rq.target.front() != '/')) out_.push_back('/');
+  out_.append(rq.target).append(" HTTP/1.1\r\n");
+  AppendHeader(&out_, "host", rq.authority);
   for (const http::HeaderSlice& h : req_parser_.headers()) {
     std::string_view name = h.name.In(base);
+    switch (name.size()) {
+      case 4:
+        if (http::IEquals(name, "host")) continue;  // written above, once
+        break;
+      case 14:  // content-length is written below from the parsed value
+        if (http::IEquals(name, "content-length") || http::IEquals(name, "http2-settings")) {
+          continue;
+        }
+        break;
+      case 17:
+        if (http::IEquals(name, "transfer-encoding")) {
+          JoinCodings(&codings_, h.value.In(base));
+          continue;
+        }
+        break;
+      default:
+        break;
+    }
     if (http::IsHopByHop(name)) continue;
-    if (rq.connection_lists_headers && http::HasToken(rq.connection, name)) continue;
+    if (rq.connection_lists_headers &&
+        DroppedByConnection(rq.ConnectionLines(), name, lane_aliases)) {
+      continue;
+    }
     if (name.size() == 6 && rq.expect_continue && http::IEquals(name, "expect")) continue;
     if (name.size() == 15) {
       if (add_xff && http::IEquals(name, "x-forwarded-for")) continue;
@@ -50,52 +86,82 @@ void Session::BuildUpstreamHead(const Request& rq) {
     AppendHeader(&out_, name, h.value.In(base));
   }
   AppendLaneHeaders(rq);
-  if (!rq.host_present) AppendHeader(&out_, "host", rq.authority);
   if (add_xff) {
     out_.append("x-forwarded-for: ");
     if (!rq.xff.empty()) out_.append(rq.xff).append(", ");
     out_.append(client_ip_).append("\r\n");
   }
-  if (req_parser_.chunked()) out_.append("transfer-encoding: chunked\r\n");
+  // Framing, as the proxy parsed it: the next hop reads the same message.
+  if (req_parser_.chunked()) {
+    AppendHeader(&out_, "transfer-encoding", codings_.empty() ? "chunked" : codings_);
+  } else if (req_parser_.has_content_length()) {
+    AppendContentLength(&out_, req_parser_.content_length());
+  }
   out_.append("\r\n");
 }
 
-void Session::BuildDownstreamHead(bool chunked_out) {
+void Session::BuildDownstreamHead(BodyOut body_out) {
+  const http::Parser& rp = *resp_parser_;
   const char* base = up_in_.data();
-  std::string_view connection;
-  for (const http::HeaderSlice& h : resp_parser_.headers()) {
+  std::array<std::string_view, kMaxConnectionLines> connection{};
+  size_t connection_lines = 0;
+  for (const http::HeaderSlice& h : rp.headers()) {
     std::string_view name = h.name.In(base);
-    if (name.size() == 10 && http::IEquals(name, "connection")) connection = h.value.In(base);
+    if (name.size() == 10 && http::IEquals(name, "connection") &&
+        connection_lines < connection.size()) {
+      connection[connection_lines++] = h.value.In(base);
+    }
   }
-  const bool lists = ListsHeaders(http::Trim(connection));
+  const std::span<const std::string_view> lines{connection.data(), connection_lines};
+  const bool lists = ListsHeaders(lines);
+  const int status = rp.status_code();
   char code[8];
-  auto [end, ec] = std::to_chars(code, code + sizeof(code), resp_parser_.status_code());
+  auto [end, ec] = std::to_chars(code, code + sizeof(code), status);
   down_.clear();
+  codings_.clear();
   down_.append("HTTP/1.1 ").append(code, end).append(" ");
-  down_.append(resp_parser_.reason().In(base)).append("\r\n");
-  for (const http::HeaderSlice& h : resp_parser_.headers()) {
+  down_.append(rp.reason().In(base)).append("\r\n");
+  for (const http::HeaderSlice& h : rp.headers()) {
     std::string_view name = h.name.In(base);
+    if (name.size() == 14 && http::IEquals(name, "content-length")) continue;  // written below
+    if (name.size() == 17 && http::IEquals(name, "transfer-encoding")) {
+      JoinCodings(&codings_, h.value.In(base));
+      continue;
+    }
     if (http::IsHopByHop(name)) continue;
-    if (lists && http::HasToken(connection, name)) continue;
+    if (lists && DroppedByConnection(lines, name)) continue;
     AppendHeader(&down_, name, h.value.In(base));
   }
-  if (chunked_out) down_.append("transfer-encoding: chunked\r\n");
+  // Framing from the parsed response (RFC 9112 §6.3). A 204 has none
+  // (RFC 9110 §8.6); for HEAD and 304 the length is metadata and stays.
+  if (status != 204 && body_out != BodyOut::kDecoded) {
+    if (!codings_.empty()) {
+      AppendHeader(&down_, "transfer-encoding", codings_);
+    } else if (rp.has_content_length()) {
+      AppendContentLength(&down_, rp.content_length());
+    }
+  }
   if (close_after_) down_.append("connection: close\r\n");
   down_.append("\r\n");
 }
 
 asio::awaitable<bool> Session::RelayResponse(const Request& rq, asio::ip::tcp::socket& up,
                                              size_t head_end, bool* reusable) {
-  const config::Config& cfg = worker_.config();
-  const bool chunked = resp_parser_.chunked();
+  const RequestSettings& cfg = settings_;
+  http::Parser& rp = *resp_parser_;
+  // RFC 9112 §6.3: responses to HEAD, and 204 and 304, end with their head
+  // whatever their framing headers say.
+  const int status = rp.status_code();
+  const bool bodiless = rq.method == HTTP_HEAD || status == 204 || status == 304;
+  const bool chunked = !bodiless && rp.chunked();
   const bool decode = chunked && rq.http10;  // HTTP/1.0 knows no chunked coding
   const bool close_delimited =
-      !chunked && !resp_parser_.has_content_length() && !resp_parser_.body_done();
+      !bodiless && !chunked && !rp.has_content_length() && !rp.body_done();
   if (close_delimited || !rq.keep_alive || worker_.draining()) close_after_ = true;
-  BuildDownstreamHead(chunked && !decode);
+  BuildDownstreamHead(bodiless ? BodyOut::kNone : decode ? BodyOut::kDecoded : BodyOut::kAsIs);
 
   size_t at = head_end;
-  bool done = resp_parser_.body_done();
+  bool done = bodiless || rp.body_done();
   bool first = true;
   http::BodyPieces pieces;
   for (;;) {
@@ -106,7 +172,7 @@ asio::awaitable<bool> Session::RelayResponse(const Request& rq, asio::ip::tcp::s
     if (!done && avail > 0) {
       size_t used = 0;
       pieces.count = 0;
-      http::ParseStatus st = resp_parser_.FeedBody(
+      http::ParseStatus st = rp.FeedBody(
           up_in_.data() + at, decode ? std::min(avail, kDecodeSlice) : avail, &used,
           decode ? &pieces : nullptr);
       if (st == http::ParseStatus::kError) break;  // the head may be out: just close
@@ -127,7 +193,9 @@ asio::awaitable<bool> Session::RelayResponse(const Request& rq, asio::ip::tcp::s
     if (done) {
       ClearDeadline();
       worker_.stats().downstream_rq_completed.Inc();
-      *reusable = resp_parser_.keep_alive() && !close_delimited && at == up_in_.wpos();
+      // Bytes after the end of the response (past a 304, say) are not the
+      // next response: that connection is not reused.
+      *reusable = rp.keep_alive() && !close_delimited && at == up_in_.wpos();
       co_return true;
     }
     if (at < up_in_.wpos()) continue;  // decode mode: more slices already here
@@ -139,7 +207,7 @@ asio::awaitable<bool> Session::RelayResponse(const Request& rq, asio::ip::tcp::s
         asio::buffer(up_in_.write_ptr(), up_in_.writable()), kNoThrow);
     if (ec || n == 0) {
       if (!ec || ec == asio::error::eof) {
-        if (resp_parser_.FeedEof() == http::ParseStatus::kBodyComplete) {
+        if (rp.FeedEof() == http::ParseStatus::kBodyComplete) {
           done = true;
           continue;
         }

@@ -1,26 +1,51 @@
 #include "proxy/session.h"
 
-#include <asio/experimental/as_tuple.hpp>
 #include <asio/buffer.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/experimental/deferred.hpp>
+#include <asio/experimental/parallel_group.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
+#include <sys/socket.h>
+
 #include <array>
+#include <cstring>
+#include <memory>
 
 #include "http/headers.h"
 #include "http/reply.h"
 #include "lane/propagation.h"
+#include "proxy/target.h"
 
 namespace graymesh::proxy {
 namespace {
 
 constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
-constexpr size_t kInitialBuffer = 8 * 1024;
+// Request heads are mostly far below 2 KiB; a bigger one grows the buffer.
+constexpr size_t kInitialBuffer = 2 * 1024;
+constexpr size_t kUpstreamBuffer = 8 * 1024;
 constexpr size_t kBodyChunk = 16 * 1024;
 constexpr size_t kMaxResponseHead = 64 * 1024;
 
 bool Idempotent(llhttp_method_t m) {
   return m == HTTP_GET || m == HTTP_HEAD || m == HTTP_OPTIONS || m == HTTP_TRACE ||
          m == HTTP_PUT || m == HTTP_DELETE;
+}
+
+// Re-initialises a parser in place, llhttp state included: NextMessage()
+// only carries on after a complete message, not after an error, an upgrade
+// or a message cut short.
+void Renew(http::Parser& p, http::MessageKind kind) {
+  std::destroy_at(&p);
+  std::construct_at(&p, kind);
+}
+
+// True when the bytes the upstream has sent so far start an interim (1xx)
+// response: it still expects the rest of the request body.
+bool InterimResponseWaiting(asio::ip::tcp::socket& up) {
+  char b[12];
+  ssize_t n = ::recv(up.native_handle(), b, sizeof(b), MSG_PEEK | MSG_DONTWAIT);
+  return n >= 10 && std::memcmp(b, "HTTP/1.", 7) == 0 && b[9] == '1';
 }
 
 std::string_view StripPort(std::string_view authority) {
@@ -39,9 +64,10 @@ Session::Session(Worker& worker, const ListenerInfo& listener, asio::ip::tcp::so
       listener_(listener),
       client_(std::move(socket)),
       in_(kInitialBuffer),
-      up_in_(kInitialBuffer) {
+      up_in_(0) {
   asio::error_code ec;
   client_.set_option(asio::ip::tcp::no_delay(true), ec);
+  client_.non_blocking(true, ec);  // StreamBody takes what is there without waiting
   auto remote = client_.remote_endpoint(ec);
   if (!ec) client_ip_ = remote.address().to_string();
   worker_.Register(this);
@@ -83,6 +109,20 @@ asio::awaitable<void> Session::Run() {
   asio::error_code ignored;
   client_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
   client_.close(ignored);
+}
+
+asio::awaitable<void> Session::Refuse(int status, std::string_view reason) {
+  close_after_ = true;
+  co_await SendError(status, reason);
+}
+
+http::Parser& Session::ResponseParser() {
+  if (resp_parser_ == nullptr) {
+    resp_parser_ = std::make_unique<http::Parser>(http::MessageKind::kResponse);
+  } else {
+    Renew(*resp_parser_, http::MessageKind::kResponse);
+  }
+  return *resp_parser_;
 }
 
 asio::awaitable<void> Session::SendError(int status, std::string_view reason) {
@@ -151,6 +191,9 @@ asio::awaitable<bool> Session::ReadHead() {
   Request rq;
   rq.head_end = parsed;
   co_await Handle(rq);
+  // llhttp stops for good after a request with Upgrade; the proxy ignored the
+  // upgrade, so the next request gets a fresh parser.
+  if (rq.upgrade) Renew(req_parser_, http::MessageKind::kRequest);
   if (!rq.consumed) {
     // Answered without forwarding: skip the request, or close when part of
     // its body is still on the wire.
@@ -166,10 +209,22 @@ asio::awaitable<void> Session::Handle(Request& rq) {
   // ---- Interpret the head: one pass over the headers ----
   const char* base = in_.data();
   rq.method = req_parser_.method();
-  rq.http10 = req_parser_.version_major() == 1 && req_parser_.version_minor() == 0;
+  if (int major = req_parser_.version_major(), minor = req_parser_.version_minor();
+      major != 1 || minor > 1) {
+    co_await Refuse(505, "HTTP/" + std::to_string(major) + "." + std::to_string(minor) +
+                             " is not supported: the proxy speaks HTTP/1.1 and HTTP/1.0");
+    co_return;
+  }
+  if (rq.method == HTTP_CONNECT) {
+    co_await Refuse(501, "CONNECT is not supported: the proxy forwards HTTP requests, it opens "
+                         "no tunnels");
+    co_return;
+  }
+  rq.http10 = req_parser_.version_minor() == 0;
   rq.keep_alive = req_parser_.keep_alive() && !rq.http10;
   rq.idempotent = Idempotent(rq.method);
   std::string_view host;
+  bool too_many_connection_lines = false;
   const std::vector<std::string>& lane_aliases = cfg.node.lane_headers;
   for (const http::HeaderSlice& h : req_parser_.headers()) {
     std::string_view name = h.name.In(base);
@@ -181,7 +236,7 @@ asio::awaitable<void> Session::Handle(Request& rq) {
     }
     switch (name.size()) {
       case 4:
-        if (http::IEquals(name, "host")) host = value, rq.host_present = true;
+        if (http::IEquals(name, "host")) host = value, ++rq.host_lines;
         break;
       case 6:
         if (http::IEquals(name, "expect") && http::IEquals(value, "100-continue")) {
@@ -189,10 +244,20 @@ asio::awaitable<void> Session::Handle(Request& rq) {
         }
         break;
       case 10:
-        if (http::IEquals(name, "connection")) rq.connection = value;
+        if (http::IEquals(name, "connection")) {
+          if (rq.connection_lines == kMaxConnectionLines) {
+            too_many_connection_lines = true;
+          } else {
+            rq.connection[rq.connection_lines++] = value;
+          }
+        }
         break;
       case 7:
-        if (http::IEquals(name, "baggage")) rq.baggage = value;
+        if (http::IEquals(name, "baggage")) {
+          rq.baggage = value;
+        } else if (http::IEquals(name, "upgrade")) {
+          rq.upgrade = true;
+        }
         break;
       case 11:
         if (http::IEquals(name, "traceparent")) rq.traceparent = value;
@@ -208,17 +273,15 @@ asio::awaitable<void> Session::Handle(Request& rq) {
         break;
     }
   }
-  if (!rq.connection.empty()) {
-    rq.connection_lists_headers = !http::IEquals(rq.connection, "keep-alive") &&
-                                  !http::IEquals(rq.connection, "close");
+  if (too_many_connection_lines) {
+    co_await Refuse(400, "more than " + std::to_string(kMaxConnectionLines) +
+                             " Connection header lines");
+    co_return;
   }
-  rq.target = req_parser_.target().In(base);
-  rq.authority = host;
-  if (rq.target.starts_with("http://")) {  // proxy-form, as HTTP_PROXY clients send
-    std::string_view rest = rq.target.substr(7);
-    size_t slash = rest.find('/');
-    rq.authority = rest.substr(0, slash);
-    rq.target = slash == std::string_view::npos ? std::string_view("/") : rest.substr(slash);
+  rq.connection_lists_headers = ListsHeaders(rq.ConnectionLines());
+  if (const char* bad = ResolveTarget(rq, host); bad != nullptr) {
+    co_await Refuse(400, bad);
+    co_return;
   }
 
   if (req_parser_.has_content_length() && cfg.limits.max_body_bytes != 0 &&
@@ -253,7 +316,9 @@ asio::awaitable<void> Session::Handle(Request& rq) {
   std::string_view service_host = StripPort(rq.authority);
   switch (listener_.cfg.kind) {
     case config::ListenerKind::kGateway: {
-      std::string_view path = rq.target.substr(0, rq.target.find('?'));
+      std::string_view path = rq.target.substr(0, rq.target.find_first_of("?#"));
+      // absolute-form without a path, or OPTIONS *: routed as the root
+      if (path.empty() || path == "*") path = "/";
       rq.service = snap.MatchRoute(service_host, path);
       if (rq.service < 0) {
         co_await SendError(404, "no route for this host and path");
@@ -285,7 +350,44 @@ asio::awaitable<void> Session::Handle(Request& rq) {
   co_await Forward(rq);
 }
 
+const char* Session::ResolveTarget(Request& rq, std::string_view host) {
+  std::string_view target = req_parser_.target().In(in_.data());
+  rq.target = target;
+  rq.authority = host;
+  AbsoluteTarget abs;
+  bool absolute = false;
+  if (!target.empty() && target.front() == '/') {
+    // origin-form: Host names the authority
+  } else if (SplitAbsoluteForm(target, &abs)) {
+    // RFC 9112 §3.2.2: the target's authority wins over Host and replaces it.
+    if (!ValidAuthority(abs.authority)) {
+      return "the authority in the request-target is empty or invalid";
+    }
+    rq.authority = abs.authority;
+    rq.target = abs.rest;
+    absolute = true;
+  } else if (!(target == "*" && rq.method == HTTP_OPTIONS)) {
+    return "the request-target is neither a path nor an http(s) URI";
+  }
+  if (rq.host_lines > 1) return "more than one Host header";
+  if (rq.host_lines == 0) {
+    if (!rq.http10) return "HTTP/1.1 request without Host";
+    return nullptr;
+  }
+  // An empty Host is what a client sends with absolute-form when it has no
+  // better value; with origin-form the request would name no authority.
+  if (host.empty() ? !absolute : !ValidAuthority(host)) {
+    return host.empty() ? "empty Host header" : "invalid Host header";
+  }
+  return nullptr;
+}
+
 asio::awaitable<void> Session::Forward(Request& rq) {
+  const config::Config& cfg = worker_.config();
+  settings_ = {.timeouts = cfg.timeouts,
+               .max_body_bytes = cfg.limits.max_body_bytes,
+               .max_idle_per_endpoint = cfg.upstream.max_idle_per_endpoint,
+               .retries = cfg.upstream.retries};
   std::shared_ptr<ServiceState> svc = worker_.upstreams().service(rq.service);
   const bool fallback = worker_.upstreams().snapshot()->FallbackToBase(rq.lane);
   int exclude = -1;
@@ -302,7 +404,7 @@ asio::awaitable<void> Session::Forward(Request& rq) {
       co_return;
     }
     const int host = choice.host;
-    bool last_try = attempt >= int(worker_.config().upstream.retries);
+    bool last_try = attempt >= int(settings_.retries);
     Outcome outcome = co_await TryEndpoint(rq, *svc, choice, last_try);
     if (outcome != Outcome::kRetry) co_return;
     worker_.stats().upstream_rq_retry.Inc();
@@ -315,7 +417,7 @@ asio::awaitable<void> Session::Forward(Request& rq) {
 asio::awaitable<Session::Outcome> Session::TryEndpoint(Request& rq, ServiceState& svc,
                                                        Choice choice, bool last_try) {
   const int host = choice.host;
-  const config::Config& cfg = worker_.config();
+  const RequestSettings& cfg = settings_;
   WorkerStats& stats = worker_.stats();
   svc.OnStart(choice);
   struct Finish {
@@ -377,72 +479,55 @@ asio::awaitable<Session::Outcome> Session::TryEndpoint(Request& rq, ServiceState
   }
 
   // ---- The rest of a streamed body ----
+  // An upstream may answer before the body has all arrived (413, 401...):
+  // that answer goes to the client, and the connection closes after it.
+  bool body_cut = false;
   if (!rq.body_in_hand) {
-    if (rq.expect_continue && !rq.http10) {
-      co_await asio::async_write(client_, asio::buffer(http::kContinue), kNoThrow);
-    }
-    for (;;) {
-      in_.Compact();
-      if (in_.writable() < kBodyChunk / 2) in_.Grow(in_.capacity() + kBodyChunk);
-      SetDeadline(Timeout::kStream, cfg.timeouts.idle);
-      auto [rec, n] = co_await client_.async_read_some(
-          asio::buffer(in_.write_ptr(), in_.writable()), kNoThrow);
-      if (rec || n == 0) {
-        close_after_ = true;  // the client left mid-body: nothing to answer
-        co_return Outcome::kFailed;
-      }
-      in_.Commit(n);
-      size_t used = 0;
-      http::ParseStatus st = req_parser_.FeedBody(in_.read_ptr(), in_.readable(), &used, nullptr);
-      if (st == http::ParseStatus::kError) {
-        co_await SendError(400, std::string("malformed request body: ") + req_parser_.error());
-        co_return Outcome::kFailed;
-      }
-      rq.body_seen += used;
-      if (cfg.limits.max_body_bytes != 0 && rq.body_seen > cfg.limits.max_body_bytes) {
-        co_await SendError(413, "request body larger than the limit");
-        co_return Outcome::kFailed;
-      }
-      auto [wec, wn] = co_await asio::async_write(up, asio::buffer(in_.read_ptr(), used), kNoThrow);
-      in_.Consume(used);
-      if (wec) {
-        close_after_ = true;
-        co_await SendError(502, "upstream " + ep.address_text + " reset while receiving the body");
-        co_return Outcome::kFailed;
-      }
-      if (st == http::ParseStatus::kBodyComplete) break;
+    BodyEnd end = co_await StreamBody(rq, up);
+    if (end == BodyEnd::kFailed) co_return Outcome::kFailed;
+    if (end == BodyEnd::kEarly) {
+      body_cut = true;
+      close_after_ = true;
     }
   }
 
   // ---- Response head; interim (1xx) responses are dropped ----
+  // A fresh parser each attempt: the last one may have stopped anywhere.
+  http::Parser& rp = ResponseParser();
+  if (up_in_.capacity() < kUpstreamBuffer) up_in_.Grow(kUpstreamBuffer);
   up_in_.Clear();
-  resp_parser_.NextMessage();
-  resp_parser_.SetHeadRequest(rq.method == HTTP_HEAD);
+  rp.SetHeadRequest(rq.method == HTTP_HEAD);
   SetDeadline(Timeout::kResponse, cfg.timeouts.response);
+  // A response the proxy cannot frame leaves nothing trustworthy on either
+  // connection: both close (the upstream one is simply not pooled).
+  auto protocol_error = [&](std::string reason) -> asio::awaitable<Outcome> {
+    close_after_ = true;
+    co_return co_await fail(false, 502, std::move(reason));
+  };
   size_t parsed = 0;
   for (bool have_head = false; !have_head;) {
     while (parsed < up_in_.wpos()) {
       size_t used = 0;
-      http::ParseStatus st = resp_parser_.FeedHead(up_in_.data(), parsed, up_in_.wpos(), &used);
+      http::ParseStatus st = rp.FeedHead(up_in_.data(), parsed, up_in_.wpos(), &used);
       parsed += used;
       if (st == http::ParseStatus::kError) {
-        co_return co_await fail(false, 502, std::string("malformed upstream response: ") +
-                                                resp_parser_.error());
+        co_return co_await protocol_error(std::string("malformed upstream response: ") +
+                                          rp.error());
       }
       if (st == http::ParseStatus::kNeedMore) break;
-      int code = resp_parser_.status_code();
-      if (code == 101) co_return co_await fail(false, 502, "protocol upgrade is not supported");
+      int code = rp.status_code();
+      if (code == 101) co_return co_await protocol_error("protocol upgrade is not supported");
       if (code >= 200) {
         have_head = true;
         break;
       }
-      resp_parser_.NextMessage();
-      resp_parser_.SetHeadRequest(rq.method == HTTP_HEAD);
+      rp.NextMessage();
+      rp.SetHeadRequest(rq.method == HTTP_HEAD);
     }
     if (have_head) break;
     if (up_in_.writable() == 0) {
       if (up_in_.capacity() >= kMaxResponseHead) {
-        co_return co_await fail(false, 502, "upstream response head too large");
+        co_return co_await protocol_error("upstream response head too large");
       }
       up_in_.Grow(up_in_.capacity() * 2);
     }
@@ -454,10 +539,15 @@ asio::awaitable<Session::Outcome> Session::TryEndpoint(Request& rq, ServiceState
         close_after_ = true;
         co_return co_await fail(false, 504, "upstream " + ep.address_text + " response timeout");
       }
-      bool nothing_yet = up_in_.wpos() == 0;
-      co_return co_await fail(nothing_yet && resendable, 502,
-                              "upstream " + ep.address_text +
-                                  (nothing_yet ? " closed before responding" : " closed mid-head"));
+      if (up_in_.wpos() > 0) {
+        co_return co_await protocol_error("upstream " + ep.address_text + " closed mid-head");
+      }
+      if (body_cut) {
+        co_return co_await fail(false, 502, "upstream " + ep.address_text +
+                                                " reset while receiving the body");
+      }
+      co_return co_await fail(resendable, 502,
+                              "upstream " + ep.address_text + " closed before responding");
     }
     up_in_.Commit(n);
   }
@@ -465,10 +555,77 @@ asio::awaitable<Session::Outcome> Session::TryEndpoint(Request& rq, ServiceState
 
   bool reusable = false;
   bool ok = co_await RelayResponse(rq, up, parsed, &reusable);
-  if (ok && reusable) {
-    svc.PutIdle(host, std::move(up), Worker::NowMs(), cfg.upstream.max_idle_per_endpoint);
+  if (ok && reusable && !body_cut) {
+    svc.PutIdle(host, std::move(up), Worker::NowMs(), cfg.max_idle_per_endpoint);
   }
   co_return ok ? Outcome::kDone : Outcome::kFailed;
+}
+
+asio::awaitable<Session::BodyEnd> Session::StreamBody(Request& rq, asio::ip::tcp::socket& up) {
+  const config::Millis idle = settings_.timeouts.idle;
+  const uint64_t max_body = settings_.max_body_bytes;
+  if (rq.expect_continue && !rq.http10) {
+    co_await asio::async_write(client_, asio::buffer(http::kContinue), kNoThrow);
+  }
+  bool watch_upstream = true;  // off once the upstream sent an interim response
+  for (;;) {
+    in_.Compact();
+    if (in_.writable() < kBodyChunk / 2) in_.Grow(in_.capacity() + kBodyChunk);
+    SetDeadline(Timeout::kStream, idle);
+    // Fast path: what the client has already sent, without a wait.
+    asio::error_code rec;
+    size_t n = client_.read_some(asio::buffer(in_.write_ptr(), in_.writable()), rec);
+    if (rec == asio::error::would_block) {
+      if (watch_upstream) {
+        Ready ready = co_await WaitForEither(up);
+        if (ready == Ready::kNeither) {  // cancelled: the stream deadline passed
+          close_after_ = true;
+          co_return BodyEnd::kFailed;
+        }
+        if (ready == Ready::kUpstream) {
+          if (!InterimResponseWaiting(up)) co_return BodyEnd::kEarly;
+          watch_upstream = false;
+        }
+      }
+      auto [ec, m] = co_await client_.async_read_some(
+          asio::buffer(in_.write_ptr(), in_.writable()), kNoThrow);
+      rec = ec;
+      n = m;
+    }
+    if (rec || n == 0) {
+      close_after_ = true;  // the client left mid-body: nothing to answer
+      co_return BodyEnd::kFailed;
+    }
+    in_.Commit(n);
+    size_t used = 0;
+    http::ParseStatus st = req_parser_.FeedBody(in_.read_ptr(), in_.readable(), &used, nullptr);
+    if (st == http::ParseStatus::kError) {
+      co_await SendError(400, std::string("malformed request body: ") + req_parser_.error());
+      co_return BodyEnd::kFailed;
+    }
+    rq.body_seen += used;
+    if (max_body != 0 && rq.body_seen > max_body) {
+      co_await SendError(413, "request body larger than the limit");
+      co_return BodyEnd::kFailed;
+    }
+    auto [wec, wn] = co_await asio::async_write(up, asio::buffer(in_.read_ptr(), used), kNoThrow);
+    in_.Consume(used);
+    // An upstream that stopped reading may have answered before it closed.
+    if (wec) co_return BodyEnd::kEarly;
+    if (st == http::ParseStatus::kBodyComplete) co_return BodyEnd::kSent;
+  }
+}
+
+// Slow path only (the client is slower than the proxy): one wait on both
+// sockets, the other cancelled when one is ready.
+asio::awaitable<Session::Ready> Session::WaitForEither(asio::ip::tcp::socket& up) {
+  auto [order, client_ec, up_ec] =
+      co_await asio::experimental::make_parallel_group(
+          client_.async_wait(asio::socket_base::wait_read, asio::experimental::deferred),
+          up.async_wait(asio::socket_base::wait_read, asio::experimental::deferred))
+          .async_wait(asio::experimental::wait_for_one(), asio::use_awaitable);
+  if (order[0] == 0) co_return client_ec ? Ready::kNeither : Ready::kClient;
+  co_return up_ec ? Ready::kNeither : Ready::kUpstream;
 }
 
 }  // namespace graymesh::proxy

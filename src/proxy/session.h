@@ -2,23 +2,51 @@
 // upstream, forwards the request and streams the response back. A coroutine
 // on its worker's thread; timeouts are deadlines the worker's ticker enforces
 // by cancelling the sockets, so no timer is armed per request.
+//
+// What is forwarded is written from what was parsed: the request line, Host
+// and the framing header (content-length from the parsed value, or the
+// transfer-coding list) are the proxy's own, never the client's bytes, so the
+// next hop reads exactly the message the proxy read; same for responses.
+// After an upstream protocol error the client connection closes after the
+// 502 and the upstream connection is dropped; each attempt starts with a
+// fresh response parser.
+//
+// Memory: an idle connection holds its request buffer and parser only; the
+// response parser and buffer are made when the first request is forwarded.
 #pragma once
 
 #include <asio/awaitable.hpp>
 #include <asio/ip/tcp.hpp>
+#include <array>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
-#include <array>
 
 #include <llhttp.h>
 
 #include "http/parser.h"
 #include "lane/entrance.h"
 #include "net/buffer.h"
+#include "proxy/hop_by_hop.h"
 #include "proxy/worker.h"
 
 namespace graymesh::proxy {
+
+// Fixed-size storage taken from the heap on first use, so connections that
+// never need it (idle ones, requests no rule looks at) do not carry it.
+template <typename T, size_t N>
+class LazyArray {
+ public:
+  T& operator[](size_t i) { return data()[i]; }
+  T* data() {
+    if (items_ == nullptr) items_ = std::make_unique<std::array<T, N>>();
+    return items_->data();
+  }
+
+ private:
+  std::unique_ptr<std::array<T, N>> items_;
+};
 
 class Session {
  public:
@@ -47,12 +75,14 @@ class Session {
   // which is left untouched until the head has been sent upstream.
   struct Request {
     llhttp_method_t method = HTTP_GET;
-    std::string_view target;     // origin-form, as sent upstream
-    std::string_view authority;  // proxy-form authority, else the Host header
-    std::string_view connection;
+    std::string_view target;     // origin-form, as sent upstream ("" or "?q": "/" is added)
+    std::string_view authority;  // absolute-form authority, else the Host header; sent as Host
+    std::array<std::string_view, kMaxConnectionLines> connection{};  // Connection lines
+    int connection_lines = 0;
     std::string_view xff;
-    bool host_present = false;
+    int host_lines = 0;
     bool connection_lists_headers = false;  // Connection names headers to drop
+    bool upgrade = false;  // carried Upgrade (ignored): the parser is renewed after it
     bool expect_continue = false;
     bool http10 = false;
     bool keep_alive = true;
@@ -68,6 +98,10 @@ class Session {
     bool made_traceparent = false;  // the gateway made it up: add it upstream
     std::string_view lane;  // the lane it travels in; "" = base
     int service = -1;
+
+    std::span<const std::string_view> ConnectionLines() const {
+      return {connection.data(), size_t(connection_lines)};
+    }
   };
 
   asio::awaitable<bool> ReadHead();
@@ -77,11 +111,29 @@ class Session {
   asio::awaitable<void> Forward(Request& rq);
   asio::awaitable<Outcome> TryEndpoint(Request& rq, ServiceState& svc, Choice choice,
                                        bool last_try);
+  // Reads the rest of a streamed request body and sends it upstream. Stops
+  // early, returning kEarly, when the upstream answers before the body ends.
+  enum class BodyEnd { kSent, kEarly, kFailed };
+  asio::awaitable<BodyEnd> StreamBody(Request& rq, asio::ip::tcp::socket& up);
+  // Waits until the client or the upstream has something to read (the
+  // upstream: it answered while the body was still coming). kNeither when
+  // the wait was cancelled (a deadline passed).
+  enum class Ready { kClient, kUpstream, kNeither };
+  asio::awaitable<Ready> WaitForEither(asio::ip::tcp::socket& up);
   // Streams the response whose head ends at `head_end` in up_in_. False when
   // the exchange broke off (the client connection must close).
   asio::awaitable<bool> RelayResponse(const Request& rq, asio::ip::tcp::socket& up,
                                       size_t head_end, bool* upstream_reusable);
-  void BuildDownstreamHead(bool chunked_out);
+  // How the body goes to the client: as received (its framing headers are
+  // written from the parsed values), chunked decoded for HTTP/1.0, or none.
+  enum class BodyOut { kAsIs, kDecoded, kNone };
+  void BuildDownstreamHead(BodyOut body_out);
+  // Answers a request the proxy refuses; the connection closes after it.
+  asio::awaitable<void> Refuse(int status, std::string_view reason);
+  // Interprets the request-target and Host (RFC 9112 §3.2): sets rq.target
+  // and rq.authority, or returns the reason for a 400.
+  const char* ResolveTarget(Request& rq, std::string_view host);
+  http::Parser& ResponseParser();
   asio::awaitable<void> SendError(int status, std::string_view reason);
   void BuildUpstreamHead(const Request& rq);
   // ---- session_lane.cc ----
@@ -104,14 +156,25 @@ class Session {
   std::string client_ip_;
 
   net::Buffer in_;        // client bytes: request heads and bodies
-  net::Buffer up_in_;     // upstream bytes: response heads and bodies
+  net::Buffer up_in_;     // upstream bytes: response heads and bodies (sized on first use)
   std::string out_;       // the request head sent upstream (kept for a retry)
   std::string down_;      // the response head sent to the client
+  std::string codings_;   // a Transfer-Encoding list being joined, capacity reused
   std::vector<asio::const_buffer> iov_;  // gather list, capacity reused
   std::string traceparent_;              // one the gateway made up, when needed
-  std::array<std::pair<std::string_view, std::string_view>, http::kMaxHeaders> view_headers_;
+  LazyArray<std::pair<std::string_view, std::string_view>, http::kMaxHeaders> view_headers_;
   http::Parser req_parser_{http::MessageKind::kRequest};
-  http::Parser resp_parser_{http::MessageKind::kResponse};
+  std::unique_ptr<http::Parser> resp_parser_;  // made on the first forward; renewed per attempt
+
+  // Configuration a forwarded request uses, copied when it starts: no
+  // reference into a snapshot (which a reload may free) crosses a co_await.
+  struct RequestSettings {
+    config::Timeouts timeouts;
+    uint64_t max_body_bytes = 0;
+    uint32_t max_idle_per_endpoint = 0;
+    uint32_t retries = 0;
+  };
+  RequestSettings settings_;
 
   Timeout timeout_ = Timeout::kNone;
   Timeout expired_ = Timeout::kNone;

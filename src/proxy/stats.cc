@@ -9,9 +9,11 @@ void WorkerStats::CountError(int status) {
     case 408: rq_error_408.Inc(); break;
     case 413: rq_error_413.Inc(); break;
     case 431: rq_error_431.Inc(); break;
+    case 501: rq_error_501.Inc(); break;
     case 502: rq_error_502.Inc(); break;
     case 503: rq_error_503.Inc(); break;
     case 504: rq_error_504.Inc(); break;
+    case 505: rq_error_505.Inc(); break;
     default: break;
   }
 }

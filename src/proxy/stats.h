@@ -23,9 +23,11 @@ namespace graymesh::proxy {
   X(rq_error_408, "client header timeouts (408)")                                 \
   X(rq_error_413, "request bodies over the limit (413)")                          \
   X(rq_error_431, "request heads over the limit (431)")                           \
+  X(rq_error_501, "CONNECT requests refused (501)")                               \
   X(rq_error_502, "upstream failures (502)")                                      \
   X(rq_error_503, "no endpoint available (503)")                                  \
-  X(rq_error_504, "upstream timeouts (504)")
+  X(rq_error_504, "upstream timeouts (504)")                                      \
+  X(rq_error_505, "requests in an HTTP version other than 1.0 and 1.1 (505)")
 
 class Counter {
  public:

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <poll.h>
+#include <sys/socket.h>
+
 #include <fstream>
 #include <sstream>
 
@@ -42,6 +45,47 @@ Gateway Gateway::Start(const std::string& yaml) {
   EXPECT_TRUE(WaitForPort(gw.port, 5s)) << gw.proc->Log();
   EXPECT_TRUE(WaitForPort(gw.admin, 5s)) << gw.proc->Log();
   return gw;
+}
+
+Sidecar Sidecar::Start(const std::string& service, uint16_t app_port, const std::string& yaml) {
+  Sidecar sc;
+  sc.inbound = FreePort();
+  sc.outbound = FreePort();
+  sc.admin = FreePort();
+  std::string cfg = WriteTempFile("sidecar.yaml", yaml);
+  sc.proc = std::make_unique<ChildProcess>(
+      GraymeshBin(),
+      std::vector<std::string>{"proxy", "--service", service, "--app",
+                               "127.0.0.1:" + std::to_string(app_port), "--inbound",
+                               "127.0.0.1:" + std::to_string(sc.inbound), "--outbound",
+                               "127.0.0.1:" + std::to_string(sc.outbound), "--admin",
+                               "127.0.0.1:" + std::to_string(sc.admin), "--config", cfg,
+                               "--workers", "1"});
+  EXPECT_TRUE(WaitForPort(sc.inbound, 5s)) << sc.proc->Log();
+  EXPECT_TRUE(WaitForPort(sc.outbound, 5s)) << sc.proc->Log();
+  return sc;
+}
+
+std::string OneServiceAt(uint16_t port, const std::string& extra) {
+  return "routes:\n  - { pathPrefix: /, service: app }\nservices:\n  - name: app\n"
+         "    endpoints:\n      - address: 127.0.0.1:" + std::to_string(port) + "\n" + extra;
+}
+
+std::string RecvUntil(int fd, std::string_view marker, std::chrono::milliseconds timeout) {
+  std::string got;
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (got.find(marker) == std::string::npos) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) break;
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, int(left.count())) <= 0) break;
+    char buf[4096];
+    ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
+    if (n <= 0) break;
+    got.append(buf, size_t(n));
+  }
+  return got;
 }
 
 uint64_t Gateway::Metric(const std::string& name) const {

@@ -2,9 +2,11 @@
 // loopback ports, for tests that go through the whole proxy.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "support/process.h"
 
@@ -29,6 +31,24 @@ struct Gateway {
   // A counter from the admin /metrics (without the graymesh_ prefix).
   uint64_t Metric(const std::string& name) const;
 };
+
+// A sidecar (`graymesh proxy`) for `service` in front of the app on
+// `app_port`; `yaml` holds the services it calls through its outbound side.
+struct Sidecar {
+  uint16_t inbound = 0;
+  uint16_t outbound = 0;
+  uint16_t admin = 0;
+  std::unique_ptr<ChildProcess> proc;
+  static Sidecar Start(const std::string& service, uint16_t app_port, const std::string& yaml);
+};
+
+// Gateway configuration sending every request to one service `app` at
+// 127.0.0.1:port; `extra` is appended (timeouts, limits...).
+std::string OneServiceAt(uint16_t port, const std::string& extra = "");
+
+// Reads raw bytes from `fd` until `marker` has arrived (or the peer closed,
+// or `timeout`): for responses whose framing the test itself checks.
+std::string RecvUntil(int fd, std::string_view marker, std::chrono::milliseconds timeout);
 
 // Writes `text` to a fresh file in the test temp dir and returns its path.
 std::string WriteTempFile(const std::string& name, const std::string& text);
