@@ -1,6 +1,7 @@
 #include "control/snapshot_json.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <map>
 #include <set>
 #include <stdexcept>
@@ -211,8 +212,11 @@ Snapshot SnapshotFromJson(const json& j) {
   if (!j.is_object()) throw std::invalid_argument("snapshot: not a JSON object");
   Snapshot snap;
   const json& version = Field(j, "version", "top level");
-  if (!version.is_number_integer())
-    throw std::invalid_argument("snapshot: version: not an integer");
+  if (!version.is_number_integer() ||
+      (version.is_number_unsigned() ? version.get<uint64_t>() > uint64_t(INT64_MAX)
+                                    : version.get<int64_t>() < 0)) {
+    throw std::invalid_argument("snapshot: version: not a non-negative integer");
+  }
   snap.version = version.get<int64_t>();
   std::set<std::string> names;
   for (const json& s : ArrayField(j, "services")) {

@@ -1,0 +1,47 @@
+// ParseJson: depth and number limits, and error excerpts that never print a
+// user's nested value.
+#include "control/json_limits.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace graymesh::control {
+namespace {
+
+std::string Nested(int depth) { return std::string(depth, '[') + std::string(depth, ']'); }
+
+TEST(JsonLimits, DepthUpToTheLimitParses) {
+  std::string error;
+  EXPECT_TRUE(ParseJson(Nested(kMaxJsonDepth), &error).has_value()) << error;
+  EXPECT_TRUE(ParseJson(R"({"a":)" + Nested(kMaxJsonDepth - 1) + "}", &error).has_value());
+}
+
+TEST(JsonLimits, DeeperIsRefused) {
+  for (const std::string& text :
+       {Nested(kMaxJsonDepth + 1), Nested(70'000), R"({"a":)" + Nested(kMaxJsonDepth) + "}",
+        std::string(200'000, '[')}) {
+    std::string error;
+    EXPECT_FALSE(ParseJson(text, &error).has_value());
+    EXPECT_EQ(error, "JSON nested deeper than 64 levels");
+  }
+}
+
+TEST(JsonLimits, BadSyntaxAndHugeNumbersAreErrorsNotExceptions) {
+  std::string error;
+  EXPECT_FALSE(ParseJson("{\"a\":", &error).has_value());
+  EXPECT_NE(error.find("invalid JSON"), std::string::npos) << error;
+  EXPECT_FALSE(ParseJson(R"({"weight":1e999})", &error).has_value());
+  EXPECT_NE(error.find("number overflow"), std::string::npos) << error;
+  EXPECT_THROW(ParseJsonOrThrow("[1e999]", "snapshot"), std::invalid_argument);
+}
+
+TEST(JsonLimits, ExcerptsAreShortAndNeverPrintContainers) {
+  EXPECT_EQ(JsonExcerpt(nlohmann::json::parse("[[1]]")), "an array");
+  EXPECT_EQ(JsonExcerpt(nlohmann::json::parse("{}")), "an object");
+  EXPECT_EQ(JsonExcerpt(nlohmann::json("x")), "\"x\"");
+  EXPECT_EQ(JsonExcerpt(nlohmann::json(std::string(500, 'y'))).size(), 64u + 3u);
+}
+
+}  // namespace
+}  // namespace graymesh::control
