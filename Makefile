@@ -26,13 +26,21 @@ asan:
 demo: build
 	@bash scripts/demo.sh $(BUILD)/src/cli/graymesh
 
-# Runs each libFuzzer target for FUZZ_SECONDS (default 60) on its corpus.
+# Runs each libFuzzer target (fuzz/NAME_fuzz.cc, corpus fuzz/corpus/NAME/)
+# for FUZZ_SECONDS (default 60), one after the other.
 FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := request_parser
+FUZZ_TARGETS += config_yaml
+FUZZ_TARGETS += rule_docs
+FUZZ_TARGETS += snapshot_json
 fuzz: setup
 	@cmake --preset fuzz >/dev/null
-	@cmake --build build/fuzz -j$(JOBS) --target request_parser_fuzz
-	@mkdir -p build/fuzz/corpus && cp -n fuzz/corpus/request_parser/* build/fuzz/corpus/ 2>/dev/null || true
-	@build/fuzz/fuzz/request_parser_fuzz -max_total_time=$(FUZZ_SECONDS) build/fuzz/corpus
+	@cmake --build build/fuzz -j$(JOBS) --target $(addsuffix _fuzz,$(FUZZ_TARGETS))
+	@for t in $(FUZZ_TARGETS); do \
+	  mkdir -p build/fuzz/corpus/$$t && cp -n fuzz/corpus/$$t/* build/fuzz/corpus/$$t/ 2>/dev/null; \
+	  echo "== $$t"; \
+	  build/fuzz/fuzz/$${t}_fuzz -max_total_time=$(FUZZ_SECONDS) build/fuzz/corpus/$$t || exit 1; \
+	done
 
 bench: build
 	@bash bench/proxy_vs_nginx.sh
