@@ -2,6 +2,9 @@
 // user's nested value.
 #include "control/json_limits.h"
 
+#include "config/config.h"
+#include "control/rule_json.h"
+
 #include <gtest/gtest.h>
 
 #include <string>
@@ -41,6 +44,27 @@ TEST(JsonLimits, ExcerptsAreShortAndNeverPrintContainers) {
   EXPECT_EQ(JsonExcerpt(nlohmann::json::parse("{}")), "an object");
   EXPECT_EQ(JsonExcerpt(nlohmann::json("x")), "\"x\"");
   EXPECT_EQ(JsonExcerpt(nlohmann::json(std::string(500, 'y'))).size(), 64u + 3u);
+}
+
+}  // namespace
+}  // namespace graymesh::control
+
+namespace graymesh::control {
+namespace {
+
+// A store (or snapshot) may hold more rules than one YAML text may: they are
+// read in texts under the limit, and names stay unique across all of them.
+TEST(RulesFromJsonLimits, MoreRulesThanOneYamlTextHoldsStillParse) {
+  std::vector<nlohmann::json> docs;
+  const std::string prefix = "/" + std::string(1000, 'p');
+  for (int i = 0; i < 5000; ++i) {
+    docs.push_back({{"kind", "Route"},
+                    {"name", "r" + std::to_string(i)},
+                    {"spec", {{"pathPrefix", prefix}, {"service", "s"}}}});
+  }
+  EXPECT_EQ(RulesFromJson(docs, "store").size(), 5000u);
+  docs.push_back(docs.front());  // the same name, in a later text than the first
+  EXPECT_THROW(RulesFromJson(docs, "store"), config::ConfigError);
 }
 
 }  // namespace
