@@ -1,5 +1,7 @@
 #include "control/snapshot_json.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <cstdint>
 #include <map>
@@ -111,10 +113,17 @@ Snapshot BuildSnapshot(const StoreState& state) {
   snap.version = state.revision;
   std::map<std::string, SnapshotService> services;
   for (const Instance& inst : state.instances) {
+    SnapshotEndpoint ep;
+    try {
+      ep.endpoint.address = config::ParseHostPort(inst.spec.address);
+    } catch (const std::invalid_argument& e) {
+      // Registered before addresses were validated ("%00:1"): nobody can
+      // connect to it, and it must not make every snapshot fail.
+      spdlog::warn("instance {} left out of snapshots: {}", inst.id, e.what());
+      continue;
+    }
     SnapshotService& svc = services[inst.spec.service];
     svc.name = inst.spec.service;
-    SnapshotEndpoint ep;
-    ep.endpoint.address = config::ParseHostPort(inst.spec.address);
     ep.endpoint.weight = inst.spec.weight;
     ep.endpoint.labels = inst.spec.labels;
     ep.endpoint.lane = inst.spec.lane;

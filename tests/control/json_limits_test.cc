@@ -4,6 +4,8 @@
 
 #include "config/config.h"
 #include "control/rule_json.h"
+#include "control/snapshot_json.h"
+#include "control/store.h"
 
 #include <gtest/gtest.h>
 
@@ -65,6 +67,30 @@ TEST(RulesFromJsonLimits, MoreRulesThanOneYamlTextHoldsStillParse) {
   EXPECT_EQ(RulesFromJson(docs, "store").size(), 5000u);
   docs.push_back(docs.front());  // the same name, in a later text than the first
   EXPECT_THROW(RulesFromJson(docs, "store"), config::ConfigError);
+}
+
+}  // namespace
+}  // namespace graymesh::control
+
+namespace graymesh::control {
+namespace {
+
+// A store from before addresses were validated may hold "%00:1": that
+// instance is left out, and the snapshot still builds.
+TEST(SnapshotLimits, AnInstanceStoredWithAnInvalidAddressIsLeftOut) {
+  StoreState state;
+  state.revision = 4;
+  Instance bad, good;
+  bad.id = "web-bad";
+  bad.spec.service = "web";
+  bad.spec.address = "%00:1";
+  good.spec.service = "web";
+  good.spec.address = "10.0.0.1:80";
+  state.instances = {bad, good};
+  const Snapshot s = BuildSnapshot(state);
+  ASSERT_EQ(s.services.size(), 1u);
+  ASSERT_EQ(s.services[0].endpoints.size(), 1u);
+  EXPECT_EQ(s.services[0].endpoints[0].endpoint.address.host, "10.0.0.1");
 }
 
 }  // namespace
