@@ -33,6 +33,9 @@ demo: build
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := request_parser
 FUZZ_TARGETS += response_parser
+FUZZ_TARGETS += config_yaml
+FUZZ_TARGETS += rule_docs
+FUZZ_TARGETS += snapshot_json
 FUZZ ?= $(FUZZ_TARGETS)
 fuzz: setup
 	@cmake --preset fuzz >/dev/null

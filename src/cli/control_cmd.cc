@@ -108,6 +108,18 @@ void RegisterControlServer(CLI::App& app) {
   cmd->add_option("--lease-ttl", opts->lease_ttl,
                   "Instance lease: an instance without a heartbeat for this long is removed")
       ->capture_default_str();
+  cmd->add_option("--header-read-timeout", opts->header_read_timeout,
+                  "A request head must arrive whole within this (from the accept, or from its "
+                  "first byte on a kept-alive connection)")
+      ->capture_default_str();
+  cmd->add_option("--idle-timeout", opts->idle_timeout,
+                  "Kept-alive connections idle this long are closed (a long poll's wait "
+                  "does not count)")
+      ->capture_default_str();
+  cmd->add_option("--max-connections", opts->max_connections,
+                  "Open connections at most, beyond which new ones get 503 (0: as many as the "
+                  "open-file limit leaves room for)")
+      ->capture_default_str();
   cmd->callback([opts] {
     int code = control::RunControl(*opts);
     if (code != 0) throw CLI::RuntimeError(code);

@@ -12,6 +12,7 @@
 #include "config/config.h"
 #include "lane/propagation.h"
 #include "control/api_client.h"
+#include "control/json_limits.h"
 #include "control/snapshot_json.h"
 #include "proxy/control_agent.h"
 #include "proxy/server.h"
@@ -66,13 +67,17 @@ std::string LaneFromLabelsFile(const std::string& path) {
   return "";
 }
 
-// Loads the file, or starts from defaults. Exits 2 with "FILE:LINE: reason".
+// Loads the file, or starts from defaults. Exits 2 with "FILE:LINE: reason"
+// on any failure.
 config::Config LoadOrDefault(const std::string& file) {
   if (file.empty()) return config::Config{};
   try {
     return config::LoadConfigFile(file);
   } catch (const config::ConfigError& e) {
     spdlog::error("invalid configuration: {}", e.what());
+    std::exit(2);
+  } catch (const std::exception& e) {  // bad_alloc and the like: still an error, not an abort
+    spdlog::error("invalid configuration: {}: {}", file, e.what());
     std::exit(2);
   }
 }
@@ -146,7 +151,8 @@ int Serve(const DataPlaneFlags& f, const std::string& role, const Build& build) 
   const config::Config file_cfg = LoadOrDefault(f.config_file);
   proxy::ControlAgent agent(opt, [file_cfg, build](const std::string& body) {
     config::Config cfg = file_cfg;
-    control::ApplySnapshotJson(nlohmann::json::parse(body), &cfg);
+    // Bounded depth: the body comes from the network or the cache file.
+    control::ApplySnapshotJson(control::ParseJsonOrThrow(body, "snapshot"), &cfg);
     return build(std::move(cfg));
   });
   std::shared_ptr<const config::Config> initial;

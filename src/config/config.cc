@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "config/yaml_limits.h"
 
 namespace graymesh::config {
 namespace {
@@ -849,6 +850,7 @@ Config Parser::Parse(const YAML::Node& root) {
 }  // namespace
 
 Config ParseConfig(const std::string& yaml_text, const std::string& file) {
+  CheckYamlLimits(yaml_text, file);  // before yaml-cpp builds a node
   YAML::Node root;
   try {
     root = YAML::Load(yaml_text);
@@ -865,6 +867,7 @@ Config ParseConfig(const std::string& yaml_text, const std::string& file) {
 }
 
 std::vector<Lane> ParseLaneDocuments(const std::string& yaml_text, const std::string& file) {
+  CheckYamlLimits(yaml_text, file);
   std::vector<YAML::Node> docs;
   try {
     docs = YAML::LoadAll(yaml_text);
@@ -886,6 +889,7 @@ std::vector<Lane> ParseLaneDocuments(const std::string& yaml_text, const std::st
 
 std::vector<RuleDocument> ParseRuleDocuments(const std::string& yaml_text,
                                              const std::string& file) {
+  CheckYamlLimits(yaml_text, file);
   std::vector<YAML::Node> docs;
   try {
     docs = YAML::LoadAll(yaml_text);
@@ -935,7 +939,11 @@ Config LoadConfigFile(const std::string& path) {
   std::string text;
   char buf[8192];
   size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) text.append(buf, n);
+  // One byte past the limit is enough to refuse the file (CheckYamlLimits):
+  // a huge or endless file (/dev/zero) is never read whole.
+  while (text.size() <= kMaxYamlBytes && (n = std::fread(buf, 1, sizeof buf, f)) > 0) {
+    text.append(buf, n);
+  }
   // fread on a directory opens fine and then fails with EISDIR.
   const int err = std::ferror(f) ? errno : 0;
   std::fclose(f);

@@ -1,6 +1,8 @@
 // Parsers for the unit-bearing scalars of the config: durations, host:port
 // pairs and byte sizes. They are strict on purpose: "10 s", "+5s" or "1e3"
 // are rejected rather than guessed at, so a typo cannot become a surprise.
+#include <arpa/inet.h>
+
 #include <charconv>
 #include <cstdint>
 #include <limits>
@@ -14,6 +16,9 @@ namespace graymesh::config {
 namespace {
 
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+bool IsAlnum(char c) {
+  return IsDigit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
 
 [[noreturn]] void Invalid(std::string_view kind, std::string_view text, std::string_view why) {
   throw std::invalid_argument("invalid " + std::string(kind) + " \"" + std::string(text) +
@@ -31,6 +36,48 @@ size_t ConsumeDigits(std::string_view& s, uint64_t& out, std::string_view kind,
   if (ec != std::errc()) Invalid(kind, text, "too large");
   s.remove_prefix(n);
   return n;
+}
+
+
+// Why `host` is not an IP literal or a DNS name, or nullptr. Addresses end up
+// in logs, headers and connect calls: "%00", spaces or control characters
+// must never get that far.
+const char* HostProblem(std::string_view host, bool bracketed) {
+  unsigned char addr[16];
+  if (bracketed) {  // IPv6, with an optional zone ("fe80::1%eth0")
+    const size_t pct = host.find('%');
+    const std::string ip(host.substr(0, pct));
+    if (inet_pton(AF_INET6, ip.c_str(), addr) != 1) return "not an IPv6 address";
+    if (pct == std::string_view::npos) return nullptr;
+    const std::string_view zone = host.substr(pct + 1);
+    if (zone.empty() || zone.size() > 15) return "invalid IPv6 zone";
+    for (char c : zone) {
+      if (!IsAlnum(c) && c != '.' && c != '-' && c != '_') return "invalid IPv6 zone";
+    }
+    return nullptr;
+  }
+  if (host.find_first_not_of("0123456789.") == std::string_view::npos) {
+    return inet_pton(AF_INET, std::string(host).c_str(), addr) == 1 ? nullptr
+                                                                     : "not an IPv4 address";
+  }
+  // A DNS name (RFC 1123 labels, plus '_' as in Kubernetes namespaces); one
+  // trailing dot makes it fully qualified.
+  std::string_view name = host;
+  if (name.ends_with('.')) name.remove_suffix(1);
+  if (name.empty() || name.size() > 253) return "invalid host name";
+  for (size_t start = 0; start <= name.size();) {
+    size_t dot = name.find('.', start);
+    if (dot == std::string_view::npos) dot = name.size();
+    const std::string_view label = name.substr(start, dot - start);
+    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') {
+      return "invalid host name";
+    }
+    for (char c : label) {
+      if (!IsAlnum(c) && c != '-' && c != '_') return "invalid character in host";
+    }
+    start = dot + 1;
+  }
+  return nullptr;
 }
 
 }  // namespace
@@ -84,7 +131,8 @@ HostPort ParseHostPort(const std::string& text) {
   std::string_view s = text;
   std::string_view host;
   std::string_view rest;  // ":port"
-  if (!s.empty() && s[0] == '[') {
+  const bool bracketed = !s.empty() && s[0] == '[';
+  if (bracketed) {
     const size_t close = s.find(']');
     if (close == std::string_view::npos) Invalid(kKind, text, "missing ']'");
     host = s.substr(1, close - 1);
@@ -102,11 +150,7 @@ HostPort ParseHostPort(const std::string& text) {
     }
   }
   if (host.empty()) Invalid(kKind, text, "missing host");
-  for (char c : host) {
-    const bool ok = IsDigit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                    c == '.' || c == '-' || c == '_' || c == ':' || c == '%';
-    if (!ok) Invalid(kKind, text, "invalid character in host");
-  }
+  if (const char* why = HostProblem(host, bracketed)) Invalid(kKind, text, why);
   if (rest.empty() || rest[0] != ':') Invalid(kKind, text, "missing port (want host:port)");
   rest.remove_prefix(1);
   if (rest.empty() || rest.find_first_not_of("0123456789") != std::string_view::npos) {

@@ -82,7 +82,11 @@ net::HttpReply JsonReply(int status, const json& body) {
 }
 
 net::HttpReply ErrorReply(int status, const std::string& reason) {
-  net::HttpReply r = JsonReply(status, {{"error", reason}});
+  // Reasons may quote what the client sent (a key, a file name): bounded so
+  // an error is never larger than the request that caused it.
+  constexpr size_t kMaxReason = 1024;
+  net::HttpReply r = JsonReply(
+      status, {{"error", reason.size() > kMaxReason ? reason.substr(0, kMaxReason) + "..." : reason}});
   // A header holds one line of visible characters.
   std::string header = reason.substr(0, std::min<size_t>(reason.size(), 300));
   for (char& c : header) {
@@ -194,19 +198,19 @@ asio::awaitable<net::HttpReply> Api::Handle(const Request& req) {
 asio::awaitable<net::HttpReply> Api::Snapshot(const Request& req) {
   int64_t version = -1;  // absent: answer at once
   if (std::string_view v = req.QueryParam("version"); !v.empty()) {
-    auto n = ParseNumber(v);
-    if (!n || *n < 0 || *n != std::floor(*n)) {
-      co_return ErrorReply(
-          400, "version: expected a non-negative integer, got \"" + std::string(v) + "\"");
+    // Digits only: "1e300" as a double would not fit the integer it becomes.
+    auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), version);
+    if (ec != std::errc() || ptr != v.data() + v.size() || version < 0) {
+      co_return ErrorReply(400, "version: expected a non-negative integer, got \"" +
+                                    std::string(v.substr(0, 64)) + "\"");
     }
-    version = static_cast<int64_t>(*n);
   }
   double wait = kDefaultWaitSeconds;
   if (std::string_view w = req.QueryParam("wait"); !w.empty()) {
     auto n = ParseNumber(w);
     if (!n || *n < 0) {
       co_return ErrorReply(400, "wait: expected seconds 0.." + fmt::format("{}", kMaxWaitSeconds) +
-                                    ", got \"" + std::string(w) + "\"");
+                                    ", got \"" + std::string(w.substr(0, 64)) + "\"");
     }
     wait = std::min(*n, kMaxWaitSeconds);
   }

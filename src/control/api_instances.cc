@@ -6,6 +6,7 @@
 
 #include "config/config.h"
 #include "control/api.h"
+#include "control/json_limits.h"
 #include "control/snapshot_json.h"
 
 namespace graymesh::control {
@@ -13,20 +14,29 @@ namespace {
 
 using nlohmann::json;
 
-// A request body as a JSON object, or the reason it is not one.
+// A request body as a JSON object, or the reason it is not one. Depth is
+// bounded while parsing (json_limits.h): nothing below may recurse into it.
 std::optional<json> ParseObject(const std::string& body, std::string* error) {
-  json j;
-  try {
-    j = json::parse(body);
-  } catch (const json::parse_error& e) {
-    *error = std::string("invalid JSON: ") + e.what();
-    return std::nullopt;
-  }
-  if (!j.is_object()) {
-    *error = "invalid JSON: expected an object, got " + std::string(j.type_name());
+  std::optional<json> j = ParseJson(body, error);
+  if (!j) return std::nullopt;
+  if (!j->is_object()) {
+    *error = "invalid JSON: expected an object, got " + std::string(j->type_name());
     return std::nullopt;
   }
   return j;
+}
+
+// An integer min..max, refusing fractions, strings and anything that does not
+// fit (nlohmann keeps large positive integers unsigned).
+std::optional<int64_t> IntegerIn(const json& v, int64_t min, int64_t max) {
+  if (v.is_number_unsigned()) {
+    const uint64_t u = v.get<uint64_t>();
+    if (u > uint64_t(max)) return std::nullopt;
+    return int64_t(u) >= min ? std::optional<int64_t>(int64_t(u)) : std::nullopt;
+  }
+  if (!v.is_number_integer()) return std::nullopt;
+  const int64_t i = v.get<int64_t>();
+  return i >= min && i <= max ? std::optional<int64_t>(i) : std::nullopt;
 }
 
 // Validates a registration like a config file: unknown keys and wrong types
@@ -79,14 +89,13 @@ std::string ParseSpec(const json& j, InstanceSpec* out) {
   }
   if (j.contains("weight")) {
     const json& w = j["weight"];
-    if (!w.is_number_integer() || w.get<int64_t>() < 1 || w.get<int64_t>() > 10'000) {
-      return "weight: must be an integer 1..10000, got " + w.dump();
-    }
-    out->weight = w.get<uint32_t>();
+    const std::optional<int64_t> weight = IntegerIn(w, 1, 10'000);
+    if (!weight) return "weight: must be an integer 1..10000, got " + JsonExcerpt(w);
+    out->weight = uint32_t(*weight);
   }
   if (j.contains("state")) {
     auto st = j["state"].is_string() ? ParseState(j["state"].get<std::string>()) : std::nullopt;
-    if (!st) return "state: must be starting, ready or draining, got " + j["state"].dump();
+    if (!st) return "state: must be starting, ready or draining, got " + JsonExcerpt(j["state"]);
     out->state = *st;
   }
   return "";
@@ -142,7 +151,9 @@ net::HttpReply Api::UpdateInstance(const std::string& id, const Request& req) {
   }
   const json& s = (*body)["state"];
   auto state = s.is_string() ? ParseState(s.get<std::string>()) : std::nullopt;
-  if (!state) return ErrorReply(400, "state: must be starting, ready or draining, got " + s.dump());
+  if (!state) {
+    return ErrorReply(400, "state: must be starting, ready or draining, got " + JsonExcerpt(s));
+  }
   std::optional<Instance> inst = store_.SetState(id, *state, options_.lease_ttl);
   if (!inst) return ErrorReply(404, "unknown instance " + id);
   spdlog::info("instance {} is {}", id, StateName(*state));

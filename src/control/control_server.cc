@@ -12,11 +12,13 @@
 #include <csignal>
 #include <fstream>
 #include <sstream>
+#include <tuple>
 
 #include "config/config.h"
 #include "control/api.h"
 #include "control/store.h"
 #include "control/watch_hub.h"
+#include "net/fd_limits.h"
 #include "net/http_server.h"
 #include "net/listener.h"
 
@@ -88,6 +90,28 @@ int RunControl(const ControlOptions& o) {
     spdlog::error("--lease-ttl {}: {}", o.lease_ttl, e.what());
     return 2;
   }
+  net::HttpServerOptions http_options{.max_body_bytes = kMaxBodyBytes};
+  for (auto [flag, text, out] :
+       {std::tuple{"--header-read-timeout", &o.header_read_timeout,
+                   &http_options.header_read_timeout},
+        std::tuple{"--idle-timeout", &o.idle_timeout, &http_options.idle_timeout}}) {
+    try {
+      *out = config::ParseDuration(*text);
+      if (out->count() == 0) throw std::invalid_argument("must be greater than 0");
+    } catch (const std::invalid_argument& e) {
+      spdlog::error("{} {}: {}", flag, *text, e.what());
+      return 2;
+    }
+  }
+  // One descriptor per connection; the rest is for the store and the process.
+  const uint64_t fd_limit = net::RaiseOpenFileLimit();
+  const uint32_t fit = net::ConnectionsThatFit(fd_limit, 1, 1);
+  http_options.max_connections = o.max_connections == 0 ? fit : std::min(o.max_connections, fit);
+  if (o.max_connections > fit) {
+    spdlog::warn("--max-connections {} lowered to {}: it and {} spare must fit the open-file "
+                 "limit of {}",
+                 o.max_connections, fit, net::kSpareDescriptors, fd_limit);
+  }
   ApiOptions api_options{.lease_ttl = ttl};
   if (!o.token_file.empty()) {
     std::string error;
@@ -127,7 +151,7 @@ int RunControl(const ControlOptions& o) {
   try {
     server = std::make_unique<net::HttpServer>(
         io, listen, [&api](const net::HttpRequest& r) { return api.Handle(r); },
-        net::HttpServerOptions{.max_body_bytes = kMaxBodyBytes});
+        http_options);
   } catch (const std::system_error& e) {
     spdlog::error("cannot listen on {}: {}", o.listen, e.what());
     return 1;
@@ -149,8 +173,10 @@ int RunControl(const ControlOptions& o) {
     asio::co_spawn(io, WaitForConnections(io, *server), asio::detached);
   });
 
-  spdlog::info("control plane on {} (store {}, revision {}, lease ttl {}s{})", o.listen, o.store,
-               store->Revision(), ttl.count(), api_options.token.empty() ? "" : ", token required");
+  spdlog::info("control plane on {} (store {}, revision {}, lease ttl {}s{}, at most {} "
+               "connections)",
+               o.listen, o.store, store->Revision(), ttl.count(),
+               api_options.token.empty() ? "" : ", token required", http_options.max_connections);
   io.run();
   store->SetChangeListener(nullptr);
   spdlog::info("control plane stopped");

@@ -11,6 +11,11 @@ struct ControlOptions {
   std::string store = "sqlite:graymesh.db";
   std::string token_file;  // "" = writes need no token
   std::string lease_ttl = "15s";
+  std::string header_read_timeout = "10s";
+  std::string idle_timeout = "60s";
+  // 0 = the open-file limit (raised to its hard value at start) less
+  // net::kSpareDescriptors; a larger value is lowered to that with a warning.
+  uint32_t max_connections = 0;
 };
 
 // Serves until SIGTERM/SIGINT. Returns the exit code: 0 after a clean stop,

@@ -3,6 +3,10 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <set>
+#include <utility>
+
+#include "config/yaml_limits.h"
 
 namespace graymesh::control {
 namespace {
@@ -134,14 +138,29 @@ json RuleSpecToJson(const config::RuleDocument& doc) {
 std::vector<config::RuleDocument> RulesFromJson(const std::vector<json>& docs,
                                                 const std::string& source) {
   // A JSON text is a YAML flow document; dump(1) puts a space after every
-  // ':' and ',' as YAML wants.
+  // ':' and ',' as YAML wants. The YAML loader takes at most kMaxYamlBytes
+  // per text, which a store of many rules can exceed: parsed in texts below
+  // that, with names kept unique across them here.
+  std::vector<config::RuleDocument> out;
+  std::set<std::pair<std::string, std::string>> seen;
   std::string text;
+  auto parse = [&] {
+    if (text.empty()) return;
+    for (config::RuleDocument& d : config::ParseRuleDocuments(text, source)) {
+      if (!seen.emplace(d.kind, d.name).second) {
+        throw config::ConfigError(source, 0, "name: duplicate " + d.kind + " \"" + d.name + "\"");
+      }
+      out.push_back(std::move(d));
+    }
+    text.clear();
+  };
   for (const json& d : docs) {
-    text += "---\n";
-    text += d.dump(1, ' ', false, json::error_handler_t::replace);
-    text += "\n";
+    std::string one = "---\n" + d.dump(1, ' ', false, json::error_handler_t::replace) + "\n";
+    if (text.size() + one.size() > config::kMaxYamlBytes) parse();
+    text += one;
   }
-  return config::ParseRuleDocuments(text, source);
+  parse();
+  return out;
 }
 
 }  // namespace graymesh::control

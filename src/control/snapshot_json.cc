@@ -1,6 +1,9 @@
 #include "control/snapshot_json.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
+#include <cstdint>
 #include <map>
 #include <set>
 #include <stdexcept>
@@ -110,10 +113,17 @@ Snapshot BuildSnapshot(const StoreState& state) {
   snap.version = state.revision;
   std::map<std::string, SnapshotService> services;
   for (const Instance& inst : state.instances) {
+    SnapshotEndpoint ep;
+    try {
+      ep.endpoint.address = config::ParseHostPort(inst.spec.address);
+    } catch (const std::invalid_argument& e) {
+      // Registered before addresses were validated ("%00:1"): nobody can
+      // connect to it, and it must not make every snapshot fail.
+      spdlog::warn("instance {} left out of snapshots: {}", inst.id, e.what());
+      continue;
+    }
     SnapshotService& svc = services[inst.spec.service];
     svc.name = inst.spec.service;
-    SnapshotEndpoint ep;
-    ep.endpoint.address = config::ParseHostPort(inst.spec.address);
     ep.endpoint.weight = inst.spec.weight;
     ep.endpoint.labels = inst.spec.labels;
     ep.endpoint.lane = inst.spec.lane;
@@ -211,8 +221,11 @@ Snapshot SnapshotFromJson(const json& j) {
   if (!j.is_object()) throw std::invalid_argument("snapshot: not a JSON object");
   Snapshot snap;
   const json& version = Field(j, "version", "top level");
-  if (!version.is_number_integer())
-    throw std::invalid_argument("snapshot: version: not an integer");
+  if (!version.is_number_integer() ||
+      (version.is_number_unsigned() ? version.get<uint64_t>() > uint64_t(INT64_MAX)
+                                    : version.get<int64_t>() < 0)) {
+    throw std::invalid_argument("snapshot: version: not a non-negative integer");
+  }
   snap.version = version.get<int64_t>();
   std::set<std::string> names;
   for (const json& s : ArrayField(j, "services")) {

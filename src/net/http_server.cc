@@ -11,6 +11,7 @@
 #include "http/headers.h"
 #include "http/parser.h"
 #include "http/reply.h"
+#include "net/accept_backoff.h"
 
 namespace graymesh::net {
 namespace {
@@ -84,15 +85,40 @@ struct HttpServer::Registry {
   bool stopping = false;
 };
 
-struct HttpServer::Conn {
-  Conn(tcp::socket s, std::shared_ptr<Registry> r) : sock(std::move(s)), registry(std::move(r)) {
+struct HttpServer::Conn : std::enable_shared_from_this<Conn> {
+  Conn(tcp::socket s, std::shared_ptr<Registry> r)
+      : sock(std::move(s)), deadline(sock.get_executor()), registry(std::move(r)) {
     registry->conns.insert(this);
   }
   ~Conn() { registry->conns.erase(this); }
   tcp::socket sock;
+  // One timer for every wait on the peer (head, idle, body, write): when it
+  // fires the socket is closed, which ends the pending read or write.
+  asio::steady_timer deadline;
+  uint64_t armed = 0;  // generation: a handler queued before a re-arm does nothing
   std::shared_ptr<Registry> registry;
   bool idle = true;  // between requests, with no byte of the next one read
 };
+
+void HttpServer::Arm(Conn& conn, std::chrono::milliseconds d) {
+  conn.deadline.expires_after(d);
+  const uint64_t generation = ++conn.armed;
+  conn.deadline.async_wait([weak = conn.weak_from_this(), generation](std::error_code ec) {
+    auto c = weak.lock();
+    if (ec || !c || c->armed != generation) return;
+    std::error_code ignored;
+    c->sock.close(ignored);
+  });
+}
+
+void HttpServer::Refuse(tcp::socket& sock) {
+  static const std::string kBusy =
+      http::ErrorReply(503, "too many connections to this server", true);
+  std::error_code ec;
+  sock.non_blocking(true, ec);
+  if (!ec) sock.write_some(asio::buffer(kBusy), ec);  // whatever fits; never waits
+  sock.close(ec);
+}
 
 HttpServer::HttpServer(asio::io_context& io, const tcp::endpoint& listen, HttpHandler handler,
                        HttpServerOptions options)
@@ -124,11 +150,31 @@ void HttpServer::Shutdown() {
 size_t HttpServer::open_connections() const { return registry_->conns.size(); }
 
 asio::awaitable<void> HttpServer::AcceptLoop() {
+  AcceptBackoff backoff;
+  asio::steady_timer pause(io_);
   while (!registry_->stopping) {
     auto [ec, sock] = co_await acceptor_.async_accept(kTuple);
     if (ec) {
       if (ec == asio::error::operation_aborted || !acceptor_.is_open()) break;
-      spdlog::warn("accept: {}", ec.message());
+      if (!AcceptBackoff::IsExhaustion(ec)) {
+        spdlog::warn("accept: {}", ec.message());
+        continue;
+      }
+      const auto wait = backoff.Next();
+      if (backoff.failures() == 1) {
+        spdlog::warn("accept: {}: pausing accepts ({}ms, up to {}ms) until descriptors free up",
+                     ec.message(), wait.count(), AcceptBackoff::kMax.count());
+      }
+      pause.expires_after(wait);
+      co_await pause.async_wait(kTuple);
+      continue;
+    }
+    if (backoff.failures() > 0) {
+      spdlog::info("accept: working again after {} failures", backoff.failures());
+    }
+    backoff.Reset();
+    if (options_.max_connections > 0 && registry_->conns.size() >= options_.max_connections) {
+      Refuse(sock);
       continue;
     }
     sock.set_option(tcp::no_delay(true), ec);
@@ -147,6 +193,7 @@ asio::awaitable<void> HttpServer::Serve(std::shared_ptr<Conn> conn) {
   std::vector<char> buf(kReadSize);
   size_t begin = 0;  // start of unparsed bytes (a pipelined next request)
   size_t end = 0;
+  bool first_request = true;
   // Reads more bytes at `end`, growing the buffer when full.
   auto read_more = [&]() -> asio::awaitable<bool> {
     if (end == buf.size()) buf.resize(buf.size() * 2);
@@ -164,6 +211,11 @@ asio::awaitable<void> HttpServer::Serve(std::shared_ptr<Conn> conn) {
     conn->idle = (end == 0);
     if (registry_->stopping && conn->idle) break;
 
+    // A head gets header_read_timeout from the accept or from its first
+    // byte; before that byte a kept-alive connection gets idle_timeout.
+    bool head_clock = first_request || !conn->idle;
+    Arm(*conn, head_clock ? options_.header_read_timeout : options_.idle_timeout);
+    first_request = false;
     size_t parsed = 0;
     http::ParseStatus st = http::ParseStatus::kNeedMore;
     while (st == http::ParseStatus::kNeedMore) {
@@ -179,8 +231,12 @@ asio::awaitable<void> HttpServer::Serve(std::shared_ptr<Conn> conn) {
             kTuple);
         co_return;
       }
-      if (!co_await read_more()) co_return;  // peer closed or Shutdown() closed us
+      if (!co_await read_more()) co_return;  // peer closed, Shutdown() or a deadline closed us
       conn->idle = false;
+      if (!head_clock) {
+        head_clock = true;
+        Arm(*conn, options_.header_read_timeout);
+      }
     }
     if (st == http::ParseStatus::kError) {
       int status = parser.too_many_headers() ? 431 : 400;
@@ -221,6 +277,7 @@ asio::awaitable<void> HttpServer::Serve(std::shared_ptr<Conn> conn) {
       for (;;) {
         if (begin == end) {
           begin = end = 0;
+          Arm(*conn, options_.idle_timeout);  // a body must keep coming
           if (!co_await read_more()) co_return;  // requests are never close-delimited
         }
         size_t len = end - begin;
@@ -249,7 +306,12 @@ asio::awaitable<void> HttpServer::Serve(std::shared_ptr<Conn> conn) {
     bool keep_alive = parser.keep_alive();
     parser.NextMessage();
 
+    // The handler's time is the server's (a long poll waits here), not the
+    // client's: no deadline while it runs.
+    conn->deadline.cancel();
+    ++conn->armed;
     HttpReply reply = co_await handler_(req);
+    Arm(*conn, options_.idle_timeout);  // the client must read the reply
     keep_alive = keep_alive && !registry_->stopping;
     if (!co_await WriteReply(*conn, req, reply, keep_alive, req.method == "HEAD")) co_return;
     if (!keep_alive) break;
@@ -321,6 +383,7 @@ asio::awaitable<bool> HttpServer::WriteReply(Conn& conn, const HttpRequest& req,
     std::string size_line = chunked ? fmt::format("{:x}\r\n", k) : std::string();
     std::array<asio::const_buffer, 3> bufs{asio::buffer(size_line), asio::buffer(piece.data(), k),
                                            asio::buffer(chunked ? "\r\n" : "", chunked ? 2 : 0)};
+    Arm(conn, options_.idle_timeout);  // a long body: the client must keep reading
     std::tie(ec, n) = co_await asio::async_write(conn.sock, bufs, kTuple);
     if (ec) co_return false;
   }

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <asio.hpp>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -71,6 +72,17 @@ struct HttpServerOptions {
   // longer one is answered 413 without calling the handler. 0 keeps no body
   // and sets no limit (bodies are only counted and hashed).
   uint64_t max_body_bytes = 0;
+  // A request head must arrive whole within this, counted from the accept
+  // for a connection's first request and from the first byte for later
+  // ones; else the connection is closed (slowloris).
+  std::chrono::milliseconds header_read_timeout{10'000};
+  // Longest wait for the next request on a kept-alive connection, and for
+  // any progress while a body is read or a reply written. The handler's own
+  // time (a long poll) is not counted.
+  std::chrono::milliseconds idle_timeout{60'000};
+  // Open connections at most; one more is answered 503 and closed at once.
+  // 0 = no cap.
+  size_t max_connections = 0;
 };
 
 class HttpServer {
@@ -92,6 +104,10 @@ class HttpServer {
   struct Registry;
   struct Conn;
   asio::awaitable<void> AcceptLoop();
+  // Over max_connections: a canned 503 written without waiting, then close.
+  void Refuse(asio::ip::tcp::socket& sock);
+  // Closes `conn` unless re-armed or disarmed within `d`.
+  void Arm(Conn& conn, std::chrono::milliseconds d);
   asio::awaitable<void> Serve(std::shared_ptr<Conn> conn);
   asio::awaitable<bool> WriteReply(Conn& conn, const HttpRequest& req, const HttpReply& reply,
                                    bool keep_alive, bool head);

@@ -11,10 +11,14 @@
 #include <functional>
 #include <thread>
 
+#include "net/fd_limits.h"
 #include "net/http_server.h"
 #include "net/listener.h"
 
 namespace graymesh::proxy {
+
+// Scrapers and probes; more at once is a misbehaving client.
+constexpr size_t kAdminConnections = 256;
 
 // The admin endpoint and the main thread's loop: signals, drain, metrics.
 struct Server::Admin {
@@ -40,8 +44,19 @@ void Server::Start() {
   traces_ = std::make_unique<lane::TraceLaneMap>(cfg_->node.trace_capacity,
                                                  cfg_->node.trace_ttl_seconds);
   int n = cfg_->workers > 0 ? cfg_->workers : int(std::max(1u, std::thread::hardware_concurrency()));
+  // Every proxied request holds two descriptors (client and upstream): the
+  // connections of all workers must fit the open-file limit, or accepts and
+  // connects fail under load.
+  const uint64_t fd_limit = net::RaiseOpenFileLimit();
+  const uint32_t fit = net::ConnectionsThatFit(fd_limit, n, 2);
+  if (cfg_->limits.max_connections > fit) {
+    spdlog::warn("limits.maxConnections {} lowered to {} per worker: {} workers x {} x 2 "
+                 "descriptors + {} spare must fit the open-file limit of {}",
+                 cfg_->limits.max_connections, fit, n, fit, net::kSpareDescriptors, fd_limit);
+  }
   for (int i = 0; i < n; ++i) {
     auto w = std::make_unique<Worker>(i, snap, traces_.get());
+    w->LimitConnections(fit);
     try {
       w->Listen(listeners);
     } catch (const std::exception& e) {
@@ -80,8 +95,9 @@ void Server::Start() {
       }
       co_return reply;
     };
-    admin_->http =
-        std::make_unique<net::HttpServer>(admin_->io, net::Resolve(hp.host, hp.port), handler);
+    admin_->http = std::make_unique<net::HttpServer>(
+        admin_->io, net::Resolve(hp.host, hp.port), handler,
+        net::HttpServerOptions{.max_connections = kAdminConnections});
     admin_->http->Start();
     spdlog::info("{} admin on {}", options_.role, options_.admin_address);
   }

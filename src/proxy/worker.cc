@@ -6,8 +6,12 @@
 #include <asio/use_awaitable.hpp>
 #include <asio/experimental/as_tuple.hpp>
 
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
 #include <cstdio>
 
+#include "net/accept_backoff.h"
 #include "net/listener.h"
 #include "proxy/session.h"
 #include "proxy/tcp_session.h"
@@ -94,13 +98,31 @@ void Worker::Unregister(Session* s) {
 
 asio::awaitable<void> Worker::AcceptLoop(size_t i) {
   asio::ip::tcp::acceptor& acceptor = acceptors_[i];
-  const uint32_t max_connections = config().limits.max_connections;
+  constexpr auto kTuple = asio::experimental::as_tuple(asio::use_awaitable);
+  net::AcceptBackoff backoff;
+  asio::steady_timer pause(io_);
   for (;;) {
-    auto [ec, socket] = co_await acceptor.async_accept(asio::experimental::as_tuple(asio::use_awaitable));
+    auto [ec, socket] = co_await acceptor.async_accept(kTuple);
     if (ec) {
       if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
-      continue;  // EMFILE and the like: keep serving the connections we have
+      if (!net::AcceptBackoff::IsExhaustion(ec)) continue;  // a client gone before accept
+      // Out of descriptors: keep serving the connections we have, and try
+      // again later instead of at once (which would spin at 100% CPU).
+      const auto wait = backoff.Next();
+      if (backoff.failures() == 1) {
+        spdlog::warn("worker {}: accept on '{}': {}: pausing accepts ({}ms, up to {}ms)", index_,
+                     listeners_[i].cfg.name, ec.message(), wait.count(),
+                     net::AcceptBackoff::kMax.count());
+      }
+      pause.expires_after(wait);
+      co_await pause.async_wait(kTuple);
+      if (!acceptor.is_open()) co_return;  // drained meanwhile
+      continue;
     }
+    backoff.Reset();
+    // Read per accept: a reload may change the limit.
+    const uint32_t max_connections =
+        std::min(config().limits.max_connections, connections_that_fit_);
     if (stats_.downstream_cx_active.Get() >= int64_t(max_connections)) {
       continue;  // over the limit: the socket closes as it goes out of scope
     }

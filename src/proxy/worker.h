@@ -8,6 +8,7 @@
 #include <asio/ip/tcp.hpp>
 #include <asio/steady_timer.hpp>
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -35,6 +36,10 @@ class Worker {
 
   // Opens this worker's acceptors (SO_REUSEPORT); call before Start.
   void Listen(const std::vector<ListenerInfo>& listeners);
+  // Connections that fit this worker's share of the open-file limit; the
+  // accept loop takes the lower of this and limits.maxConnections. Call
+  // before Start.
+  void LimitConnections(uint32_t fit) { connections_that_fit_ = fit; }
   void Start();
   // Stop accepting, close idle connections, let requests in flight finish.
   // Thread-safe (posted).
@@ -80,6 +85,7 @@ class Worker {
   std::vector<asio::ip::tcp::acceptor> acceptors_;
   Session* sessions_ = nullptr;  // intrusive list, for deadlines and drain
   bool draining_ = false;
+  uint32_t connections_that_fit_ = UINT32_MAX;
   lane::TraceLaneMap* traces_;
   uint64_t rng_;
 };
