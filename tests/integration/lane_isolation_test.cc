@@ -226,7 +226,25 @@ TEST(LaneIsolation, SidecarInboundTrustIsConfigurable) {
     const std::string want = trusting ? "order:base>data:gray" : "order:base>data:base";
     EXPECT_EQ(Get(order.inbound, {{"x-graymesh-lane", "gray"}}), want) << trusting;
     EXPECT_EQ(Get(order.inbound, {{"baggage", "graymesh-lane=gray"}}), want) << trusting;
-    if (!trusting) EXPECT_EQ(Get(order.inbound, {{"x-mse-tag", "gray"}}), want);
+    if (trusting) continue;
+    EXPECT_EQ(Get(order.inbound, {{"x-mse-tag", "gray"}}), want);
+    // Untrusted lane headers do not reach the app either.
+    Response echo = HttpGet(order.inbound, "/echo",
+                            {{"x-graymesh-lane", "gray"},
+                             {"x-mse-tag", "gray"},
+                             {"x-graymesh-source", "payment"},
+                             {"baggage", "graymesh-lane=gray,graymesh-h-x-user-id=150,k=v"}});
+    ASSERT_EQ(echo.status, 200) << echo.error;
+    std::string baggage;
+    const json body = json::parse(echo.body);
+    for (const json& h : body["headers"]) {
+      const std::string name = h[0].get<std::string>();
+      EXPECT_NE(name, "x-graymesh-lane");
+      EXPECT_NE(name, "x-mse-tag");
+      EXPECT_NE(name, "x-graymesh-source");
+      if (name == "baggage") baggage = h[1].get<std::string>();
+    }
+    EXPECT_EQ(baggage, "k=v") << echo.body << " (the client's own members stay)";
   }
 }
 
