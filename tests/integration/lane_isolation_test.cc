@@ -6,15 +6,19 @@
 // sidecars and sample apps on loopback.
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 
 #include "integration/mesh_fixture.h"
 #include "support/http_client.h"
+#include "support/ports.h"
+#include "support/process.h"
 
 namespace graymesh::test {
 namespace {
 
+using namespace std::chrono_literals;
 using nlohmann::json;
 
 // "order:base>payment:base>data:gray" from a sample app's nested answer.
@@ -246,6 +250,58 @@ TEST(LaneIsolation, SidecarInboundTrustIsConfigurable) {
     }
     EXPECT_EQ(baggage, "k=v") << echo.body << " (the client's own members stay)";
   }
+}
+
+// `graymesh gateway --trust`: the lane header a client sends reaches the
+// app (re-sent by the gateway as the request's lane) only from a trusted one.
+TEST(LaneIsolation, GatewayTrustFlag) {
+  const uint16_t app = FreePort();
+  ChildProcess app_proc(GraymeshBin(), {"sample-app", "--name", "order", "--listen",
+                                        "127.0.0.1:" + std::to_string(app)});
+  ASSERT_TRUE(WaitForPort(app, 5s)) << app_proc.Log();
+  const std::string cfg = TestTempDir() + "/trust-flag-gateway.yaml";
+  std::ofstream(cfg) << "workers: 1\nroutes:\n  - { pathPrefix: /, service: order }\n"
+                     << "services:\n  - name: order\n    endpoints:\n      - address: 127.0.0.1:"
+                     << app << "\n";
+  for (const char* trust : {"loopback", "none", "10.0.0.0/8,192.168.0.1"}) {
+    const uint16_t port = FreePort();
+    ChildProcess gw(GraymeshBin(), {"gateway", "--config", cfg, "--listen",
+                                    "127.0.0.1:" + std::to_string(port), "--admin", "none",
+                                    "--trust", trust});
+    ASSERT_TRUE(WaitForPort(port, 5s)) << gw.Log();
+    Response r = HttpGet(port, "/echo", {{"x-graymesh-lane", "gray"}});
+    ASSERT_EQ(r.status, 200) << r.error;
+    const json body = json::parse(r.body);
+    std::string lane;
+    for (const json& h : body["headers"]) {
+      if (h[0].get<std::string>() == "x-graymesh-lane") lane = h[1].get<std::string>();
+    }
+    EXPECT_EQ(lane, std::string(trust) == "loopback" ? "gray" : "") << trust;
+  }
+}
+
+// A bad --trust or `trust:` is refused at start, naming the value.
+TEST(LaneIsolation, BadTrustIsRefusedAtStart) {
+  const uint16_t port = FreePort();
+  ChildProcess gw(GraymeshBin(), {"gateway", "--listen", "127.0.0.1:" + std::to_string(port),
+                                  "--admin", "none", "--trust", "everyone"});
+  EXPECT_EQ(gw.Wait(5s), 2);
+  EXPECT_NE(gw.Log().find("--trust everyone"), std::string::npos) << gw.Log();
+  ChildProcess px(GraymeshBin(), {"proxy", "--service", "order", "--app", "127.0.0.1:1",
+                                  "--inbound", "127.0.0.1:" + std::to_string(FreePort()),
+                                  "--outbound", "127.0.0.1:" + std::to_string(FreePort()),
+                                  "--admin", "none", "--trust", "10.0.0.0/33"});
+  EXPECT_EQ(px.Wait(5s), 2);
+  EXPECT_NE(px.Log().find("--trust 10.0.0.0/33"), std::string::npos) << px.Log();
+  const std::string cfg = TestTempDir() + "/bad-trust.yaml";
+  std::ofstream(cfg) << "listeners:\n  - name: ingress\n    address: 127.0.0.1:" << port
+                     << "\n    trust: [10.0.0.0/8, nobody]\n";
+  ChildProcess file(GraymeshBin(), {"gateway", "--config", cfg, "--admin", "none"});
+  EXPECT_EQ(file.Wait(5s), 2);
+  EXPECT_NE(file.Log().find("bad-trust.yaml:4: listeners[0].trust[1]: expected an IP address or "
+                            "CIDR, got \"nobody\""),
+            std::string::npos)
+      << file.Log();
 }
 
 }  // namespace
