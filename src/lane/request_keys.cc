@@ -30,7 +30,14 @@ bool KeyResolver::Get(uint32_t key, std::string_view* out) {
   const uint64_t bit = uint64_t{1} << key;
   if ((present_ & bit) == 0) return false;
   *out = std::string_view(slots_[key].data, slots_[key].size);
-  if (source == static_cast<int>(Source::kBaggage)) return Decode(*out, out);
+  if (source != static_cast<int>(Source::kBaggage) || (decoded_mask_ & bit) != 0) return true;
+  // Decoded once per request, however many conditions read the member.
+  if (!Decode(*out, out)) {
+    present_ &= ~bit;
+    return false;
+  }
+  slots_[key] = {out->data(), out->size()};
+  decoded_mask_ |= bit;
   return true;
 }
 

@@ -84,6 +84,7 @@ class KeyResolver {
   const RequestView& rq_;
   uint32_t resolved_sources_ = 0;
   uint64_t present_ = 0;
+  uint64_t decoded_mask_ = 0;  // baggage slots already percent-decoded
   Slot slots_[KeyTable::kBatched];
   size_t decoded_used_ = 0;
   char decoded_[kDecodeBytes];  // not initialised: only [0, decoded_used_) is read

@@ -155,5 +155,31 @@ TEST(Carried, BaggageConditionsReadMembersByName) {
   EXPECT_EQ(rules->Match(rq.View()), "gray");
 }
 
+// A member read by many conditions is decoded once per request: the decode
+// buffer is fixed, so decoding it per condition would run out and make the
+// last rules miss.
+TEST(Carried, AMemberReadByManyConditionsIsDecodedOnce) {
+  const std::string value = "acme corp, the long name";  // 24 bytes, 28 encoded
+  std::string encoded;
+  AppendBaggageValue(value, &encoded);
+  std::vector<config::Lane> lanes;
+  for (int i = 0; i < 60; ++i) {
+    config::MatchClause c;
+    c.baggage.emplace_back("tenant", Exact(value));
+    // A regex runs after the exact baggage condition (cheapest first), so the
+    // member is read before the clause fails.
+    c.headers.emplace_back("x-never-" + std::to_string(i), testing::Regex("z+"));
+    lanes.push_back(MakeLane("L" + std::to_string(i), "no", {c}));
+  }
+  config::MatchClause last;
+  last.baggage.emplace_back("tenant", Exact(value));
+  lanes.push_back(MakeLane("last", "gray", {last}));
+  const auto rules = EntranceRules::Compile(lanes, Scope{});
+  TestRequest rq;
+  const std::string baggage = "tenant=" + encoded;
+  rq.baggage = baggage;
+  EXPECT_EQ(rules->Match(rq.View()), "gray");
+}
+
 }  // namespace
 }  // namespace graymesh::lane
