@@ -10,10 +10,11 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
   curl jq procps python3
+  nginx  # tests/integration/nginx_chain_test: a real access layer in front of a sidecar
   etcd-server etcd-client
 )
 # Only the benchmark needs these; `setup.sh --bench` adds them.
-BENCH_PACKAGES=(nginx wrk)
+BENCH_PACKAGES=(wrk)
 
 want=("${PACKAGES[@]}")
 if [[ "${1:-}" == "--bench" ]]; then want+=("${BENCH_PACKAGES[@]}"); fi

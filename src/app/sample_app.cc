@@ -63,14 +63,15 @@ asio::awaitable<void> Sleep(std::chrono::milliseconds d) {
   co_await timer.async_wait(kTuple);
 }
 
-// Headers an OpenTelemetry-instrumented app carries over to its own calls.
+// What an app carries over to its own calls, as OpenTelemetry SDKs do: W3C
+// trace context and, in `all` mode, W3C baggage (the default propagators).
+// Nothing graymesh-specific: the lane and the carried values must survive on
+// these alone.
 bool IsTraceHeader(std::string_view n) {
   return http::IEquals(n, "traceparent") || http::IEquals(n, "tracestate");
 }
 bool IsPropagated(std::string_view n, std::string_view mode) {
-  if (mode == "all") {
-    return IsTraceHeader(n) || http::IEquals(n, "baggage") || http::IEquals(n, "x-graymesh-lane");
-  }
+  if (mode == "all") return IsTraceHeader(n) || http::IEquals(n, "baggage");
   return mode == "trace" && IsTraceHeader(n);
 }
 

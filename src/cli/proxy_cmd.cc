@@ -44,7 +44,18 @@ struct DataPlaneFlags {
   std::vector<std::string> lane_headers;
   uint32_t trace_capacity = 65536;
   std::string trace_ttl = "60s";
+  std::string trust;  // gateway listeners / the sidecar's inbound side; "" = the default
 };
+
+// `--trust` as config::Trust; exits 2 on a bad value.
+config::Trust TrustFlag(const std::string& text) {
+  try {
+    return config::ParseTrust(text);
+  } catch (const std::exception& e) {
+    spdlog::error("--trust {}: {}", text, e.what());
+    std::exit(2);
+  }
+}
 
 // The `graymesh.io/lane` label of a Kubernetes downward-API labels file
 // (lines of key="value"); "" when absent. Exits 2 when the file is unreadable.
@@ -201,6 +212,9 @@ void RegisterDataPlane(CLI::App& app) {
   AddControlFlags(gw, flags.get());
   gw->add_option("--tcp-listen", flags->tcp_listen, "TCP entry listen address");
   gw->add_option("--tcp-service", flags->tcp_service, "the service the TCP entry forwards to");
+  gw->add_option("--trust", flags->trust,
+                 "clients whose lane headers are believed: none (default), loopback, all or "
+                 "CIDR,...; for gateway listeners without their own trust");
   gw->callback([flags] {
     // Flags on top of the file; SIGHUP runs this again on a fresh read.
     auto build = [flags](config::Config cfg) {
@@ -211,6 +225,15 @@ void RegisterDataPlane(CLI::App& app) {
       if (!flags->tcp_listen.empty()) {
         cfg.listeners.push_back(MakeListener("tcp", config::ListenerKind::kTcp,
                                              flags->tcp_listen, flags->tcp_service));
+      }
+      if (!flags->trust.empty()) {
+        const config::Trust trust = TrustFlag(flags->trust);
+        for (config::Listener& l : cfg.listeners) {
+          if (l.kind == config::ListenerKind::kGateway &&
+              l.trust.mode == config::Trust::Mode::kDefault) {
+            l.trust = trust;
+          }
+        }
       }
       if (flags->workers >= 0) cfg.workers = flags->workers;
       return cfg;
@@ -252,6 +275,9 @@ void RegisterDataPlane(CLI::App& app) {
   px->add_option("--trace-ttl", flags->trace_ttl, "loose mode: how long a trace keeps its lane")
       ->capture_default_str();
   px->add_option("--workers", flags->workers, "worker threads (default: cores)");
+  px->add_option("--trust", flags->trust,
+                 "clients of the inbound side whose lane headers are believed: all (default), "
+                 "loopback, none or CIDR,...");
   px->callback([flags] {
     // Flags on top of the file; SIGHUP runs this again on a fresh read.
     auto build = [flags](config::Config cfg) {
@@ -268,6 +294,7 @@ void RegisterDataPlane(CLI::App& app) {
       cfg.services.push_back(std::move(app_service));
       cfg.listeners.push_back(
           MakeListener("inbound", config::ListenerKind::kInbound, flags->inbound, local));
+      if (!flags->trust.empty()) cfg.listeners.back().trust = TrustFlag(flags->trust);
       cfg.listeners.push_back(
           MakeListener("outbound", config::ListenerKind::kOutbound, flags->outbound));
       if (flags->workers >= 0) cfg.workers = flags->workers;

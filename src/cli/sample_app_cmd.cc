@@ -18,8 +18,8 @@ void RegisterSampleApp(CLI::App& app) {
       ->delimiter(',')
       ->needs(via);
   cmd->add_option("--propagate", opts->propagate,
-                  "Inbound headers copied onto calls: all (traceparent, baggage, "
-                  "x-graymesh-lane), trace (traceparent only) or none")
+                  "Inbound headers copied onto calls, as OpenTelemetry does: all (traceparent, "
+                  "tracestate, baggage), trace (traceparent, tracestate) or none")
       ->check(CLI::IsMember({"all", "trace", "none"}))
       ->capture_default_str();
   cmd->add_option("--fail-rate", opts->fail_rate, "Share of requests answered 500 (0..1)")

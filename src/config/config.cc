@@ -90,7 +90,7 @@ constexpr const char* kOperators = "exact, prefix, regex, in, range or present";
 
 // Which part of a request a named condition looks at; decides how names are
 // checked and stored.
-enum class NameKind { kHeader, kCookie, kQuery };
+enum class NameKind { kHeader, kCookie, kQuery, kBaggage };
 
 class Parser {
  public:
@@ -133,6 +133,7 @@ class Parser {
   Service ParseService(const YAML::Node& n, const std::string& path) const;
   Endpoint ParseEndpoint(const YAML::Node& n, const std::string& path) const;
   Listener ParseListener(const YAML::Node& n, const std::string& path) const;
+  Trust ParseListenerTrust(const YAML::Node& n, const std::string& path) const;
   Route ParseRoute(const YAML::Node& n, const std::string& path) const;
   void ParseTimeouts(const YAML::Node& n, Timeouts& t) const;
   void ParseLimits(const YAML::Node& n, Limits& l) const;
@@ -336,7 +337,7 @@ Service Parser::ParseService(const YAML::Node& n, const std::string& path) const
 }
 
 Listener Parser::ParseListener(const YAML::Node& n, const std::string& path) const {
-  CheckMap(n, path, {"name", "kind", "address", "service"});
+  CheckMap(n, path, {"name", "kind", "address", "service", "trust"});
   if (!n["name"]) Fail(n, path, "missing required key \"name\"");
   if (!n["address"]) Fail(n, path, "missing required key \"address\"");
   Listener l;
@@ -367,7 +368,29 @@ Listener Parser::ParseListener(const YAML::Node& n, const std::string& path) con
   } else if (wants_service) {
     Fail(n, path, "missing required key \"service\" (required for kind inbound and tcp)");
   }
+  if (const YAML::Node trust = n["trust"]) l.trust = ParseListenerTrust(trust, path + ".trust");
   return l;
+}
+
+// `trust: none | loopback | all` or a list of IPs/CIDRs.
+Trust Parser::ParseListenerTrust(const YAML::Node& n, const std::string& path) const {
+  if (n.IsSequence()) {
+    Trust t{.mode = Trust::Mode::kCidrs, .cidrs = {}};
+    const std::vector<YAML::Node> items = List(n, path);
+    if (items.empty()) Fail(n, path, "must not be empty (use none)");
+    for (size_t i = 0; i < items.size(); ++i) {
+      t.cidrs.push_back(String(items[i], Index(path, i)));
+      if (!IsIpOrCidr(t.cidrs.back())) {
+        Fail(items[i], Index(path, i), "expected an IP address or CIDR, got \"" + t.cidrs.back() + "\"");
+      }
+    }
+    return t;
+  }
+  const std::string v = String(n, path);
+  if (v == "none") return {.mode = Trust::Mode::kNone, .cidrs = {}};
+  if (v == "loopback") return {.mode = Trust::Mode::kLoopback, .cidrs = {}};
+  if (v == "all") return {.mode = Trust::Mode::kAll, .cidrs = {}};
+  Fail(n, path, "must be none, loopback, all or a list of IPs/CIDRs, got \"" + v + "\"");
 }
 
 // Route hosts are stored lower-case (hosts are case-insensitive) and limited
@@ -520,8 +543,8 @@ void Parser::ParseEntrance(const YAML::Node& n, const std::string& path, Lane& l
 
 MatchClause Parser::ParseClause(const YAML::Node& n, const std::string& path) const {
   CheckMap(n, path,
-           {"headers", "cookies", "query", "path", "method", "sourceService", "sourceAddress",
-            "percent", "stickyOn"});
+           {"headers", "cookies", "query", "baggage", "path", "method", "sourceService",
+            "sourceAddress", "percent", "stickyOn"});
   // An empty clause would match every request: never what anyone means.
   if (n.IsNull() || n.size() == 0) {
     Fail(n, path, "a match clause needs at least one condition or percent");
@@ -530,6 +553,7 @@ MatchClause Parser::ParseClause(const YAML::Node& n, const std::string& path) co
   if (n["headers"]) c.headers = ParseNamed(n["headers"], path + ".headers", NameKind::kHeader);
   if (n["cookies"]) c.cookies = ParseNamed(n["cookies"], path + ".cookies", NameKind::kCookie);
   if (n["query"]) c.query = ParseNamed(n["query"], path + ".query", NameKind::kQuery);
+  if (n["baggage"]) c.baggage = ParseNamed(n["baggage"], path + ".baggage", NameKind::kBaggage);
   if (n["path"]) c.path.push_back(ParseCondition(n["path"], path + ".path", false));
   if (n["method"]) c.method.push_back(ParseCondition(n["method"], path + ".method", false));
   if (n["sourceService"]) {
@@ -544,6 +568,7 @@ MatchClause Parser::ParseClause(const YAML::Node& n, const std::string& path) co
     c.sticky_on = ParseStickyOn(sticky, path + ".stickyOn");
   }
   const bool any = !c.headers.empty() || !c.cookies.empty() || !c.query.empty() ||
+                   !c.baggage.empty() ||
                    !c.path.empty() || !c.method.empty() || !c.source_service.empty() ||
                    !c.source_address.empty() || c.percent >= 0;
   if (!any) Fail(n, path, "a match clause needs at least one condition or percent");
@@ -949,6 +974,25 @@ Config LoadConfigFile(const std::string& path) {
   std::fclose(f);
   if (err != 0) throw ConfigError(path, 0, std::string("cannot read: ") + std::strerror(err));
   return ParseConfig(text, path);
+}
+
+Trust ParseTrust(const std::string& text) {
+  if (text == "none") return {.mode = Trust::Mode::kNone, .cidrs = {}};
+  if (text == "loopback") return {.mode = Trust::Mode::kLoopback, .cidrs = {}};
+  if (text == "all") return {.mode = Trust::Mode::kAll, .cidrs = {}};
+  Trust t{.mode = Trust::Mode::kCidrs, .cidrs = {}};
+  for (size_t start = 0; start <= text.size();) {
+    size_t comma = text.find(',', start);
+    if (comma == std::string::npos) comma = text.size();
+    std::string item = text.substr(start, comma - start);
+    if (!IsIpOrCidr(item)) {
+      throw std::invalid_argument("expected none, loopback, all or IPs/CIDRs, got \"" + item +
+                                  "\"");
+    }
+    t.cidrs.push_back(std::move(item));
+    start = comma + 1;
+  }
+  return t;
 }
 
 }  // namespace graymesh::config

@@ -52,11 +52,23 @@ enum class ListenerKind {
   kTcp,       // plain TCP entry: connections split between `service`'s lanes
 };
 
+// Whose lane headers a listener believes (DESIGN.md §3, trust at the entry):
+// x-graymesh-lane and its aliases, x-graymesh-source, and the graymesh-*
+// members of baggage. From an untrusted client they are removed before the
+// request goes on, and its lane comes from the entrance rules.
+struct Trust {
+  enum class Mode { kDefault, kNone, kLoopback, kAll, kCidrs };
+  Mode mode = Mode::kDefault;      // kDefault: none at a gateway, all elsewhere
+  std::vector<std::string> cidrs;  // kCidrs: IPs and CIDR blocks
+  bool operator==(const Trust&) const = default;
+};
+
 struct Listener {
   std::string name;
   ListenerKind kind = ListenerKind::kGateway;
   HostPort address;
   std::string service;  // kInbound: the local app's service; kTcp: the target
+  Trust trust;
 };
 
 struct Timeouts {
@@ -99,6 +111,8 @@ struct MatchClause {
   std::vector<std::pair<std::string, StringMatch>> headers;  // names lower-case
   std::vector<std::pair<std::string, StringMatch>> cookies;
   std::vector<std::pair<std::string, StringMatch>> query;
+  // W3C baggage members by key (case-sensitive), values percent-decoded.
+  std::vector<std::pair<std::string, StringMatch>> baggage;
   std::vector<StringMatch> path;            // 0 or 1
   std::vector<StringMatch> method;          // 0 or 1
   std::vector<StringMatch> source_service;  // 0 or 1: the calling service's name
@@ -229,6 +243,9 @@ std::vector<RuleDocument> ParseRuleDocuments(const std::string& yaml_text, const
 Millis ParseDuration(const std::string& text);
 // "127.0.0.1:8080", "[::1]:80", "localhost:80". Throws std::invalid_argument.
 HostPort ParseHostPort(const std::string& text);
+// "none", "loopback", "all", or IPs/CIDRs separated by commas
+// ("10.0.0.0/8,192.168.1.7"). Throws std::invalid_argument.
+Trust ParseTrust(const std::string& text);
 // "65536", "64Ki", "10Mi", "1Gi". Throws std::invalid_argument.
 uint64_t ParseByteSize(const std::string& text);
 

@@ -49,6 +49,7 @@ json ClauseToJson(const config::MatchClause& c) {
   if (!c.headers.empty()) out["headers"] = NamedToJson(c.headers);
   if (!c.cookies.empty()) out["cookies"] = NamedToJson(c.cookies);
   if (!c.query.empty()) out["query"] = NamedToJson(c.query);
+  if (!c.baggage.empty()) out["baggage"] = NamedToJson(c.baggage);
   if (!c.path.empty()) out["path"] = ConditionToJson(c.path[0]);
   if (!c.method.empty()) out["method"] = ConditionToJson(c.method[0]);
   if (!c.source_service.empty()) out["sourceService"] = ConditionToJson(c.source_service[0]);

@@ -16,6 +16,7 @@
 #include <stdexcept>
 #include <utility>
 
+#include "lane/carried.h"
 #include "lane/ip_match.h"
 #include "lane/request_keys.h"
 
@@ -29,9 +30,13 @@ namespace {
 using detail::KeyTable;
 using detail::Source;
 
+constexpr uint32_t kNoKey = UINT32_MAX;
+
 struct Condition {
   Source source = Source::kPath;
-  uint32_t key = 0;  // into Impl::keys, for kHeader/kCookie/kQuery
+  uint32_t key = 0;  // into Impl::keys, for kHeader/kCookie/kQuery/kBaggage
+  // The carried baggage member read when the request lacks `key` itself.
+  uint32_t carried_key = kNoKey;
   Op op = Op::kExact;
   std::string value;
   std::vector<std::string> values;  // kIn, sorted for binary search
@@ -50,6 +55,7 @@ struct Clause {
   int percent = -1;
   Source sticky = Source::kClient;
   uint32_t sticky_key = 0;
+  uint32_t sticky_carried = kNoKey;
 };
 
 struct Rule {
@@ -128,19 +134,31 @@ Condition CompileCondition(const config::Lane& lane, const StringMatch& m, Sourc
   return c;
 }
 
+uint32_t CarriedKey(KeyTable& keys, Source source, const std::string& name) {
+  const CarriedKind kind = source == Source::kHeader   ? CarriedKind::kHeader
+                           : source == Source::kCookie ? CarriedKind::kCookie
+                                                       : CarriedKind::kQuery;
+  return keys.Intern(Source::kBaggage, CarriedMemberKey(kind, name));
+}
+
 Clause CompileClause(const config::Lane& lane, const config::MatchClause& mc, KeyTable& keys) {
   Clause c;
-  for (const auto& [name, m] : mc.headers) {
-    const uint32_t key = keys.Intern(Source::kHeader, ToLower(name));
-    c.conditions.push_back(CompileCondition(lane, m, Source::kHeader, key));
+  const std::pair<const std::vector<std::pair<std::string, StringMatch>>*, Source> named[] = {
+      {&mc.headers, Source::kHeader},
+      {&mc.cookies, Source::kCookie},
+      {&mc.query, Source::kQuery},
+  };
+  for (const auto& [list, source] : named) {
+    for (const auto& [raw, m] : *list) {
+      const std::string name = source == Source::kHeader ? ToLower(raw) : raw;
+      Condition cond = CompileCondition(lane, m, source, keys.Intern(source, name));
+      cond.carried_key = CarriedKey(keys, source, name);
+      c.conditions.push_back(std::move(cond));
+    }
   }
-  for (const auto& [name, m] : mc.cookies) {
-    const uint32_t key = keys.Intern(Source::kCookie, name);
-    c.conditions.push_back(CompileCondition(lane, m, Source::kCookie, key));
-  }
-  for (const auto& [name, m] : mc.query) {
-    const uint32_t key = keys.Intern(Source::kQuery, name);
-    c.conditions.push_back(CompileCondition(lane, m, Source::kQuery, key));
+  for (const auto& [name, m] : mc.baggage) {
+    const uint32_t key = keys.Intern(Source::kBaggage, name);
+    c.conditions.push_back(CompileCondition(lane, m, Source::kBaggage, key));
   }
   const std::pair<const std::vector<StringMatch>*, Source> singles[] = {
       {&mc.path, Source::kPath},
@@ -164,9 +182,11 @@ Clause CompileClause(const config::Lane& lane, const config::MatchClause& mc, Ke
     if (kind == "header") {
       c.sticky = Source::kHeader;
       c.sticky_key = keys.Intern(Source::kHeader, ToLower(name));
+      c.sticky_carried = CarriedKey(keys, Source::kHeader, ToLower(name));
     } else if (kind == "cookie" || kind == "query") {
       c.sticky = kind == "cookie" ? Source::kCookie : Source::kQuery;
       c.sticky_key = keys.Intern(c.sticky, name);
+      c.sticky_carried = CarriedKey(keys, c.sticky, name);
     } else {
       Invalid(lane, "invalid stickyOn \"" + mc.sticky_on + "\"");
     }
@@ -181,11 +201,16 @@ class Context {
 
   // The value a condition or sticky key looks at; false when absent (an
   // empty path, method, source service or address counts as absent).
-  bool Value(Source source, uint32_t key, std::string_view* out) {
+  // `carried`: the baggage member to read when the request lacks the key.
+  bool Value(Source source, uint32_t key, uint32_t carried, std::string_view* out) {
     switch (source) {
       case Source::kHeader:
       case Source::kCookie:
       case Source::kQuery:
+        if (keys_.Get(key, out)) return true;
+        return carried != kNoKey && !(rq_.carried.empty() && rq_.baggage.empty()) &&
+               keys_.Get(carried, out);
+      case Source::kBaggage:
         return keys_.Get(key, out);
       case Source::kPath:
         *out = rq_.path;
@@ -243,7 +268,7 @@ bool Equal(std::string_view a, std::string_view b) {
 
 bool Holds(const Condition& c, Context& ctx) {
   std::string_view v;
-  const bool found = ctx.Value(c.source, c.key, &v);
+  const bool found = ctx.Value(c.source, c.key, c.carried_key, &v);
   if (c.op == Op::kPresent) return found;
   if (c.op == Op::kAbsent) return !found;
   if (!found) return false;
@@ -281,7 +306,7 @@ bool Holds(const Condition& c, Context& ctx) {
 bool InShare(const Clause& c, Context& ctx) {
   if (c.percent < 0) return true;
   std::string_view key;
-  if (!ctx.Value(c.sticky, c.sticky_key, &key) || key.empty()) return false;
+  if (!ctx.Value(c.sticky, c.sticky_key, c.sticky_carried, &key) || key.empty()) return false;
   return StickyBucket(key) < static_cast<uint32_t>(c.percent);
 }
 

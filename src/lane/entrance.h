@@ -27,6 +27,11 @@ struct RequestView {
   std::string_view source_service;  // from x-graymesh-source (set by sidecars)
   // Headers as (name, value) views; names compared case-insensitively.
   std::span<const std::pair<std::string_view, std::string_view>> headers;
+  // Baggage members `baggage:` conditions and carried values read: first
+  // `carried` (the graymesh-h-*/-c-*/-q-* members this hop sends on, see
+  // carried.h), then the request's own (trusted) `baggage` header value.
+  std::string_view carried;
+  std::string_view baggage;
 
   std::string_view Header(std::string_view name) const;  // "" when absent
   bool HasHeader(std::string_view name) const;
@@ -56,7 +61,9 @@ class EntranceRules {
   // Semantics (docs/config.md, "Lanes"): a regex must match the whole value
   // (RE2::FullMatch, as Envoy's safe_regex); a condition on a missing
   // header/cookie/parameter fails unless it is `present: false`; a sticky
-  // percentage fails when its key is missing or empty.
+  // percentage fails when its key is missing or empty. A header, cookie or
+  // query parameter the request lacks is read from its carried baggage
+  // member (carried.h) when there is one; baggage values are percent-decoded.
   std::string_view Match(const RequestView& rq) const;
   bool empty() const;
 

@@ -5,30 +5,13 @@
 namespace graymesh::lane {
 namespace {
 
-// Calls fn(member, key, value) for each list-member of a baggage value;
-// stops when fn returns true.
-template <typename Fn>
-void ForEachMember(std::string_view baggage, Fn fn) {
-  while (!baggage.empty()) {
-    size_t comma = baggage.find(',');
-    std::string_view member = http::Trim(baggage.substr(0, comma));
-    std::string_view kv = member.substr(0, member.find(';'));  // drop properties
-    size_t eq = kv.find('=');
-    if (eq != std::string_view::npos) {
-      if (fn(member, http::Trim(kv.substr(0, eq)), http::Trim(kv.substr(eq + 1)))) return;
-    }
-    if (comma == std::string_view::npos) return;
-    baggage.remove_prefix(comma + 1);
-  }
-}
-
 bool IsHex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); }
 
 }  // namespace
 
 std::string_view LaneFromBaggage(std::string_view baggage) {
   std::string_view lane;
-  ForEachMember(baggage, [&](std::string_view, std::string_view key, std::string_view value) {
+  ForEachBaggageMember(baggage, [&](std::string_view, std::string_view key, std::string_view value) {
     if (key != kBaggageKey) return false;
     lane = value;
     return true;
@@ -49,18 +32,51 @@ std::string_view TraceIdFromTraceparent(std::string_view tp) {
   return all_zero ? std::string_view() : id;
 }
 
-bool AppendBaggageWithLane(std::string_view existing, std::string_view lane, std::string* out) {
-  size_t start = out->size();
-  ForEachMember(existing, [&](std::string_view member, std::string_view key, std::string_view) {
-    if (key != kBaggageKey) out->append(member).append(",");
+bool HasMeshMembers(std::string_view baggage) {
+  bool found = false;
+  ForEachBaggageMember(baggage, [&](std::string_view, std::string_view key, std::string_view) {
+    found = key.starts_with(kMeshMemberPrefix);
+    return found;
+  });
+  return found;
+}
+
+void AppendWithoutMeshMembers(std::string_view baggage, std::string* out) {
+  bool first = true;
+  ForEachBaggageMember(baggage, [&](std::string_view member, std::string_view key,
+                                    std::string_view) {
+    if (key.starts_with(kMeshMemberPrefix)) return false;
+    if (!first) out->append(",");
+    out->append(member);
+    first = false;
     return false;
   });
-  out->append(kBaggageKey).append("=").append(lane);
+}
+
+bool ComposeBaggage(std::string_view existing, std::string_view carried, std::string_view lane,
+                    std::string* out) {
+  const size_t start = out->size();
+  AppendWithoutMeshMembers(existing, out);
+  auto separate = [&] {
+    if (out->size() > start) out->append(",");
+  };
+  if (!carried.empty()) {
+    separate();
+    out->append(carried);
+  }
+  if (!lane.empty()) {
+    separate();
+    out->append(kBaggageKey).append("=").append(lane);
+  }
   if (out->size() - start > kMaxBaggageBytes) {
     out->resize(start);
     return false;
   }
   return true;
+}
+
+bool AppendBaggageWithLane(std::string_view existing, std::string_view lane, std::string* out) {
+  return ComposeBaggage(existing, {}, lane, out);
 }
 
 bool ValidLaneTag(std::string_view tag) {

@@ -3,7 +3,9 @@
 #include <bit>
 #include <utility>
 
+#include "lane/carried.h"
 #include "lane/lookup.h"
+#include "lane/propagation.h"
 
 namespace graymesh::lane::detail {
 
@@ -28,6 +30,27 @@ bool KeyResolver::Get(uint32_t key, std::string_view* out) {
   const uint64_t bit = uint64_t{1} << key;
   if ((present_ & bit) == 0) return false;
   *out = std::string_view(slots_[key].data, slots_[key].size);
+  if (source != static_cast<int>(Source::kBaggage) || (decoded_mask_ & bit) != 0) return true;
+  // Decoded once per request, however many conditions read the member.
+  if (!Decode(*out, out)) {
+    present_ &= ~bit;
+    return false;
+  }
+  slots_[key] = {out->data(), out->size()};
+  decoded_mask_ |= bit;
+  return true;
+}
+
+bool KeyResolver::Decode(std::string_view encoded, std::string_view* out) {
+  if (encoded.find('%') == std::string_view::npos) {
+    *out = encoded;
+    return true;
+  }
+  size_t len = 0;
+  char* dst = decoded_ + decoded_used_;
+  if (!DecodeBaggageValue(encoded, dst, kDecodeBytes - decoded_used_, &len)) return false;
+  decoded_used_ += len;
+  *out = std::string_view(dst, len);
   return true;
 }
 
@@ -50,6 +73,16 @@ void KeyResolver::Resolve(int source) {
     case Source::kQuery:
       ForEachPair(rq_.query, false, offer);
       return;
+    case Source::kBaggage: {
+      bool all = false;
+      const auto member = [&](std::string_view, std::string_view key, std::string_view value) {
+        all = Offer(source, key, value);
+        return all;
+      };
+      ForEachBaggageMember(rq_.carried, member);
+      if (!all) ForEachBaggageMember(rq_.baggage, member);
+      return;
+    }
     default:
       return;
   }
@@ -75,7 +108,7 @@ bool KeyResolver::Offer(int source, std::string_view name, std::string_view valu
   return (present_ & table_.source_mask_[source]) == table_.source_mask_[source];
 }
 
-bool KeyResolver::Lookup(uint32_t key, std::string_view* out) const {
+bool KeyResolver::Lookup(uint32_t key, std::string_view* out) {
   const KeyTable::Key& k = table_.keys_[key];
   switch (k.source) {
     case Source::kHeader:
@@ -84,6 +117,18 @@ bool KeyResolver::Lookup(uint32_t key, std::string_view* out) const {
       return FindCookie(rq_.headers, k.name, out);
     case Source::kQuery:
       return FindQueryParam(rq_.query, k.name, out);
+    case Source::kBaggage: {
+      bool found = false;
+      const auto member = [&](std::string_view, std::string_view name, std::string_view value) {
+        if (name != k.name) return false;
+        *out = value;
+        found = true;
+        return true;
+      };
+      ForEachBaggageMember(rq_.carried, member);
+      if (!found) ForEachBaggageMember(rq_.baggage, member);
+      return found && Decode(*out, out);
+    }
     default:
       return false;
   }

@@ -18,6 +18,7 @@ enum class Source : uint8_t {
   kHeader,
   kCookie,
   kQuery,
+  kBaggage,  // a member of RequestView::carried, else of RequestView::baggage
   kPath,
   kMethod,
   kSourceService,
@@ -31,7 +32,8 @@ class KeyTable {
   // looked up one by one instead.
   static constexpr uint32_t kBatched = 64;
 
-  // `source` is kHeader, kCookie or kQuery; header names must be lower-case.
+  // `source` is kHeader, kCookie, kQuery or kBaggage; header names must be
+  // lower-case.
   uint32_t Intern(Source source, std::string name);
 
  private:
@@ -43,11 +45,12 @@ class KeyTable {
   static constexpr int kLengthBuckets = 32;
 
   std::vector<Key> keys_;
-  // Batched keys per source (header, cookie, query): all of them, and by
-  // name length % kLengthBuckets, so a request name is compared only with
-  // interned names of its length.
-  uint64_t source_mask_[3] = {};
-  uint64_t by_length_[3][kLengthBuckets] = {};
+  // Batched keys per source (header, cookie, query, baggage): all of them,
+  // and by name length % kLengthBuckets, so a request name is compared only
+  // with interned names of its length.
+  static constexpr int kBatchedSources = 4;
+  uint64_t source_mask_[kBatchedSources] = {};
+  uint64_t by_length_[kBatchedSources][kLengthBuckets] = {};
 };
 
 class KeyResolver {
@@ -57,14 +60,19 @@ class KeyResolver {
   KeyResolver& operator=(const KeyResolver&) = delete;
 
   // The value of interned name `key`; false when the request lacks it.
+  // Baggage values come percent-decoded (false when malformed, or when the
+  // decoded values of one request pass kDecodeBytes).
   bool Get(uint32_t key, std::string_view* out);
+
+  static constexpr size_t kDecodeBytes = 512;
 
  private:
   void Resolve(int source);
   // A (name, value) found in the request: fills the first matching key of
   // `source` not yet present. True when every key of `source` is present.
   bool Offer(int source, std::string_view name, std::string_view value);
-  bool Lookup(uint32_t key, std::string_view* out) const;
+  bool Lookup(uint32_t key, std::string_view* out);
+  bool Decode(std::string_view encoded, std::string_view* out);
 
   // Plain pointer+size so the array needs no initialisation per request.
   struct Slot {
@@ -76,7 +84,10 @@ class KeyResolver {
   const RequestView& rq_;
   uint32_t resolved_sources_ = 0;
   uint64_t present_ = 0;
+  uint64_t decoded_mask_ = 0;  // baggage slots already percent-decoded
   Slot slots_[KeyTable::kBatched];
+  size_t decoded_used_ = 0;
+  char decoded_[kDecodeBytes];  // not initialised: only [0, decoded_used_) is read
 };
 
 }  // namespace graymesh::lane::detail

@@ -32,7 +32,7 @@ uint32_t Age(uint16_t then, uint64_t now) { return uint16_t(uint16_t(now) - then
 }  // namespace
 
 TraceLaneMap::TraceLaneMap(size_t capacity, uint32_t ttl_seconds)
-    : ttl_(std::clamp<uint32_t>(ttl_seconds, 1, 3600)) {
+    : ttl_(std::clamp<uint32_t>(ttl_seconds, 1, 3600)), values_(capacity, ttl_seconds) {
   size_t n = 64;
   while (n < capacity) n <<= 1;
   buckets_ = n / kWays;

@@ -77,12 +77,8 @@ void Session::BuildUpstreamHead(const Request& rq) {
       continue;
     }
     if (name.size() == 6 && rq.expect_continue && http::IEquals(name, "expect")) continue;
-    if (name.size() == 15) {
-      if (add_xff && http::IEquals(name, "x-forwarded-for")) continue;
-      if (!rq.lane.empty() && http::IEquals(name, lane::kLaneHeader)) continue;
-    }
-    if (name.size() == 7 && !rq.lane.empty() && http::IEquals(name, "baggage")) continue;
-    if (name.size() == 17 && is_outbound && http::IEquals(name, lane::kSourceHeader)) continue;
+    if (name.size() == 15 && add_xff && http::IEquals(name, "x-forwarded-for")) continue;
+    if (DropsLaneHeader(rq, name)) continue;
     AppendHeader(&out_, name, h.value.In(base));
   }
   AppendLaneHeaders(rq);

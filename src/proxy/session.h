@@ -95,7 +95,8 @@ class Session {
     std::string_view header_lane;  // x-graymesh-lane (or an alias)
     std::string_view baggage;
     std::string_view traceparent;
-    bool made_traceparent = false;  // the gateway made it up: add it upstream
+    bool made_traceparent = false;  // made up here (the request was dyed): add it upstream
+    bool rewrite_baggage = false;   // the baggage sent on is rebuilt (AppendLaneHeaders)
     std::string_view lane;  // the lane it travels in; "" = base
     int service = -1;
 
@@ -137,13 +138,20 @@ class Session {
   asio::awaitable<void> SendError(int status, std::string_view reason);
   void BuildUpstreamHead(const Request& rq);
   // ---- session_lane.cc ----
-  // Sets rq.lane, makes up a traceparent where one is needed, and teaches the
-  // loose-mode map.
+  // Applies the listener's trust, collects the carried values, sets rq.lane,
+  // makes up a traceparent where one is needed, and teaches the loose-mode
+  // map (lane and carried values).
   void DecideLane(Request& rq);
-  // DESIGN.md §3: header, baggage, loose mode, entrance rules, node tag.
-  std::string_view ChooseLane(const Request& rq);
+  // DESIGN.md §3: header, baggage, loose mode (`learnt`, a TraceLaneMap id),
+  // entrance rules, node tag. `view` is built on first use.
+  std::string_view ChooseLane(const Request& rq, uint8_t learnt, lane::RequestView* view,
+                              bool* have_view);
   lane::RequestView MakeView(const Request& rq);
-  // Appends the headers that carry the lane (and the caller) to out_.
+  // Whether BuildUpstreamHead leaves out this client header: lane headers
+  // that are sent anew or come from an untrusted client.
+  bool DropsLaneHeader(const Request& rq, std::string_view name) const;
+  // Appends the headers that carry the lane, the carried values and the
+  // caller to out_.
   void AppendLaneHeaders(const Request& rq);
 
   void SetDeadline(Timeout kind, config::Millis after);
@@ -161,7 +169,11 @@ class Session {
   std::string down_;      // the response head sent to the client
   std::string codings_;   // a Transfer-Encoding list being joined, capacity reused
   std::vector<asio::const_buffer> iov_;  // gather list, capacity reused
-  std::string traceparent_;              // one the gateway made up, when needed
+  std::string traceparent_;              // one made up here, when needed
+  std::string carried_;                  // carried baggage members sent on (lane/carried.h)
+  std::string baggage_buf_;              // the client's baggage, when it had to be rewritten
+  std::string restored_;                 // carried members restored by loose mode
+  int8_t trusted_ = -1;                  // listener trust for this client; -1 = not yet known
   LazyArray<std::pair<std::string_view, std::string_view>, http::kMaxHeaders> view_headers_;
   http::Parser req_parser_{http::MessageKind::kRequest};
   std::unique_ptr<http::Parser> resp_parser_;  // made on the first forward; renewed per attempt

@@ -56,6 +56,7 @@ std::shared_ptr<const Snapshot> Snapshot::Compile(std::shared_ptr<const config::
         keep(lane::EntranceRules::Compile(cfg->lanes, {.gateway = "", .service = cfg->node.service}));
   }
   if (!cfg->node.lane.empty()) lane::LaneIds::Intern(cfg->node.lane);
+  snap->carried_ = lane::CarriedKeys::Compile(cfg->lanes);
   snap->config_ = std::move(cfg);
   return snap;
 }

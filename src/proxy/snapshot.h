@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "lane/carried.h"
 #include "lane/entrance.h"
 
 namespace graymesh::proxy {
@@ -66,6 +67,9 @@ class Snapshot {
   // side, to this node's service; null when there are none.
   const lane::EntranceRules* ServiceRules(int i) const { return service_rules_[i].get(); }
   const lane::EntranceRules* InboundRules() const { return inbound_rules_.get(); }
+  // The request keys this snapshot's service-scoped rules read, which every
+  // hop carries on in baggage (lane/carried.h). Never null.
+  const lane::CarriedKeys& Carried() const { return *carried_; }
 
  private:
   uint64_t version_ = 0;
@@ -77,6 +81,7 @@ class Snapshot {
   std::vector<std::pair<std::string, std::shared_ptr<const lane::EntranceRules>>> gateway_rules_;
   std::vector<std::shared_ptr<const lane::EntranceRules>> service_rules_;
   std::shared_ptr<const lane::EntranceRules> inbound_rules_;
+  std::shared_ptr<const lane::CarriedKeys> carried_;
 };
 
 }  // namespace graymesh::proxy

@@ -467,3 +467,44 @@ TEST(ConfigDocs, ExampleParses) {
 
 }  // namespace
 }  // namespace graymesh::config
+
+namespace graymesh::config {
+namespace {
+
+TEST(ConfigParse, ListenerTrust) {
+  Config c = ParseConfig(R"(listeners:
+  - name: ingress
+    address: 127.0.0.1:8080
+  - name: edge
+    address: 127.0.0.1:8081
+    trust: loopback
+  - name: in
+    kind: inbound
+    address: 127.0.0.1:15006
+    service: order
+    trust: [10.0.0.0/8, "::1"]
+  - name: open
+    address: 127.0.0.1:8082
+    trust: all
+)",
+                         "t.yaml");
+  ASSERT_EQ(c.listeners.size(), 4u);
+  EXPECT_EQ(c.listeners[0].trust.mode, Trust::Mode::kDefault);
+  EXPECT_EQ(c.listeners[1].trust.mode, Trust::Mode::kLoopback);
+  EXPECT_EQ(c.listeners[2].trust.mode, Trust::Mode::kCidrs);
+  EXPECT_EQ(c.listeners[2].trust.cidrs, (std::vector<std::string>{"10.0.0.0/8", "::1"}));
+  EXPECT_EQ(c.listeners[3].trust.mode, Trust::Mode::kAll);
+}
+
+TEST(ConfigReject, ListenerTrust) {
+  ExpectError("listeners:\n  - name: g\n    address: h:1\n    trust: everyone\n", 4,
+              "listeners[0].trust: must be none, loopback, all or a list of IPs/CIDRs, got "
+              "\"everyone\"");
+  ExpectError("listeners:\n  - name: g\n    address: h:1\n    trust: [10.0.0.0/40]\n", 4,
+              "listeners[0].trust[0]: expected an IP address or CIDR, got \"10.0.0.0/40\"");
+  ExpectError("listeners:\n  - name: g\n    address: h:1\n    trust: []\n", 4,
+              "listeners[0].trust: must not be empty (use none)");
+}
+
+}  // namespace
+}  // namespace graymesh::config

@@ -395,3 +395,41 @@ TEST(LaneDocuments, DocExampleParses) {
 
 }  // namespace
 }  // namespace graymesh::config
+
+namespace graymesh::config {
+namespace {
+
+// `baggage:` conditions read W3C baggage members by key (kept as written).
+TEST(LaneParse, BaggageCondition) {
+  Config c = ParseConfig(R"(lanes:
+  - name: tenant
+    tag: gray
+    entrance:
+      service: data
+      match:
+        - baggage: { tenantId: { in: [acme, initech] }, graymesh-h-x-user-id: "7" }
+)",
+                         "t.yaml");
+  ASSERT_EQ(c.lanes.size(), 1u);
+  const MatchClause& m = c.lanes[0].match[0];
+  ASSERT_EQ(m.baggage.size(), 2u);
+  EXPECT_EQ(m.baggage[0].first, "tenantId");
+  EXPECT_EQ(m.baggage[0].second.op, StringMatch::Op::kIn);
+  EXPECT_EQ(m.baggage[1].first, "graymesh-h-x-user-id");
+  EXPECT_EQ(m.baggage[1].second.value, "7");
+}
+
+TEST(LaneReject, BaggageCondition) {
+  try {
+    ParseConfig("lanes:\n  - name: a\n    tag: a\n    entrance:\n      match:\n"
+                "        - baggage: { \"a b\": x }\n",
+                "t.yaml");
+    FAIL() << "accepted a baggage key that is not a token";
+  } catch (const ConfigError& e) {
+    EXPECT_THAT(e.what(), ::testing::HasSubstr(
+                              "t.yaml:6: lanes[0].entrance.match[0].baggage: invalid name \"a b\""));
+  }
+}
+
+}  // namespace
+}  // namespace graymesh::config

@@ -53,6 +53,7 @@ lanes:
       service: data
       match:
         - headers: { x-user-id: { prefix: "9" } }
+          baggage: { tenant: { exact: "acme corp" } }
   - name: quiet
     tag: quiet
 )";
@@ -108,6 +109,9 @@ TEST(ControlSnapshotJson, ConfigRoundTripsThroughSnapshotJson) {
   ASSERT_EQ(back.lanes.size(), 3u);
   EXPECT_EQ(back.lanes[0].match[1].sticky_on, "header:x-user-id");
   EXPECT_EQ(back.lanes[0].match[2].query.size(), 2u);
+  ASSERT_EQ(back.lanes[1].match[0].baggage.size(), 1u) << "baggage conditions reach the proxies";
+  EXPECT_EQ(back.lanes[1].match[0].baggage[0].first, "tenant");
+  EXPECT_EQ(back.lanes[1].match[0].baggage[0].second.value, "acme corp");
   ASSERT_EQ(back.policies.size(), 1u);
   EXPECT_EQ(PolicySpecToJson(back.policies[0]), PolicySpecToJson(cfg.policies[0]));
   EXPECT_EQ(back.policies[0].outlier->interval, config::Millis(1500));

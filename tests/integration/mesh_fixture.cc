@@ -80,9 +80,10 @@ void Mesh::Start(const std::string& lanes_yaml, const std::string& entry_service
     in->sidecar = std::make_unique<ChildProcess>(GraymeshBin(), sidecar);
   }
   gateway_port_ = FreePort();
+  const std::string trust = gateway_trust.empty() ? "" : "    trust: " + gateway_trust + "\n";
   std::string gw = WriteFile("gateway.yaml", "workers: 1\nlisteners:\n  - name: ingress\n"
-                                             "    address: " + Addr(gateway_port_) +
-                                             "\nroutes:\n  - { pathPrefix: /, service: " +
+                                             "    address: " + Addr(gateway_port_) + "\n" + trust +
+                                             "routes:\n  - { pathPrefix: /, service: " +
                                              entry_service + " }\n" + services + lanes_yaml);
   gateway_ = std::make_unique<ChildProcess>(
       GraymeshBin(), std::vector<std::string>{"gateway", "--config", gw, "--admin", "none"});

@@ -31,6 +31,8 @@ class Mesh {
   // Starts everything; `lanes_yaml` is a `lanes:` section (may be empty).
   void Start(const std::string& lanes_yaml, const std::string& entry_service = "order");
   uint16_t gateway_port() const { return gateway_port_; }
+  // Set before Start: the gateway listener's `trust` (YAML value); "" = default.
+  std::string gateway_trust;
 
  private:
   std::vector<std::unique_ptr<MeshInstance>> instances_;

@@ -351,3 +351,33 @@ TEST(EntranceMatch, DoesNotAllocate) {
 
 }  // namespace
 }  // namespace graymesh::lane
+
+namespace graymesh::lane {
+namespace {
+
+using testing::Exact;
+using testing::Header;
+using testing::MakeLane;
+using testing::Range;
+using testing::TestRequest;
+
+// Carried values and baggage conditions read percent-decoded members, into a
+// fixed buffer: still no allocation per match.
+TEST(EntranceMatch, CarriedAndBaggageDoNotAllocate) {
+  config::MatchClause c = Header("x-user-id", Range(100, 199));
+  c.baggage.emplace_back("tenant", Exact("a b"));
+  auto lane = MakeLane("L", "gray", {c});
+  lane.service = "data";
+  const auto rules = EntranceRules::Compile({lane}, Scope{.gateway = "", .service = "data"});
+  TestRequest rq;
+  rq.carried = "graymesh-h-x-user-id=150";
+  rq.baggage = "tenant=a%20b";
+  const RequestView v = rq.View();
+  EXPECT_EQ(rules->Match(v), "gray");
+  const long before = g_allocations.load();
+  for (int i = 0; i < 100; ++i) rules->Match(v);
+  EXPECT_EQ(g_allocations.load() - before, 0);
+}
+
+}  // namespace
+}  // namespace graymesh::lane

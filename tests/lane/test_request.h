@@ -16,6 +16,8 @@ struct TestRequest {
   std::string_view client = "10.1.2.3";
   std::string_view source;
   std::vector<std::pair<std::string_view, std::string_view>> headers;
+  std::string_view carried;
+  std::string_view baggage;
 
   RequestView View() const {
     RequestView rq;
@@ -25,6 +27,8 @@ struct TestRequest {
     rq.client_address = client;
     rq.source_service = source;
     rq.headers = headers;
+    rq.carried = carried;
+    rq.baggage = baggage;
     return rq;
   }
 };
