@@ -108,6 +108,9 @@ void RegisterControlServer(CLI::App& app) {
   cmd->add_option("--lease-ttl", opts->lease_ttl,
                   "Instance lease: an instance without a heartbeat for this long is removed")
       ->capture_default_str();
+  cmd->add_option("--fill-period", opts->fill_period,
+                  "After a start, how long proxies that see a new store keep their last-known "
+                  "endpoints and rules (default: --lease-ttl; 0s = off)");
   cmd->callback([opts] {
     int code = control::RunControl(*opts);
     if (code != 0) throw CLI::RuntimeError(code);
@@ -131,6 +134,10 @@ void RegisterApply(CLI::App& app) {
       for (char& c : kind) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
       std::printf("%s/%s %s\n", kind.c_str(), item.value("name", "").c_str(),
                   item.value("result", "").c_str());
+    }
+    // Stored, but worth a look (e.g. a lane for a gateway listener nobody has).
+    for (const json& w : r.value("warnings", json::array())) {
+      if (w.is_string()) std::fprintf(stderr, "warning: %s\n", w.get<std::string>().c_str());
     }
   });
 }

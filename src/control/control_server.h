@@ -11,6 +11,9 @@ struct ControlOptions {
   std::string store = "sqlite:graymesh.db";
   std::string token_file;  // "" = writes need no token
   std::string lease_ttl = "15s";
+  // How long proxies keep their last-known endpoints and rules after they
+  // see a store they did not know (docs/control.md); "" = lease_ttl, "0s" = off.
+  std::string fill_period;
 };
 
 // Serves until SIGTERM/SIGINT. Returns the exit code: 0 after a clean stop,
