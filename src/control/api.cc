@@ -222,9 +222,13 @@ asio::awaitable<net::HttpReply> Api::Snapshot(const Request& req) {
   int64_t revision = store_.Revision();
   if (revision == version && (client_store.empty() || client_store == store_.Id())) {
     gateways_.Begin(gateways, std::chrono::steady_clock::now());
+    struct Ended {  // also when the wait ends in an exception
+      GatewayListeners& g;
+      const std::vector<std::string>& names;
+      ~Ended() { g.End(names, std::chrono::steady_clock::now()); }
+    } ended{gateways_, gateways};
     revision = co_await hub_.Wait(
         version, std::chrono::milliseconds(static_cast<int64_t>(std::llround(wait * 1000))));
-    gateways_.End(gateways, std::chrono::steady_clock::now());
     revision = std::max(revision, store_.Revision());
   } else {
     gateways_.Begin(gateways, std::chrono::steady_clock::now());
