@@ -89,5 +89,18 @@ TEST(GatewayListener, BadListenerNamesInAWatchAre400) {
   EXPECT_EQ(cp.Get("/v1/snapshot?version=0&gateway=ingress,admin").status, 200);
 }
 
+TEST(GatewayListener, BadNamesAndFillPeriodsAreRefusedAtStart) {
+  CliResult gw = RunCli({"gateway", "--listen", Addr(FreePort()), "--listen-name", "",
+                         "--admin", "none"});
+  EXPECT_EQ(gw.code, 2);
+  EXPECT_NE((gw.out + gw.err).find("--listen-name: must not be empty"), std::string::npos)
+      << gw.out << gw.err;
+  CliResult cp = RunCli({"control", "--listen", Addr(FreePort()), "--store",
+                         "sqlite:" + TestTempDir() + "/never.db", "--fill-period", "soon"});
+  EXPECT_EQ(cp.code, 2);
+  EXPECT_NE((cp.out + cp.err).find("--fill-period soon: invalid duration"), std::string::npos)
+      << cp.out << cp.err;
+}
+
 }  // namespace
 }  // namespace graymesh::test
