@@ -146,7 +146,8 @@ struct Shop {
     EXPECT_TRUE(Eventually([&] { return Send(gateway->port, false).status == 200; }, 10s));
   }
   // The control plane dies and comes back on a new, empty SQLite file at the
-  // same address; the rules are applied again `reapply_after` later, as a
+  // same address; once every proxy watches it again (so each has seen the
+  // empty store), plus `reapply_after`, the rules are applied again, as a
   // deployment pipeline would.
   void RestartOnEmptyStore(std::vector<std::string> args, std::chrono::milliseconds reapply_after) {
     cp.proc->Kill();
@@ -155,6 +156,7 @@ struct Shop {
     std::remove(cp.db.c_str());
     cp.args = std::move(args);
     cp.Restart();
+    EXPECT_TRUE(Eventually([&] { return cp.Metric("graymesh_control_watchers") >= 5; }, 10s));
     std::this_thread::sleep_for(reapply_after);
     EXPECT_EQ(RunCli({"apply", "-f", TempFile("rules.yaml", kRules), "--control", cp.url()}).code,
               0);
@@ -173,13 +175,15 @@ TEST(ControlRestart, ASidecarRegistersOnce) {
 }
 
 TEST(ControlRestart, AnEmptyStoreCostsNoRequestAndNoIsolation) {
-  ControlPlane cp = ControlPlane::Start({"--lease-ttl", "3s"});
+  ControlPlane cp = ControlPlane::Start({"--lease-ttl", "5s"});
   Shop shop(cp);
   ASSERT_FALSE(::testing::Test::HasFailure());
   Load load(shop.gateway->port);
   std::this_thread::sleep_for(1s);
-  shop.RestartOnEmptyStore({"--lease-ttl", "3s"}, 1s);
-  std::this_thread::sleep_for(5s);  // past the fill period (one lease TTL)
+  const auto restarted = std::chrono::steady_clock::now();
+  shop.RestartOnEmptyStore({"--lease-ttl", "5s"}, 500ms);
+  // Past the fill period (one lease TTL), on the registry as it is.
+  std::this_thread::sleep_until(restarted + 8s);
   Tally t = Count(load.Stop());
   EXPECT_GT(t.total, 50);
   EXPECT_EQ(t.failed, 0) << t.examples;
@@ -198,8 +202,8 @@ TEST(ControlRestart, WithoutTheFillPeriodAnEmptyStoreCostsRequests) {
   ASSERT_FALSE(::testing::Test::HasFailure());
   Load load(shop.gateway->port);
   std::this_thread::sleep_for(1s);
-  shop.RestartOnEmptyStore({"--lease-ttl", "3s", "--fill-period", "0s"}, 1s);
-  std::this_thread::sleep_for(2s);
+  shop.RestartOnEmptyStore({"--lease-ttl", "3s", "--fill-period", "0s"}, 500ms);
+  std::this_thread::sleep_for(1s);
   Tally t = Count(load.Stop());
   EXPECT_GT(t.failed, 0) << "the fill period is what keeps these requests alive";
 }
