@@ -120,6 +120,9 @@ void RegisterControlServer(CLI::App& app) {
                   "Open connections at most, beyond which new ones get 503 (0: as many as the "
                   "open-file limit leaves room for)")
       ->capture_default_str();
+  cmd->add_option("--fill-period", opts->fill_period,
+                  "After a start, how long proxies that see a new store keep their last-known "
+                  "endpoints and rules (default: --lease-ttl; 0s = off)");
   cmd->callback([opts] {
     int code = control::RunControl(*opts);
     if (code != 0) throw CLI::RuntimeError(code);
@@ -143,6 +146,10 @@ void RegisterApply(CLI::App& app) {
       for (char& c : kind) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
       std::printf("%s/%s %s\n", kind.c_str(), item.value("name", "").c_str(),
                   item.value("result", "").c_str());
+    }
+    // Stored, but worth a look (e.g. a lane for a gateway listener nobody has).
+    for (const json& w : r.value("warnings", json::array())) {
+      if (w.is_string()) std::fprintf(stderr, "warning: %s\n", w.get<std::string>().c_str());
     }
   });
 }

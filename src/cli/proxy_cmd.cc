@@ -13,6 +13,7 @@
 #include "lane/propagation.h"
 #include "control/api_client.h"
 #include "control/json_limits.h"
+#include "control/gateway_listeners.h"
 #include "control/snapshot_json.h"
 #include "proxy/control_agent.h"
 #include "proxy/server.h"
@@ -26,6 +27,7 @@ struct DataPlaneFlags {
   int workers = -1;
   // gateway
   std::string listen;
+  std::string listen_name = "ingress";
   std::string tcp_listen;
   std::string tcp_service;
   // sidecar
@@ -93,13 +95,15 @@ config::Config LoadOrDefault(const std::string& file) {
   }
 }
 
-config::Listener MakeListener(const std::string& name, config::ListenerKind kind,
-                              const std::string& address, const std::string& service = "") {
+// `flag` names the option in errors.
+config::Listener MakeListener(const std::string& flag, const std::string& name,
+                              config::ListenerKind kind, const std::string& address,
+                              const std::string& service = "") {
   try {
     return {.name = name, .kind = kind, .address = config::ParseHostPort(address),
             .service = service};
   } catch (const std::exception& e) {
-    spdlog::error("--{} {}: {}", name, address, e.what());
+    spdlog::error("--{} {}: {}", flag, address, e.what());
     std::exit(2);
   }
 }
@@ -160,6 +164,19 @@ int Serve(const DataPlaneFlags& f, const std::string& role, const Build& build) 
     opt.labels = node.labels;
   }
   const config::Config file_cfg = LoadOrDefault(f.config_file);
+  if (role == "gateway") {
+    // Sent on the watch, for apply's warnings about unknown listener names.
+    for (const config::Listener& l : build(file_cfg).listeners) {
+      if (l.kind != config::ListenerKind::kGateway && l.kind != config::ListenerKind::kTcp) continue;
+      std::string bad;
+      control::GatewayListeners::Parse(l.name, &bad);
+      if (bad.empty()) {
+        opt.gateway_listeners.push_back(l.name);
+      } else {
+        spdlog::warn("listener '{}': not sent to the control plane: {}", l.name, bad);
+      }
+    }
+  }
   proxy::ControlAgent agent(opt, [file_cfg, build](const std::string& body) {
     config::Config cfg = file_cfg;
     // Bounded depth: the body comes from the network or the cache file.
@@ -206,6 +223,9 @@ void RegisterDataPlane(CLI::App& app) {
   CLI::App* gw = app.add_subcommand("gateway", "ingress gateway: routes by host/path to services");
   gw->add_option("--config", flags->config_file, "static configuration (YAML)");
   gw->add_option("--listen", flags->listen, "HTTP listen address, e.g. 0.0.0.0:8080");
+  gw->add_option("--listen-name", flags->listen_name,
+                 "name of the --listen listener, for entrance.gateway in lane rules")
+      ->capture_default_str();
   gw->add_option("--admin", flags->admin, "admin address (metrics, ready, drain), or none")
       ->default_val("127.0.0.1:15021");
   gw->add_option("--workers", flags->workers, "worker threads (default: cores)");
@@ -219,11 +239,12 @@ void RegisterDataPlane(CLI::App& app) {
     // Flags on top of the file; SIGHUP runs this again on a fresh read.
     auto build = [flags](config::Config cfg) {
       if (!flags->listen.empty()) {
+        // Named like the documented example (`entrance.gateway: ingress`).
         cfg.listeners.push_back(
-            MakeListener("listen", config::ListenerKind::kGateway, flags->listen));
+            MakeListener("listen", flags->listen_name, config::ListenerKind::kGateway, flags->listen));
       }
       if (!flags->tcp_listen.empty()) {
-        cfg.listeners.push_back(MakeListener("tcp", config::ListenerKind::kTcp,
+        cfg.listeners.push_back(MakeListener("tcp-listen", "tcp", config::ListenerKind::kTcp,
                                              flags->tcp_listen, flags->tcp_service));
       }
       if (!flags->trust.empty()) {
@@ -238,6 +259,10 @@ void RegisterDataPlane(CLI::App& app) {
       if (flags->workers >= 0) cfg.workers = flags->workers;
       return cfg;
     };
+    if (flags->listen_name.empty()) {
+      spdlog::error("--listen-name: must not be empty");
+      std::exit(2);
+    }
     if (!flags->tcp_listen.empty() && flags->tcp_service.empty()) {
       spdlog::error("--tcp-listen needs --tcp-service");
       std::exit(2);
@@ -293,10 +318,10 @@ void RegisterDataPlane(CLI::App& app) {
       }
       cfg.services.push_back(std::move(app_service));
       cfg.listeners.push_back(
-          MakeListener("inbound", config::ListenerKind::kInbound, flags->inbound, local));
+          MakeListener("inbound", "inbound", config::ListenerKind::kInbound, flags->inbound, local));
       if (!flags->trust.empty()) cfg.listeners.back().trust = TrustFlag(flags->trust);
       cfg.listeners.push_back(
-          MakeListener("outbound", config::ListenerKind::kOutbound, flags->outbound));
+          MakeListener("outbound", "outbound", config::ListenerKind::kOutbound, flags->outbound));
       if (flags->workers >= 0) cfg.workers = flags->workers;
       cfg.node.service = flags->service;
       cfg.node.lane = flags->lane;

@@ -154,6 +154,7 @@ class Parser {
   std::string ParseStickyOn(const YAML::Node& n, const std::string& path) const;
 
   ServicePolicy ParsePolicySpec(const YAML::Node& n) const;
+  BaseFallback ParseBaseFallback(const YAML::Node& n, const std::string& path) const;
   uint32_t Percent(const YAML::Node& n, const std::string& path) const;
 
   const std::string& file_;
@@ -312,7 +313,7 @@ Endpoint Parser::ParseEndpoint(const YAML::Node& n, const std::string& path) con
 }
 
 Service Parser::ParseService(const YAML::Node& n, const std::string& path) const {
-  CheckMap(n, path, {"name", "lb", "endpoints"});
+  CheckMap(n, path, {"name", "lb", "endpoints", "baseFallback"});
   if (!n["name"]) Fail(n, path, "missing required key \"name\"");
   Service s;
   s.name = NonEmpty(n["name"], path + ".name");
@@ -325,6 +326,9 @@ Service Parser::ParseService(const YAML::Node& n, const std::string& path) const
     } else {
       Fail(lb, path + ".lb", "must be round_robin or least_request, got \"" + v + "\"");
     }
+  }
+  if (const YAML::Node bf = n["baseFallback"]) {
+    s.base_fallback = ParseBaseFallback(bf, path + ".baseFallback");
   }
   // No endpoints is allowed: the control plane may fill them in later, and
   // requests meanwhile get 503.
@@ -715,8 +719,15 @@ uint32_t Parser::Percent(const YAML::Node& n, const std::string& path) const {
   return static_cast<uint32_t>(Integer(n, path, 0, 100));
 }
 
+BaseFallback Parser::ParseBaseFallback(const YAML::Node& n, const std::string& path) const {
+  const std::string v = String(n, path);
+  if (v == "none") return BaseFallback::kNone;
+  if (v == "anyLane") return BaseFallback::kAnyLane;
+  Fail(n, path, "must be none or anyLane, got \"" + v + "\"");
+}
+
 ServicePolicy Parser::ParsePolicySpec(const YAML::Node& n) const {
-  CheckMap(n, "spec", {"warmup", "outlier", "lossless", "fallback"});
+  CheckMap(n, "spec", {"warmup", "outlier", "lossless", "fallback", "baseFallback"});
   ServicePolicy p;
   if (const YAML::Node w = n["warmup"]) {
     CheckMap(w, "spec.warmup", {"window", "aggression", "minWeightPercent"});
@@ -775,6 +786,9 @@ ServicePolicy Parser::ParsePolicySpec(const YAML::Node& n) const {
       Fail(fb, "spec.fallback", "must be base or none, got \"" + v + "\"");
     }
     p.fallback = v == "base" ? Fallback::kBase : Fallback::kNone;
+  }
+  if (const YAML::Node bf = n["baseFallback"]) {
+    p.base_fallback = ParseBaseFallback(bf, "spec.baseFallback");
   }
   return p;
 }

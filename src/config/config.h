@@ -25,6 +25,11 @@ struct HostPort {
 
 enum class LbPolicy { kRoundRobin, kLeastRequest };
 
+// Base requests to a service without a base instance: kNone answers 503
+// (they never reach a lane instance, DESIGN.md §3); kAnyLane lets any
+// instance serve them.
+enum class BaseFallback { kNone, kAnyLane };
+
 struct Endpoint {
   HostPort address;
   uint32_t weight = 100;                      // relative; 1..10000
@@ -36,6 +41,7 @@ struct Service {
   std::string name;
   LbPolicy lb = LbPolicy::kRoundRobin;
   std::vector<Endpoint> endpoints;
+  BaseFallback base_fallback = BaseFallback::kNone;  // a ServicePolicy's overrides it
 };
 
 // Gateway routing: the first route whose host and path prefix match wins.
@@ -170,6 +176,7 @@ struct ServicePolicy {
   std::optional<OutlierPolicy> outlier;
   std::optional<LosslessPolicy> lossless;
   std::optional<Fallback> fallback;  // for the service's lanes, over the lane's own
+  std::optional<BaseFallback> base_fallback;  // for its base requests
 };
 
 // Who this process is: set by `graymesh proxy` flags, not by the file.

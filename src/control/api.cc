@@ -214,13 +214,30 @@ asio::awaitable<net::HttpReply> Api::Snapshot(const Request& req) {
     }
     wait = std::min(*n, kMaxWaitSeconds);
   }
-  // A version from another store's history (larger than ours) is answered at
-  // once too: the client's snapshot is not one of ours.
+  std::string bad_gateway;
+  const std::vector<std::string> gateways =
+      req.QueryParam("gateway").empty()
+          ? std::vector<std::string>{}
+          : GatewayListeners::Parse(req.QueryParam("gateway"), &bad_gateway);
+  if (!bad_gateway.empty()) co_return ErrorReply(400, bad_gateway);
+  // A version from another store's history (larger than ours, or of another
+  // store id) is answered at once too: the client's snapshot is not one of ours.
+  const std::string_view client_store = req.QueryParam("store");
   int64_t revision = store_.Revision();
-  if (revision == version) {
+  if (revision == version && (client_store.empty() || client_store == store_.Id())) {
+    gateways_.Begin(gateways, std::chrono::steady_clock::now());
+    struct Ended {  // also when the wait ends in an exception
+      GatewayListeners& g;
+      const std::vector<std::string>& names;
+      ~Ended() { g.End(names, std::chrono::steady_clock::now()); }
+    } ended{gateways_, gateways};
     revision = co_await hub_.Wait(
         version, std::chrono::milliseconds(static_cast<int64_t>(std::llround(wait * 1000))));
     revision = std::max(revision, store_.Revision());
+  } else {
+    gateways_.Begin(gateways, std::chrono::steady_clock::now());
+    gateways_.End(gateways, std::chrono::steady_clock::now());
+    if (revision == version) version = -1;  // another store: answer with ours
   }
   if (revision == version) {
     Reply r;
@@ -238,8 +255,10 @@ asio::awaitable<net::HttpReply> Api::Snapshot(const Request& req) {
 std::shared_ptr<const std::string> Api::SnapshotText() {
   if (cached_revision_ != store_.Revision() || !cached_snapshot_) {
     StoreState state = store_.Read();
-    cached_snapshot_ =
-        std::make_shared<const std::string>(SnapshotToJson(BuildSnapshot(state)).dump() + '\n');
+    control::Snapshot snap = BuildSnapshot(state);
+    snap.store = store_.Id();
+    snap.filling_until_ms = options_.filling_until_ms;
+    cached_snapshot_ = std::make_shared<const std::string>(SnapshotToJson(snap).dump() + '\n');
     cached_revision_ = state.revision;
   }
   return cached_snapshot_;

@@ -14,6 +14,7 @@
 #include <memory>
 #include <string>
 
+#include "control/gateway_listeners.h"
 #include "control/store.h"
 #include "control/watch_hub.h"
 #include "net/http_server.h"
@@ -25,6 +26,9 @@ inline constexpr uint64_t kMaxBodyBytes = 1 << 20;
 struct ApiOptions {
   std::string token;  // "" = writes need no token
   std::chrono::seconds lease_ttl{15};
+  // Unix ms until which the registry is filling (snapshot "fillingUntil");
+  // 0 = not filling.
+  int64_t filling_until_ms = 0;
 };
 
 struct ApiCounters {
@@ -74,6 +78,7 @@ class Api {
   WatchHub& hub_;
   ApiOptions options_;
   ApiCounters counters_;
+  GatewayListeners gateways_;  // names sent by watching gateways
   int64_t cached_revision_ = -1;
   std::shared_ptr<const std::string> cached_snapshot_;  // shared by every reply of a revision
 };

@@ -73,7 +73,18 @@ net::HttpReply Api::ApplyRules(const Request& req) {
       spdlog::info("{} {} {}", rules[i].kind, rules[i].name, ChangeName(changes[i]));
     }
   }
-  return JsonReply(200, {{"revision", store_.Revision()}, {"results", results}});
+  // Rules that name a gateway listener no connected gateway has dye nothing:
+  // stored all the same (the gateway may come later), and said so.
+  std::vector<LaneGateway> lanes;
+  for (const config::RuleDocument& d : docs) {
+    if (d.kind == kTrafficLane) lanes.push_back({d.name, d.lane.gateway});
+  }
+  std::vector<std::string> warnings =
+      GatewayWarnings(lanes, gateways_.Connected(std::chrono::steady_clock::now()));
+  for (const std::string& w : warnings) spdlog::warn("apply: {}", w);
+  return JsonReply(200, {{"revision", store_.Revision()},
+                         {"results", results},
+                         {"warnings", warnings}});
 }
 
 net::HttpReply Api::ListRules(const std::string& kind) {

@@ -112,6 +112,16 @@ int RunControl(const ControlOptions& o) {
                  "limit of {}",
                  o.max_connections, fit, net::kSpareDescriptors, fd_limit);
   }
+  config::Millis fill = ttl;
+  if (!o.fill_period.empty()) {
+    try {
+      fill = config::ParseDuration(o.fill_period);
+      if (fill > std::chrono::hours(1)) throw std::invalid_argument("must be at most 1h");
+    } catch (const std::invalid_argument& e) {
+      spdlog::error("--fill-period {}: {}", o.fill_period, e.what());
+      return 2;
+    }
+  }
   ApiOptions api_options{.lease_ttl = ttl};
   if (!o.token_file.empty()) {
     std::string error;
@@ -138,6 +148,11 @@ int RunControl(const ControlOptions& o) {
     return 1;
   }
 
+  // Instances come back within one heartbeat of seeing this store; until the
+  // fill period ends proxies add their last-known endpoints to what it has.
+  if (store->Refilling() && fill.count() > 0) {
+    api_options.filling_until_ms = UnixMillis() + fill.count();
+  }
   std::signal(SIGPIPE, SIG_IGN);
   asio::io_context io(1);
   WatchHub hub(store->Revision());
@@ -173,9 +188,10 @@ int RunControl(const ControlOptions& o) {
     asio::co_spawn(io, WaitForConnections(io, *server), asio::detached);
   });
 
-  spdlog::info("control plane on {} (store {}, revision {}, lease ttl {}s{}, at most {} "
-               "connections)",
-               o.listen, o.store, store->Revision(), ttl.count(),
+  spdlog::info("control plane on {} (store {} id {}, revision {}, lease ttl {}s, filling for {}ms{}, "
+               "at most {} connections)",
+               o.listen, o.store, store->Id(), store->Revision(), ttl.count(),
+               api_options.filling_until_ms == 0 ? 0 : fill.count(),
                api_options.token.empty() ? "" : ", token required", http_options.max_connections);
   io.run();
   store->SetChangeListener(nullptr);

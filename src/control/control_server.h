@@ -16,6 +16,9 @@ struct ControlOptions {
   // 0 = the open-file limit (raised to its hard value at start) less
   // net::kSpareDescriptors; a larger value is lowered to that with a warning.
   uint32_t max_connections = 0;
+  // How long proxies keep their last-known endpoints and rules after they
+  // see a store they did not know (docs/control.md); "" = lease_ttl, "0s" = off.
+  std::string fill_period;
 };
 
 // Serves until SIGTERM/SIGINT. Returns the exit code: 0 after a clean stop,

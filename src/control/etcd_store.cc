@@ -20,6 +20,7 @@ using json = nlohmann::json;
 constexpr const char* kPrefix = "/graymesh/";
 constexpr const char* kInstances = "/graymesh/instances/";
 constexpr const char* kRules = "/graymesh/rules/";
+constexpr const char* kStoreIdKey = "/graymesh/meta/store-id";
 
 std::string B64(const std::string& in) {
   static const char* t = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -222,7 +223,30 @@ EtcdStore::EtcdStore(const std::vector<std::string>& endpoints, Millis /*lease_t
       "/v3/kv/range",
       json{{"key", B64(kPrefix)}, {"range_end", B64(PrefixEnd(kPrefix))}, {"count_only", true}});
   (void)r;
+  LoadId();
   watcher_ = std::thread([this] { WatchLoop(); });
+}
+
+void EtcdStore::LoadId() {
+  const std::string mine = NewStoreId();
+  const std::string key = B64(kStoreIdKey);
+  json txn{{"compare", json::array({json{{"key", key},
+                                         {"target", "CREATE"},
+                                         {"result", "EQUAL"},
+                                         {"create_revision", "0"}}})},
+           {"success", json::array({json{{"request_put", {{"key", key}, {"value", B64(mine)}}}}})},
+           {"failure", json::array({json{{"request_range", {{"key", key}}}}})}};
+  json t = CallOk("/v3/kv/txn", txn);
+  if (t.value("succeeded", false)) {
+    id_ = mine;
+    created_ = true;
+    return;
+  }
+  for (const json& resp : t.value("responses", json::array())) {
+    json kvs = resp.value("response_range", json::object()).value("kvs", json::array());
+    if (!kvs.empty()) id_ = UnB64(kvs[0].value("value", ""));
+  }
+  if (id_.empty()) throw std::runtime_error("etcd: cannot read " + std::string(kStoreIdKey));
 }
 
 EtcdStore::~EtcdStore() {

@@ -5,6 +5,7 @@
 // Layout (keys and values base64 on the wire):
 //   /graymesh/instances/{id}          instance JSON, attached to an etcd lease
 //   /graymesh/rules/{kind}/{name}     {"spec": "...", "updatedAt": ms}
+//   /graymesh/meta/store-id           the store's Id(), made by the first replica
 // The store revision is etcd's header.revision: it grows with every etcd
 // write, so it can jump by more than one between two graymesh changes (and
 // also moves for writes outside /graymesh/ on a shared cluster).
@@ -39,6 +40,8 @@ class EtcdStore : public Store {
 
   int64_t Revision() override;
   StoreState Read() override;
+  std::string Id() override { return id_; }
+  bool Refilling() override { return created_; }
   void SetChangeListener(ChangeListener listener) override;
 
   RegisterResult Register(const InstanceSpec& spec, Millis ttl) override;
@@ -76,7 +79,12 @@ class EtcdStore : public Store {
   void Seen(int64_t revision, bool notify);
   void WatchLoop();
 
+  // Creates /graymesh/meta/store-id unless a replica did; reads it.
+  void LoadId();
+
   std::vector<Endpoint> endpoints_;
+  std::string id_;
+  bool created_ = false;  // this process made the store id: an empty registry
   std::atomic<size_t> current_{0};
   std::atomic<int64_t> revision_{0};
   std::mutex mu_;  // the listener

@@ -127,6 +127,9 @@ json PolicySpecToJson(const config::ServicePolicy& p) {
                        {"drainTimeout", FormatDuration(p.lossless->drain_timeout)}};
   }
   if (p.fallback) out["fallback"] = FallbackName(*p.fallback);
+  if (p.base_fallback) {
+    out["baseFallback"] = *p.base_fallback == config::BaseFallback::kAnyLane ? "anyLane" : "none";
+  }
   return out;
 }
 

@@ -54,6 +54,18 @@ json AsDocument(const char* kind, const json& item) {
   return {{"kind", kind}, {"name", item.value("name", json(""))}, {"spec", spec}};
 }
 
+// Match order: exact host, then "*.suffix", then any host; within those the
+// longest path prefix first; then by name.
+void SortRoutes(std::vector<NamedRoute>* routes) {
+  std::stable_sort(routes->begin(), routes->end(), [](const NamedRoute& a, const NamedRoute& b) {
+    auto key = [](const NamedRoute& r) {
+      return std::tuple<int, int64_t, const std::string&>(
+          HostRank(r.route.host), -static_cast<int64_t>(r.route.path_prefix.size()), r.name);
+    };
+    return key(a) < key(b);
+  });
+}
+
 SnapshotEndpoint EndpointFromJson(const json& e, const std::string& where) {
   SnapshotEndpoint out;
   try {
@@ -146,15 +158,41 @@ Snapshot BuildSnapshot(const StoreState& state) {
   }
   for (const NamedRoute& r : snap.routes) services[r.route.service].name = r.route.service;
   for (auto& [name, svc] : services) snap.services.push_back(std::move(svc));
-  std::stable_sort(
-      snap.routes.begin(), snap.routes.end(), [](const NamedRoute& a, const NamedRoute& b) {
-        auto key = [](const NamedRoute& r) {
-          return std::tuple<int, int64_t, const std::string&>(
-              HostRank(r.route.host), -static_cast<int64_t>(r.route.path_prefix.size()), r.name);
-        };
-        return key(a) < key(b);
-      });
+  SortRoutes(&snap.routes);
   return snap;
+}
+
+Snapshot MergeForFill(Snapshot fresh, const Snapshot& last_good) {
+  for (const SnapshotService& old : last_good.services) {
+    auto it = std::find_if(fresh.services.begin(), fresh.services.end(),
+                           [&](const SnapshotService& s) { return s.name == old.name; });
+    if (it == fresh.services.end()) {
+      fresh.services.push_back(old);
+      continue;
+    }
+    for (const SnapshotEndpoint& e : old.endpoints) {
+      bool known = std::any_of(it->endpoints.begin(), it->endpoints.end(),
+                               [&](const SnapshotEndpoint& f) {
+                                 return f.endpoint.address == e.endpoint.address;
+                               });
+      if (!known) it->endpoints.push_back(e);
+    }
+  }
+  std::sort(fresh.services.begin(), fresh.services.end(),
+            [](const SnapshotService& a, const SnapshotService& b) { return a.name < b.name; });
+  auto add_missing = [](auto& into, const auto& from, auto name) {
+    for (const auto& item : from) {
+      bool known = std::any_of(into.begin(), into.end(),
+                               [&](const auto& f) { return name(f) == name(item); });
+      if (!known) into.push_back(item);
+    }
+  };
+  add_missing(fresh.lanes, last_good.lanes, [](const config::Lane& l) { return l.name; });
+  add_missing(fresh.routes, last_good.routes, [](const NamedRoute& r) { return r.name; });
+  add_missing(fresh.policies, last_good.policies,
+              [](const config::ServicePolicy& p) { return p.service; });
+  SortRoutes(&fresh.routes);
+  return fresh;
 }
 
 Snapshot SnapshotFromConfig(const config::Config& cfg, int64_t version) {
@@ -177,6 +215,8 @@ Snapshot SnapshotFromConfig(const config::Config& cfg, int64_t version) {
 
 json SnapshotToJson(const Snapshot& snap) {
   json j = {{"version", snap.version},
+            {"store", snap.store},
+            {"fillingUntil", snap.filling_until_ms},
             {"services", json::array()},
             {"lanes", json::array()},
             {"routes", json::array()},
@@ -227,6 +267,16 @@ Snapshot SnapshotFromJson(const json& j) {
     throw std::invalid_argument("snapshot: version: not a non-negative integer");
   }
   snap.version = version.get<int64_t>();
+  if (j.contains("store")) {
+    if (!j.at("store").is_string()) throw std::invalid_argument("snapshot: store: not a string");
+    snap.store = j.at("store").get<std::string>();
+  }
+  if (j.contains("fillingUntil")) {
+    if (!j.at("fillingUntil").is_number_integer()) {
+      throw std::invalid_argument("snapshot: fillingUntil: not an integer");
+    }
+    snap.filling_until_ms = j.at("fillingUntil").get<int64_t>();
+  }
   std::set<std::string> names;
   for (const json& s : ArrayField(j, "services")) {
     SnapshotService& svc = snap.services.emplace_back();

@@ -1,7 +1,7 @@
 // The snapshot the control plane serves at GET /v1/snapshot, and its
 // conversion to and from config::Config, which is what a proxy runs on:
 //
-//   {"version": REV,
+//   {"version": REV, "store": ID, "fillingUntil": UNIX_MS,
 //    "services": [{"name", "lb", "endpoints": [{"address": "h:p", "weight",
 //                  "labels": {...}, "lane", "state", "readySince"}]}],
 //    "lanes":    [{"name", ...TrafficLane spec}],
@@ -10,7 +10,9 @@
 //
 // Lanes, routes and policies have the shape of their rule documents' specs
 // (docs/control.md), plus "name". `state` is starting|ready|draining and
-// `readySince` the unix time in ms it became ready (0 = never).
+// `readySince` the unix time in ms it became ready (0 = never). `store` is
+// the store's Id(); `fillingUntil` the end of the fill period, while
+// instances come back after the control plane started (0 = none).
 #pragma once
 
 #include <cstdint>
@@ -42,6 +44,8 @@ struct NamedRoute {
 
 struct Snapshot {
   int64_t version = 0;
+  std::string store;              // "" from an older control plane
+  int64_t filling_until_ms = 0;
   std::vector<SnapshotService> services;  // by name
   std::vector<config::Lane> lanes;
   std::vector<NamedRoute> routes;  // in match order (see BuildSnapshot)
@@ -67,6 +71,13 @@ std::string FormatHostPort(const config::HostPort& hp);
 // Parses and validates a snapshot. Throws std::invalid_argument (shape) or
 // config::ConfigError (a rule).
 Snapshot SnapshotFromJson(const nlohmann::json& j);
+
+// The fill period (docs/control.md): what a proxy runs on while a registry
+// of another store than before fills. `fresh` plus whatever `last_good` had
+// that `fresh` does not name: endpoints by address within a service (an
+// address `fresh` lists in any state is its word), services, lanes, routes
+// and policies by name. Routes are put back in match order.
+Snapshot MergeForFill(Snapshot fresh, const Snapshot& last_good);
 
 // For a proxy: replaces `into`'s services, routes, lanes and policies with the
 // snapshot's, leaving listeners, node, timeouts, limits, upstream and workers

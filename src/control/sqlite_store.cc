@@ -76,6 +76,14 @@ SqliteStore::SqliteStore(const std::string& path, Millis initial_lease) : db_(pa
   sqlite::Stmt rev(db_, "SELECT value FROM meta WHERE key = 'revision'");
   if (!rev.Step()) throw std::runtime_error("sqlite " + path + ": no revision in meta table");
   revision_ = rev.Int(0);
+  // The identity is made once, with the file (or on the first open of a file
+  // made by an older graymesh); meta values are SQLite's dynamic type.
+  sqlite::Stmt(db_, "INSERT OR IGNORE INTO meta (key, value) VALUES ('store_id', ?)")
+      .Bind(1, NewStoreId())
+      .Run();
+  sqlite::Stmt id(db_, "SELECT value FROM meta WHERE key = 'store_id'");
+  if (!id.Step()) throw std::runtime_error("sqlite " + path + ": no store_id in meta table");
+  id_ = id.Text(0);
   const auto deadline = Clock::now() + initial_lease;
   for (const Instance& inst : SelectInstances("", "")) leases_[inst.id] = deadline;
 }

@@ -28,6 +28,8 @@ class SqliteStore : public Store {
 
   int64_t Revision() override;
   StoreState Read() override;
+  std::string Id() override { return id_; }
+  bool Refilling() override { return true; }
   void SetChangeListener(ChangeListener listener) override;
 
   RegisterResult Register(const InstanceSpec& spec, Millis ttl) override;
@@ -58,6 +60,7 @@ class SqliteStore : public Store {
   std::mutex mu_;
   sqlite::Db db_;
   int64_t revision_ = 0;
+  std::string id_;  // meta 'store_id', made with the file
   std::unordered_map<std::string, Clock::time_point> leases_;
   ChangeListener listener_;
 };

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <random>
 #include <stdexcept>
 
 #include "control/etcd_store.h"
@@ -71,6 +72,12 @@ int64_t UnixMillis() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
+}
+
+std::string NewStoreId() {
+  std::random_device rd;
+  const uint64_t v = (uint64_t(rd()) << 32) ^ rd();
+  return fmt::format("{:016x}", v);
 }
 
 }  // namespace graymesh::control

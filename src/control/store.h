@@ -79,6 +79,15 @@ class Store {
 
   virtual int64_t Revision() = 0;
   virtual StoreState Read() = 0;
+  // A random id made once, when the store was created (16 hex digits). A
+  // proxy that sees another id than before knows that the registry it had is
+  // gone: it registers again at once and keeps its last-known endpoints for
+  // the fill period (docs/control.md).
+  virtual std::string Id() = 0;
+  // Whether the registry this process serves was just emptied or reset, so
+  // instances still have to come back: SQLite (leases live in memory and
+  // restart with the process), or an etcd store this process created.
+  virtual bool Refilling() = 0;
   virtual void SetChangeListener(ChangeListener listener) = 0;
 
   // ---- Registry ----
@@ -118,5 +127,8 @@ std::unique_ptr<Store> OpenStore(const std::string& url, std::chrono::millisecon
 std::string InstanceId(const std::string& service, const std::string& address);
 
 int64_t UnixMillis();
+
+// 16 random hex digits, for a new store's Id().
+std::string NewStoreId();
 
 }  // namespace graymesh::control

@@ -1,9 +1,11 @@
 #include "proxy/control_agent.h"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <mutex>
@@ -12,6 +14,8 @@
 #include <sstream>
 #include <thread>
 
+#include "control/snapshot_json.h"
+#include "control/store.h"
 #include "net/listener.h"
 
 namespace graymesh::proxy {
@@ -92,14 +96,54 @@ struct ControlAgent::State {
     return r;
   }
 
+  // ---- Watch thread only (and Initial, before Start) ----
+  std::string store_id;   // of the last snapshot taken
+  std::string last_good;  // the last snapshot applied as it was sent
+  std::string latest;     // the last snapshot received
+  int64_t fill_until_ms = 0;
+  bool filling = false;  // running on MergeForFill(latest, last_good)
+  std::string gateway_query;  // "&gateway=a,b" or ""
+  // Set by the watch thread when the store changed: the lease thread
+  // registers at once instead of at its next heartbeat.
+  std::atomic<bool> register_now{false};
+
   // Applies a snapshot body; false when it does not parse (kept: the old one).
   bool Take(const std::string& body, bool save) {
     try {
-      auto cfg = std::make_shared<const config::Config>(compose(body));
-      version = json::parse(body).value("version", int64_t(0));
+      const json j = json::parse(body);
+      const std::string id = j.value("store", "");
+      const int64_t until = j.value("fillingUntil", int64_t(0));
+      const bool new_store = !store_id.empty() && id != store_id;
+      if (new_store) {
+        spdlog::warn("control: store changed ({} -> {}): registering again", store_id, id);
+        register_now = true;
+      }
+      const bool fill =
+          (new_store || filling) && until > control::UnixMillis() && !last_good.empty();
+      std::string effective = body;
+      if (fill) {
+        effective = control::SnapshotToJson(
+                        control::MergeForFill(control::SnapshotFromJson(j),
+                                              control::SnapshotFromJson(json::parse(last_good))))
+                        .dump();
+      }
+      auto cfg = std::make_shared<const config::Config>(compose(effective));
       if (apply) apply(cfg);
+      if (fill && !filling) {
+        spdlog::warn("control: new registry is filling: keeping last-known endpoints and rules "
+                     "for {} ms more",
+                     until - control::UnixMillis());
+      } else if (!fill && filling) {
+        spdlog::info("control: fill period over: running on the registry as it is");
+      }
+      if (!fill) last_good = body;
+      filling = fill;
+      fill_until_ms = until;
+      store_id = id;
+      latest = body;
+      version = j.value("version", int64_t(0));
       has_snapshot = true;
-      if (save && !opt.cache_path.empty() && !WriteFileAtomically(opt.cache_path, body)) {
+      if (save && !opt.cache_path.empty() && !WriteFileAtomically(opt.cache_path, effective)) {
         spdlog::warn("control: cannot write snapshot cache {}", opt.cache_path);
       }
       return true;
@@ -113,16 +157,25 @@ struct ControlAgent::State {
     std::mt19937 rng(std::random_device{}());
     int failures = 0;
     while (!stop) {
+      // While filling, wake up when the fill period ends.
+      milliseconds wait = opt.wait;
+      if (filling) {
+        wait = std::clamp(milliseconds(fill_until_ms - control::UnixMillis()), milliseconds(100),
+                          opt.wait);
+      }
       std::string path = "/v1/snapshot?version=" + std::to_string(version.load()) +
-                         "&wait=" + std::to_string(opt.wait.count() / 1000);
-      control::ApiResult r = Call("GET", path, "", opt.wait + milliseconds(5000));
+                         "&wait=" + fmt::format("{:.3f}", wait.count() / 1000.0) +
+                         (store_id.empty() ? "" : "&store=" + store_id) + gateway_query;
+      control::ApiResult r = Call("GET", path, "", wait + milliseconds(5000));
       if (stop) return;
       if (r.status == 200) {
         failures = 0;
         Take(r.body, true);
       } else if (r.status == 304) {
         failures = 0;
-      } else {
+      }
+      if (filling && control::UnixMillis() >= fill_until_ms) Take(latest, true);
+      if (r.status != 200 && r.status != 304) {
         if (failures++ == 0) {
           spdlog::warn("control: watch failed ({}), routing on version {}",
                        r.status == 0 ? r.error : std::to_string(r.status), version.load());
@@ -136,7 +189,7 @@ struct ControlAgent::State {
     json body = {{"service", opt.service}, {"address", opt.address}, {"lane", opt.lane},
                  {"labels", opt.labels}, {"state", draining ? "draining" : "ready"}};
     control::ApiResult r = Call("POST", "/v1/instances", body.dump(), milliseconds(5000));
-    if (r.status != 200) return false;
+    if (r.status != 200 && r.status != 201) return false;  // 201: new, 200: known
     std::lock_guard<std::mutex> lock(mu);
     json reply = json::parse(r.body, nullptr, false);
     if (!reply.is_object()) return false;
@@ -159,7 +212,7 @@ struct ControlAgent::State {
         my_id = id;
       }
       bool ok;
-      if (my_id.empty()) {
+      if (register_now.exchange(false) || my_id.empty()) {
         ok = Register();
       } else {
         control::ApiResult r =
@@ -174,13 +227,14 @@ struct ControlAgent::State {
       }
       failures = ok ? 0 : failures + 1;
       // Three heartbeats a lease: one lost beat never expires it.
-      Sleep(ok ? milliseconds(ttl_seconds * 1000 / 3) : Backoff(failures, rng));
+      Sleep(ok ? milliseconds(ttl_seconds * 1000 / 3) : Backoff(failures, rng), &register_now);
     }
   }
 
-  void Sleep(milliseconds d) {
+  // Until `d` passed, Stop(), or `*wake` is set.
+  void Sleep(milliseconds d, const std::atomic<bool>* wake = nullptr) {
     auto until = std::chrono::steady_clock::now() + d;
-    while (!stop && std::chrono::steady_clock::now() < until) {
+    while (!stop && (wake == nullptr || !*wake) && std::chrono::steady_clock::now() < until) {
       std::this_thread::sleep_for(milliseconds(50));
     }
   }
@@ -190,6 +244,9 @@ ControlAgent::ControlAgent(ControlAgentOptions options, Compose compose)
     : state_(std::make_shared<State>()) {
   state_->opt = std::move(options);
   state_->compose = std::move(compose);
+  std::string names;
+  for (const std::string& n : state_->opt.gateway_listeners) names += (names.empty() ? "" : ",") + n;
+  if (!names.empty()) state_->gateway_query = "&gateway=" + names;
 }
 
 ControlAgent::~ControlAgent() { Stop(); }

@@ -3,6 +3,11 @@
 // and keeps the last one on disk so a proxy starts and keeps routing while the
 // control plane is down.
 //
+// After a control plane restart on an empty or new store (another store id
+// in the snapshot) it registers again at once, and until the snapshot's
+// fillingUntil it runs on the new snapshot plus the last-known endpoints and
+// rules it lacks (control::MergeForFill), then on the new snapshot as it is.
+//
 // Runs on two threads of its own (watch, lease): nothing here is on the
 // request path. Snapshots reach the workers through the Apply callback.
 #pragma once
@@ -32,6 +37,9 @@ struct ControlAgentOptions {
   // The app: registration waits until it accepts connections ("" = no wait).
   std::string app_address;
   std::chrono::milliseconds wait{10'000};  // long-poll wait asked of the server
+  // Gateways: their listener names, sent on every watch so that the control
+  // plane can warn about rules naming a listener no gateway has.
+  std::vector<std::string> gateway_listeners;
 };
 
 class ControlAgent {

@@ -35,7 +35,31 @@ Server::~Server() {
   for (auto& w : workers_) w->Join();
 }
 
+void Server::WarnUnknownGateways(const config::Config& cfg) {
+  if (options_.role != "gateway") return;
+  std::string mine;
+  for (const config::Listener& l : cfg.listeners) {
+    if (l.kind == config::ListenerKind::kGateway || l.kind == config::ListenerKind::kTcp) {
+      mine += (mine.empty() ? "'" : ", '") + l.name + "'";
+    }
+  }
+  std::string warning;
+  for (const config::Lane& lane : cfg.lanes) {
+    if (lane.gateway.empty() || mine.find("'" + lane.gateway + "'") != std::string::npos) continue;
+    warning += (warning.empty() ? "" : "; ") + ("lane '" + lane.name + "' names gateway listener '" +
+                                                lane.gateway + "'");
+  }
+  if (warning == gateway_warning_) return;
+  gateway_warning_ = warning;
+  if (!warning.empty()) {
+    spdlog::warn("{}, which this gateway does not have (its listeners: {}): those rules dye "
+                 "nothing here",
+                 warning, mine);
+  }
+}
+
 void Server::Start() {
+  WarnUnknownGateways(*cfg_);
   auto snap = Snapshot::Compile(cfg_, version_);
   std::vector<ListenerInfo> listeners;
   for (const config::Listener& l : cfg_->listeners) {
@@ -174,6 +198,7 @@ int Server::Run() {
 
 void Server::Apply(std::shared_ptr<const config::Config> cfg) {
   auto snap = Snapshot::Compile(cfg, ++version_);
+  WarnUnknownGateways(*cfg);
   cfg_ = std::move(cfg);
   for (auto& w : workers_) w->Apply(snap);
 }

@@ -47,6 +47,9 @@ class Server {
 
  private:
   struct Admin;
+  // Gateways: logs lanes whose entrance.gateway is none of this gateway's
+  // listeners, once per change of that list.
+  void WarnUnknownGateways(const config::Config& cfg);
 
   std::shared_ptr<const config::Config> cfg_;
   ServerOptions options_;
@@ -55,6 +58,7 @@ class Server {
   std::unique_ptr<Admin> admin_;
   std::unique_ptr<lane::TraceLaneMap> traces_;
   std::function<void()> begin_drain_;  // set while Run() runs
+  std::string gateway_warning_;        // the last one logged
 };
 
 }  // namespace graymesh::proxy

@@ -398,6 +398,16 @@ asio::awaitable<void> Session::Forward(Request& rq) {
       if (!rq.lane.empty() && !fallback && !svc->HasLane(rq.lane)) {
         co_await SendError(503, "service '" + svc->info().name + "' has no instance in lane '" +
                                     std::string(rq.lane) + "' (fallback: none)");
+      } else if (svc->size() > 0 && !svc->HasBase() && (rq.lane.empty() || fallback)) {
+        // Built before the co_await: GCC 12 mis-frees temporaries of a
+        // conditional expression inside a co_await's arguments.
+        std::string reason = "service '" + svc->info().name + "' has no ";
+        if (rq.lane.empty()) {
+          reason += "base instance";
+        } else {
+          reason += "instance in lane '" + std::string(rq.lane) + "' and no base instance";
+        }
+        co_await SendError(503, reason);
       } else {
         co_await SendError(503, "no endpoint available for service '" + svc->info().name + "'");
       }

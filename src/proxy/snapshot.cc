@@ -11,7 +11,13 @@ std::shared_ptr<const Snapshot> Snapshot::Compile(std::shared_ptr<const config::
   auto snap = std::make_shared<Snapshot>();
   snap->version_ = version;
   for (const config::Service& s : cfg->services) {
-    ServiceInfo info{.name = s.name, .lb = s.lb, .endpoints = {}};
+    ServiceInfo info{.name = s.name, .lb = s.lb, .endpoints = {},
+                     .base_fallback_any_lane = s.base_fallback == config::BaseFallback::kAnyLane};
+    for (const config::ServicePolicy& p : cfg->policies) {
+      if (p.service == s.name && p.base_fallback) {
+        info.base_fallback_any_lane = *p.base_fallback == config::BaseFallback::kAnyLane;
+      }
+    }
     for (const config::Endpoint& e : s.endpoints) {
       info.endpoints.push_back({.address = net::Resolve(e.address.host, e.address.port),
                                 .address_text = e.address.ToString(),

@@ -28,6 +28,9 @@ struct ServiceInfo {
   std::string name;
   config::LbPolicy lb = config::LbPolicy::kRoundRobin;
   std::vector<EndpointInfo> endpoints;
+  // Base requests may go to any instance when there is no base one: the
+  // service's own setting, or its ServicePolicy's.
+  bool base_fallback_any_lane = false;
 };
 
 struct RouteInfo {

@@ -83,7 +83,10 @@ Choice ServiceState::Pick(std::string_view lane, bool fallback_to_base, int excl
     if (!fallback_to_base) return {};
   }
   if (!subsets_[0].hosts.empty()) return pick_in(0);
-  return pick_in(1);  // no base endpoint at all: any endpoint serves
+  // No base endpoint: base users must not land on gray data, unless the
+  // service says any instance may serve them.
+  if (info_->base_fallback_any_lane) return pick_in(1);
+  return {};
 }
 
 bool ServiceState::TakeIdle(int i, asio::ip::tcp::socket* out, uint64_t* stale_dropped) {

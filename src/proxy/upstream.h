@@ -48,13 +48,15 @@ class ServiceState {
   const ServiceInfo& info() const { return *info_; }
   // An endpoint for a request in `lane` (DESIGN.md §3): that lane's
   // endpoints; if it has none, base ones when `fallback_to_base`, else none.
-  // Base requests go to base endpoints, or to any when the service has no
-  // base endpoint. `exclude` (-1 = none) is the host a retry avoids.
+  // Base requests go to base endpoints only; to any endpoint when the
+  // service has none and its info says base_fallback_any_lane. `exclude`
+  // (-1 = none) is the host a retry avoids. No lock, no allocation.
   Choice Pick(std::string_view lane, bool fallback_to_base, int exclude);
   void OnStart(const Choice& c) { subsets_[c.subset].lb->OnStart(c.slot); }
   void OnFinish(const Choice& c) { subsets_[c.subset].lb->OnFinish(c.slot); }
   // Whether any endpoint carries `lane`.
   bool HasLane(std::string_view lane) const;
+  bool HasBase() const { return !subsets_[0].hosts.empty(); }
   EndpointState& endpoint(int i) { return endpoints_[i]; }
   int size() const { return int(endpoints_.size()); }
 

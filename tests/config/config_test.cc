@@ -354,6 +354,11 @@ TEST(ConfigReject, BadLbPolicy) {
               "services[0].lb: must be round_robin or least_request, got \"random\"");
 }
 
+TEST(ConfigReject, BadBaseFallback) {
+  ExpectError("services:\n  - name: a\n    baseFallback: any\n", 3,
+              "services[0].baseFallback: must be none or anyLane, got \"any\"");
+}
+
 TEST(ConfigReject, WrongTypes) {
   ExpectError("services:\n  name: a\n", 2, "services: expected a list, got a map");
   ExpectError("listeners: 5\n", 1, "listeners: expected a list, got \"5\"");

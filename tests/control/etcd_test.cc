@@ -128,5 +128,22 @@ TEST(Etcd, LeaseExpiresInEtcdAndOtherReplicaSeesIt) {
   EXPECT_EQ(b.Send("PUT", "/v1/instances/" + id + "/heartbeat", "").status, 404);
 }
 
+// Replicas on one cluster share the store id; only the one that made it (a
+// new cluster: an empty registry) announces a fill period.
+TEST(Etcd, ReplicasShareTheStoreIdAndOnlyTheFirstFills) {
+  REQUIRE_ETCD();
+  auto etcd = StartEtcd(1);
+  ControlPlane a = ControlPlane::StartOn(StoreUrl(etcd));
+  WaitReady(a);
+  ControlPlane b = ControlPlane::StartOn(StoreUrl(etcd));
+  WaitReady(b);
+  nlohmann::json sa = Json(a.Get("/v1/snapshot")), sb = Json(b.Get("/v1/snapshot"));
+  EXPECT_EQ(sa["store"].get<std::string>().size(), 16u) << sa.dump();
+  EXPECT_EQ(sa["store"], sb["store"]);
+  EXPECT_GT(sa["fillingUntil"].get<int64_t>(), 0);
+  EXPECT_EQ(sb["fillingUntil"], 0);
+  EXPECT_TRUE(Json(a.Get("/v1/rules"))["rules"].empty()) << "the id is not a rule";
+}
+
 }  // namespace
 }  // namespace graymesh::test

@@ -115,6 +115,11 @@ spec:
   EXPECT_EQ(Json(lane)["error"],
             "lanes.yaml:5: document 1 (TrafficLane x): spec.fallback: must be base or none, "
             "got \"maybe\"");
+  Response base = Apply(cp, "kind: ServicePolicy\nname: data\nspec:\n  baseFallback: any\n",
+                        "policy.yaml");
+  EXPECT_EQ(Json(base)["error"],
+            "policy.yaml:4: document 1 (ServicePolicy data): spec.baseFallback: must be none or "
+            "anyLane, got \"any\"");
   Response kind = Apply(cp, "kind: Gadget\nname: x\nspec: {}\n");
   EXPECT_EQ(kind.status, 400);
   EXPECT_NE(Json(kind)["error"].get<std::string>().find(

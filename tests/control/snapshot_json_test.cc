@@ -279,5 +279,68 @@ TEST(ControlRuleDocuments, CanonicalKind) {
   EXPECT_EQ(FormatDuration(config::Millis(120'000)), "120s");
 }
 
+SnapshotEndpoint Ep(const std::string& address, const std::string& lane,
+                    InstanceState state = InstanceState::kReady) {
+  SnapshotEndpoint e;
+  e.endpoint.address = config::ParseHostPort(address);
+  e.endpoint.lane = lane;
+  if (!lane.empty()) e.endpoint.labels["lane"] = lane;
+  e.state = state;
+  return e;
+}
+
+// The fill period: the new registry plus what the last good snapshot had and
+// the new one does not name.
+TEST(SnapshotJson, MergeForFillAddsWhatTheNewRegistryLacks) {
+  Snapshot old;
+  old.services = {{"data", config::LbPolicy::kRoundRobin,
+                   {Ep("127.0.0.1:1", ""), Ep("127.0.0.1:2", "gray"), Ep("127.0.0.1:3", "")}},
+                  {"order", config::LbPolicy::kRoundRobin, {Ep("127.0.0.1:4", "")}}};
+  old.routes = {{"shop", config::Route{.host = "", .path_prefix = "/", .service = "order"}},
+                {"api", config::Route{.host = "", .path_prefix = "/api", .service = "data"}}};
+  config::Lane lane;
+  lane.name = "gray";
+  lane.tag = "gray";
+  old.lanes = {lane};
+  Snapshot fresh;
+  fresh.store = "b";
+  fresh.filling_until_ms = 5;
+  // data-gray came back; :3 is draining: the new registry's word counts.
+  fresh.services = {{"data", config::LbPolicy::kRoundRobin,
+                     {Ep("127.0.0.1:2", "gray"), Ep("127.0.0.1:3", "", InstanceState::kDraining)}}};
+  fresh.routes = {{"shop", config::Route{.host = "", .path_prefix = "/", .service = "data"}}};
+
+  Snapshot m = MergeForFill(fresh, old);
+  EXPECT_EQ(m.store, "b");
+  EXPECT_EQ(m.filling_until_ms, 5);
+  ASSERT_EQ(m.services.size(), 2u);
+  EXPECT_EQ(m.services[0].name, "data");
+  ASSERT_EQ(m.services[0].endpoints.size(), 3u);
+  EXPECT_EQ(m.services[0].endpoints[1].state, InstanceState::kDraining);
+  EXPECT_EQ(m.services[0].endpoints[2].endpoint.address.port, 1);
+  EXPECT_EQ(m.services[1].name, "order");
+  ASSERT_EQ(m.routes.size(), 2u);
+  EXPECT_EQ(m.routes[0].name, "api") << "match order: the longer prefix first";
+  EXPECT_EQ(m.routes[1].route.service, "data") << "the new rule wins";
+  ASSERT_EQ(m.lanes.size(), 1u);
+
+  // Through JSON and a proxy's config: the draining endpoint stays out.
+  config::Config cfg;
+  ApplySnapshotJson(SnapshotToJson(m), &cfg);
+  ASSERT_EQ(cfg.services[0].endpoints.size(), 2u);
+  EXPECT_EQ(SnapshotFromJson(SnapshotToJson(m)).store, "b");
+}
+
+TEST(SnapshotJson, StoreAndFillingUntilMustHaveTheirTypes) {
+  json j = SnapshotToJson(config::Config{}, 3);
+  EXPECT_EQ(j["store"], "");
+  EXPECT_EQ(j["fillingUntil"], 0);
+  j["store"] = 7;
+  EXPECT_THROW(SnapshotFromJson(j), std::invalid_argument);
+  j["store"] = "x";
+  j["fillingUntil"] = "soon";
+  EXPECT_THROW(SnapshotFromJson(j), std::invalid_argument);
+}
+
 }  // namespace
 }  // namespace graymesh::control

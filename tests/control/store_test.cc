@@ -124,5 +124,21 @@ TEST(ControlStore, UnsupportedStoreUrl) {
   EXPECT_THROW(OpenStore("sqlite:/nonexistent-dir/x.db", 15s), std::runtime_error);
 }
 
+// The store id is made with the file and kept across reopening; another
+// file has another one, which is how proxies tell an emptied store.
+TEST(ControlStore, IdIsMadeWithTheFileAndKept) {
+  const std::string db = FreshDb();
+  std::string id;
+  {
+    SqliteStore store(db, 15s);
+    id = store.Id();
+    EXPECT_EQ(id.size(), 16u) << id;
+  }
+  SqliteStore again(db, 15s);
+  EXPECT_EQ(again.Id(), id);
+  SqliteStore other(FreshDb(), 15s);
+  EXPECT_NE(other.Id(), id);
+}
+
 }  // namespace
 }  // namespace graymesh::control

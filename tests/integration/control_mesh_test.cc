@@ -5,56 +5,11 @@
 
 #include <thread>
 
-#include "control/control_fixture.h"
-#include "support/ports.h"
+#include "integration/control_instance.h"
 
 namespace graymesh::test {
 namespace {
 using namespace std::chrono_literals;
-
-std::string Addr(uint16_t p) { return "127.0.0.1:" + std::to_string(p); }
-
-// A sample app behind a sidecar that knows only the control plane.
-struct Instance {
-  uint16_t app = FreePort(), inbound = FreePort(), outbound = FreePort(), admin = FreePort();
-  std::string cache;
-  std::unique_ptr<ChildProcess> app_proc, sidecar;
-  std::vector<std::string> sidecar_args;
-
-  Instance(const std::string& service, const std::string& lane, const std::string& calls,
-           const ControlPlane& cp)
-      : Instance(service, lane, calls, cp.url()) {}
-  Instance(const std::string& service, const std::string& lane, const std::string& calls,
-           const std::string& control) {
-    std::vector<std::string> a{"sample-app", "--name", service, "--listen", Addr(app)};
-    if (!lane.empty()) a.insert(a.end(), {"--lane", lane});
-    if (!calls.empty()) {
-      // x-env is the business header the lane rule reads at the caller's side.
-      a.insert(a.end(), {"--calls", calls, "--via", Addr(outbound), "--forward-headers", "x-env"});
-    }
-    app_proc = std::make_unique<ChildProcess>(GraymeshBin(), a);
-    cache = TestTempDir() + "/cache-" + std::to_string(inbound) + ".json";
-    sidecar_args = {"proxy",      "--service", service,       "--app",   Addr(app),
-                    "--inbound",  Addr(inbound), "--outbound", Addr(outbound), "--admin",
-                    Addr(admin), "--control", control,       "--cache", cache,
-                    "--workers",  "1"};
-    if (!lane.empty()) sidecar_args.insert(sidecar_args.end(), {"--lane", lane});
-    StartSidecar();
-  }
-  void StartSidecar() {
-    sidecar = std::make_unique<ChildProcess>(GraymeshBin(), sidecar_args);
-    EXPECT_TRUE(WaitForPort(inbound, 5s)) << sidecar->Log();
-  }
-  // /ready: app up, registered, holding a snapshot.
-  bool WaitReady(std::chrono::milliseconds timeout) const {
-    auto until = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < until) {
-      if (HttpGet(admin, "/ready", {}, 1s).status == 200) return true;
-      std::this_thread::sleep_for(100ms);
-    }
-    return false;
-  }
-};
 
 // The lane of the payment instance an order request reached.
 std::string PaymentLane(const Instance& order, const HeaderList& headers = {}) {
@@ -64,17 +19,6 @@ std::string PaymentLane(const Instance& order, const HeaderList& headers = {}) {
   if (!j.is_object() || j["calls"].empty()) return "no call";
   std::string lane = j["calls"][0].value("lane", "?");
   return lane.empty() ? "base" : lane;
-}
-
-// Polls until `f` holds (pushes are asynchronous).
-template <typename F>
-bool Eventually(F f, std::chrono::milliseconds timeout) {
-  auto until = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < until) {
-    if (f()) return true;
-    std::this_thread::sleep_for(100ms);
-  }
-  return f();
 }
 
 const char* kGrayForHeader = R"(kind: TrafficLane

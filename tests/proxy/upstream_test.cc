@@ -115,5 +115,42 @@ TEST(Upstream, ConnectionClosedWhileIdleIsNeverUsed) {
   EXPECT_EQ(closing.connections(), 3);  // proxy first, naive, proxy again
 }
 
+// Base requests never go to lane instances (DESIGN.md §3): a service whose
+// only instance is gray answers base requests 503 with the reason, and lane
+// requests that fall back to base do too.
+TEST(Upstream, ABaseRequestNeverReachesALaneInstance) {
+  SampleApp gray = SampleApp::Start("s", "gray");
+  // Lanes dyed by the gateway's entrance rules, from x-env.
+  std::string lanes = "lanes:\n";
+  for (const char* tag : {"gray", "blue"}) {
+    lanes += std::string("  - name: ") + tag + "\n    tag: " + tag +
+             "\n    entrance:\n      match:\n        - headers: { x-env: " + tag + " }\n";
+  }
+  Gateway gw = Gateway::Start(
+      "routes:\n  - { pathPrefix: /, service: s }\nservices:\n  - name: s\n    endpoints:\n"
+      "      - address: 127.0.0.1:" + std::to_string(gray.port) + "\n        labels: { lane: gray }\n" +
+      lanes);
+  Response r = HttpGet(gw.port, "/x");
+  EXPECT_EQ(r.status, 503) << r.body;
+  EXPECT_EQ(r.Header("x-graymesh-reason"), "service 's' has no base instance");
+  r = HttpGet(gw.port, "/x", {{"x-env", "blue"}});
+  EXPECT_EQ(r.status, 503) << r.body;
+  EXPECT_EQ(r.Header("x-graymesh-reason"),
+            "service 's' has no instance in lane 'blue' and no base instance");
+  EXPECT_EQ(HttpGet(gw.port, "/x", {{"x-env", "gray"}}).status, 200);
+}
+
+// `baseFallback: anyLane` on a service lets any instance serve its base
+// requests when it has no base instance.
+TEST(Upstream, BaseFallbackAnyLaneLetsALaneInstanceServeBase) {
+  SampleApp gray = SampleApp::Start("s", "gray");
+  Gateway gw = Gateway::Start(
+      "routes:\n  - { pathPrefix: /, service: s }\nservices:\n  - name: s\n"
+      "    baseFallback: anyLane\n    endpoints:\n"
+      "      - address: 127.0.0.1:" + std::to_string(gray.port) + "\n        labels: { lane: gray }\n");
+  Response r = HttpGet(gw.port, "/x");
+  EXPECT_EQ(r.status, 200) << r.body << gw.proc->Log();
+}
+
 }  // namespace
 }  // namespace graymesh::test
