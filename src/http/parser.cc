@@ -222,7 +222,7 @@ int Parser::OnHeadersComplete(llhttp_t* p) {
     int code = p->status_code;
     if (self->head_request_ || code / 100 == 1 || code == 204 || code == 304) return 1;
   }
-  if ((p->flags & F_CHUNKED) != 0) self->chunk_line_ = ChunkLine::kSize;
+  if ((p->flags & F_CHUNKED) != 0) self->StartChunkLine();
   return HPE_PAUSED;
 }
 
@@ -268,9 +268,7 @@ ParseStatus Parser::Execute(const char* data, size_t len, size_t* consumed) {
     *consumed = static_cast<size_t>(llhttp_get_error_pos(&p_) - data);
     if (chunk_boundary_) {
       chunk_boundary_ = false;
-      chunk_line_ = ChunkLine::kSize;
-      chunk_digits_ = false;
-      chunk_nonzero_ = false;
+      StartChunkLine();
       llhttp_resume(&p_);
       return ParseStatus::kNeedMore;
     }
@@ -359,6 +357,12 @@ ParseStatus Parser::ScanChunkLine(const char* data, size_t len, size_t* pos) {
     }
   }
   return ParseStatus::kNeedMore;
+}
+
+void Parser::StartChunkLine() {
+  chunk_line_ = ChunkLine::kSize;
+  chunk_digits_ = false;
+  chunk_nonzero_ = false;
 }
 
 // The rest of the size line (CR LF, strictly) is llhttp's again. After the

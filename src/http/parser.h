@@ -17,12 +17,12 @@
 
 #include <llhttp.h>
 
-#include "http/chunk_ext.h"
-
 #include <cstddef>
 #include <cstdint>
 #include <span>
 #include <string_view>
+
+#include "http/chunk_ext.h"
 
 namespace graymesh::http {
 
@@ -142,6 +142,7 @@ class Parser {
   void Extend(Slice* s, const char* at, size_t len);
   ParseStatus Execute(const char* data, size_t len, size_t* consumed);
   ParseStatus Fail(const char* why);
+  void StartChunkLine();
   ParseStatus ScanChunkLine(const char* data, size_t len, size_t* pos);
   void EndChunkLine();
   bool IsHttpVersion() const;
