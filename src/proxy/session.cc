@@ -156,10 +156,14 @@ asio::awaitable<bool> Session::ReadHead() {
       parsed += used;
       if (st == http::ParseStatus::kHeadComplete) break;
       if (st == http::ParseStatus::kError) {
-        if (req_parser_.too_many_headers()) {
-          co_await SendError(431, "too many request headers");
-        } else {
-          co_await SendError(400, std::string("malformed request: ") + req_parser_.error());
+        switch (req_parser_.error_status()) {
+          case 431: co_await SendError(431, "too many request headers"); break;
+          case 505:
+            co_await SendError(505, std::string(req_parser_.error()) +
+                                        ": the proxy speaks HTTP/1.1 and HTTP/1.0");
+            break;
+          default:
+            co_await SendError(400, std::string("malformed request: ") + req_parser_.error());
         }
         co_return false;
       }
@@ -209,12 +213,6 @@ asio::awaitable<void> Session::Handle(Request& rq) {
   // ---- Interpret the head: one pass over the headers ----
   const char* base = in_.data();
   rq.method = req_parser_.method();
-  if (int major = req_parser_.version_major(), minor = req_parser_.version_minor();
-      major != 1 || minor > 1) {
-    co_await Refuse(505, "HTTP/" + std::to_string(major) + "." + std::to_string(minor) +
-                             " is not supported: the proxy speaks HTTP/1.1 and HTTP/1.0");
-    co_return;
-  }
   if (rq.method == HTTP_CONNECT) {
     co_await Refuse(501, "CONNECT is not supported: the proxy forwards HTTP requests, it opens "
                          "no tunnels");
