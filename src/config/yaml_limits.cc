@@ -15,7 +15,18 @@ class LimitsHandler : public YAML::EventHandler {
  public:
   explicit LimitsHandler(const std::string& file) : file_(file) {}
 
-  void OnDocumentStart(const YAML::Mark&) override { depth_ = 0; }
+  // yaml-cpp 0.7 can get stuck on some bytes (a NUL among them), returning
+  // the same empty document at the same place forever; LoadAll would never
+  // return. Two documents never start at one place otherwise.
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    if (mark.pos == last_document_) {
+      throw ConfigError(file_, mark.line + 1,
+                        "invalid YAML: cannot read past this point (a NUL or other control "
+                        "character?)");
+    }
+    last_document_ = mark.pos;
+    depth_ = 0;
+  }
   void OnDocumentEnd() override {}
   void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
   void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override {
@@ -45,6 +56,7 @@ class LimitsHandler : public YAML::EventHandler {
 
   const std::string& file_;
   int depth_ = 0;
+  int last_document_ = -1;  // Mark::pos of the latest document start
 };
 
 }  // namespace

@@ -98,6 +98,21 @@ TEST(ConfigLimits, SizeIsBounded) {
               StartsWith("big.yaml:0: larger than"));
 }
 
+// Found by fuzz/config_yaml_fuzz.cc: yaml-cpp returns the same empty
+// document forever on these, so the loader (and LoadAll for rule files) hung.
+TEST(ConfigLimits, BytesThatStallTheYamlParserAreAnError) {
+  const std::string stall1(",~x\0002\000y:", 8);
+  const std::string stall2 = "&dikn\"kz\"Route\",\"n\"eam:\"j\",\"spec\":{1\"s\"}}";
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_THAT(ErrorOf([&] { ParseConfig(stall1, "gw.yaml"); }),
+              StartsWith("gw.yaml:1: invalid YAML: cannot read past this point"));
+  EXPECT_THAT(ErrorOf([&] { ParseRuleDocuments(stall2, "r.yaml"); }),
+              HasSubstr("invalid YAML: cannot read past this point"));
+  EXPECT_THAT(ErrorOf([&] { ParseLaneDocuments(stall1, "l.yaml"); }),
+              HasSubstr("invalid YAML"));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(1));
+}
+
 TEST(ConfigLimits, EndpointAddressesAreIpLiteralsOrNames) {
   for (const char* bad : {"\"%00:1\"", "\" a:1\"", "\"a b:1\"", "\"a\\x01b:1\"", "\"a..b:1\"",
                           "\".a:1\"", "\"1.2.3.999:1\"", "\"[::1%]:1\"", "\"[::g]:1\"",
