@@ -3,6 +3,7 @@
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <sstream>
 
 #include "config/config.h"
@@ -15,7 +16,18 @@ class LimitsHandler : public YAML::EventHandler {
  public:
   explicit LimitsHandler(const std::string& file) : file_(file) {}
 
-  void OnDocumentStart(const YAML::Mark&) override { depth_ = 0; }
+  // yaml-cpp 0.7 can get stuck on some bytes (a NUL among them), returning
+  // the same empty document at the same place forever; LoadAll would never
+  // return. Two documents never start at one place otherwise.
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    if (mark.pos == last_document_) {
+      throw ConfigError(file_, mark.line + 1,
+                        "invalid YAML: cannot read past this point (a NUL or other control "
+                        "character?)");
+    }
+    last_document_ = mark.pos;
+    depth_ = 0;
+  }
   void OnDocumentEnd() override {}
   void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
   void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override {
@@ -45,7 +57,45 @@ class LimitsHandler : public YAML::EventHandler {
 
   const std::string& file_;
   int depth_ = 0;
+  int last_document_ = -1;  // Mark::pos of the latest document start
 };
+
+// Where `text` stops being UTF-8 (the encoding YAML and JSON require), or
+// npos. The same rules as nlohmann's dump: no overlong forms, no surrogates,
+// nothing past U+10FFFF. A rule that passed here could otherwise not be
+// stored as JSON.
+size_t InvalidUtf8At(const std::string& text) {
+  const auto* s = reinterpret_cast<const unsigned char*>(text.data());
+  const size_t n = text.size();
+  for (size_t i = 0; i < n;) {
+    const unsigned char c = s[i];
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t len = 0;
+    unsigned char lo = 0x80, hi = 0xBF;  // bounds of the second byte
+    if (c >= 0xC2 && c <= 0xDF) {
+      len = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      len = 3;
+      if (c == 0xE0) lo = 0xA0;
+      if (c == 0xED) hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      len = 4;
+      if (c == 0xF0) lo = 0x90;
+      if (c == 0xF4) hi = 0x8F;
+    } else {
+      return i;
+    }
+    if (i + len > n || s[i + 1] < lo || s[i + 1] > hi) return i;
+    for (size_t k = 2; k < len; ++k) {
+      if (s[i + k] < 0x80 || s[i + k] > 0xBF) return i;
+    }
+    i += len;
+  }
+  return std::string::npos;
+}
 
 }  // namespace
 
@@ -54,6 +104,10 @@ void CheckYamlLimits(const std::string& text, const std::string& file) {
     throw ConfigError(file, 0,
                       "larger than " + std::to_string(kMaxYamlBytes) + " bytes (" +
                           std::to_string(kMaxYamlBytes >> 20) + " MiB), the limit for YAML");
+  }
+  if (const size_t bad = InvalidUtf8At(text); bad != std::string::npos) {
+    const int line = 1 + int(std::count(text.begin(), text.begin() + long(bad), '\n'));
+    throw ConfigError(file, line, "invalid YAML: not UTF-8 (byte " + std::to_string(bad) + ")");
   }
   std::istringstream in(text);
   LimitsHandler handler(file);

@@ -18,7 +18,7 @@ inline constexpr size_t kMaxYamlBytes = 4u << 20;
 inline constexpr int kMaxYamlDepth = 64;
 
 // Throws ConfigError "FILE:LINE: reason" when `text` is over kMaxYamlBytes,
-// holds an alias (`*name`, `<<: *name` included), nests deeper than
+// is not UTF-8, holds an alias (`*name`, `<<: *name` included), nests deeper than
 // kMaxYamlDepth, or is not YAML at all. Reads the text once as events, so no
 // node is built and the check costs no more than the text's size.
 void CheckYamlLimits(const std::string& text, const std::string& file);

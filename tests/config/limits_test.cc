@@ -98,6 +98,38 @@ TEST(ConfigLimits, SizeIsBounded) {
               StartsWith("big.yaml:0: larger than"));
 }
 
+// Found by fuzz/config_yaml_fuzz.cc: yaml-cpp returns the same empty
+// document forever on these, so the loader (and LoadAll for rule files) hung.
+TEST(ConfigLimits, BytesThatStallTheYamlParserAreAnError) {
+  const std::string stall1(",~x\0002\000y:", 8);
+  const std::string stall2 = "&dikn\"kz\"Route\",\"n\"eam:\"j\",\"spec\":{1\"s\"}}";
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_THAT(ErrorOf([&] { ParseConfig(stall1, "gw.yaml"); }),
+              StartsWith("gw.yaml:1: invalid YAML: cannot read past this point"));
+  EXPECT_THAT(ErrorOf([&] { ParseRuleDocuments(stall2, "r.yaml"); }),
+              HasSubstr("invalid YAML: cannot read past this point"));
+  EXPECT_THAT(ErrorOf([&] { ParseLaneDocuments(stall1, "l.yaml"); }),
+              HasSubstr("invalid YAML"));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(1));
+}
+
+// Found by fuzz/rule_docs_fuzz.cc: such a rule passed the parser and then
+// failed to become JSON in the store (a 500 from POST /v1/apply).
+TEST(ConfigLimits, TextThatIsNotUtf8IsRefusedWithItsLine) {
+  EXPECT_EQ(ErrorOf([] {
+              ParseRuleDocuments("kind: Route\nname: r\nspec:\n  service: \x91\x95der\n", "r.yaml");
+            }),
+            "r.yaml:4: invalid YAML: not UTF-8 (byte 37)");
+  EXPECT_THAT(ErrorOf([] { ParseConfig("# caf\xe9\n", "gw.yaml"); }),
+              StartsWith("gw.yaml:1: invalid YAML: not UTF-8"));
+  for (const char* bad : {"\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xe2\x82"}) {
+    EXPECT_THAT(ErrorOf([&] { ParseConfig(std::string("# ") + bad + "\n", "gw.yaml"); }),
+                HasSubstr("not UTF-8"))
+        << bad;
+  }
+  EXPECT_NO_THROW(ParseConfig("# caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\n", "gw.yaml"));
+}
+
 TEST(ConfigLimits, EndpointAddressesAreIpLiteralsOrNames) {
   for (const char* bad : {"\"%00:1\"", "\" a:1\"", "\"a b:1\"", "\"a\\x01b:1\"", "\"a..b:1\"",
                           "\".a:1\"", "\"1.2.3.999:1\"", "\"[::1%]:1\"", "\"[::g]:1\"",

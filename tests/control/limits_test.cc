@@ -118,6 +118,16 @@ TEST(ControlLimits, DeepYamlThroughApplyIs400) {
   ExpectAlive(cp);
 }
 
+// Found by fuzz/rule_docs_fuzz.cc: a rule that is not UTF-8 parsed, then
+// could not be stored as JSON: a 500 "store error".
+TEST(ControlLimits, ARuleThatIsNotUtf8Is400) {
+  ControlPlane cp = ControlPlane::Start();
+  Response r = cp.Send("POST", "/v1/apply", "kind: Route\nname: r\nspec:\n  service: \x91\x95der\n");
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_NE(r.body.find("request:4: invalid YAML: not UTF-8"), std::string::npos) << r.body;
+  EXPECT_EQ(Json(cp.Get("/v1/rules"))["rules"].size(), 0u);
+}
+
 // The data plane reads snapshots (and its cache file) with the same bound: a
 // poisoned cache is refused, not a crash.
 TEST(ControlLimits, ADeeplyNestedCachedSnapshotIsRefusedByTheGateway) {
