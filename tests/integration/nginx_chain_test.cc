@@ -62,6 +62,12 @@ std::unique_ptr<ChildProcess> StartNginx(const std::string& bin, uint16_t port,
                       << "  uwsgi_temp_path " << dir << "/tmp/uwsgi;\n"
                       << "  scgi_temp_path " << dir << "/tmp/scgi;\n"
                       // The access layer's gray release: 30% of users, sticky.
+                      // A client's baggage that names graymesh members is not
+                      // passed on: only the access layer decides the lane.
+                      << "  map $http_baggage $client_baggage {\n"
+                      << "    \"~graymesh-\" \"\";\n"
+                      << "    default $http_baggage;\n"
+                      << "  }\n"
                       << "  split_clients \"${http_x_user_id}\" $graymesh_lane {\n"
                       << "    30% gray;\n"
                       << "    * \"\";\n"
@@ -74,6 +80,7 @@ std::unique_ptr<ChildProcess> StartNginx(const std::string& bin, uint16_t port,
                       << "      proxy_set_header Connection \"\";\n"
                       // Replaces any client-sent x-graymesh-lane; empty = not sent.
                       << "      proxy_set_header x-graymesh-lane $graymesh_lane;\n"
+                      << "      proxy_set_header baggage $client_baggage;\n"
                       << "      add_header x-split-lane $graymesh_lane always;\n"
                       << "    }\n"
                       << "  }\n"
@@ -111,15 +118,21 @@ void RunChain(const std::string& propagate) {
   }
   EXPECT_NEAR(gray, users * 3 / 10, users / 8) << "nginx's 30% share";
 
-  // A base user who sends the lane header himself: nginx replaces it.
-  for (int user = 0; user < 20; ++user) {
-    Response r = HttpGet(port, "/checkout",
-                         {{"x-user-id", std::to_string(user)}, {"x-graymesh-lane", "gray"}});
-    ASSERT_EQ(r.status, 200) << r.error;
-    if (r.Header("x-split-lane") != "gray") {
-      EXPECT_EQ(PathOf(r.body), "order:base>data:base") << "user " << user;
+  // A base user who sends the lane himself, in the header or in baggage:
+  // nginx replaces the one and drops the other.
+  int forged_base = 0;
+  for (int user = 0; user < 40; ++user) {
+    for (const HeaderList& forged :
+         {HeaderList{{"x-user-id", std::to_string(user)}, {"x-graymesh-lane", "gray"}},
+          HeaderList{{"x-user-id", std::to_string(user)}, {"baggage", "graymesh-lane=gray"}}}) {
+      Response r = HttpGet(port, "/checkout", forged);
+      ASSERT_EQ(r.status, 200) << r.error;
+      if (r.Header("x-split-lane") == "gray") continue;
+      ++forged_base;
+      EXPECT_EQ(PathOf(r.body), "order:base>data:base") << "user " << user << " " << forged[1].first;
     }
   }
+  EXPECT_GT(forged_base, 20);
   // At the gateway, which trusts no client by default, neither form counts.
   for (const HeaderList& forged : {HeaderList{{"x-graymesh-lane", "gray"}},
                                    HeaderList{{"baggage", "graymesh-lane=gray"}}}) {
