@@ -274,6 +274,8 @@ int RunSampleApp(const SampleAppOptions& o) {
     spdlog::error("sample-app: bad --listen address '{}'", o.listen);
     return 2;
   }
+  // Before the port opens: a signal from then on is queued, not fatal.
+  asio::signal_set signals(io, SIGINT, SIGTERM);
   std::unique_ptr<SampleApp> app;
   try {
     app = std::make_unique<SampleApp>(io, o, *listen);
@@ -281,7 +283,6 @@ int RunSampleApp(const SampleAppOptions& o) {
     spdlog::error("sample-app: cannot listen on {}: {}", o.listen, e.what());
     return 1;
   }
-  asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](std::error_code ec, int sig) {
     if (ec) return;
     spdlog::info("sample-app {}: signal {}, draining", o.name, sig);

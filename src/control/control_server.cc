@@ -162,6 +162,8 @@ int RunControl(const ControlOptions& o) {
     asio::post(io, [&hub, revision] { hub.Notify(revision); });
   });
   Api api(*store, hub, api_options);
+  // Before the port opens: a signal from then on is queued, not fatal.
+  asio::signal_set signals(io, SIGINT, SIGTERM);
   std::unique_ptr<net::HttpServer> server;
   try {
     server = std::make_unique<net::HttpServer>(
@@ -175,7 +177,6 @@ int RunControl(const ControlOptions& o) {
   asio::steady_timer sweep_timer(io);
   asio::co_spawn(io, SweepLeases(*store, api, sweep_timer), asio::detached);
 
-  asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](std::error_code ec, int sig) {
     if (ec) return;
     spdlog::info("signal {}: stopping", sig);

@@ -21,8 +21,13 @@ namespace graymesh::proxy {
 constexpr size_t kAdminConnections = 256;
 
 // The admin endpoint and the main thread's loop: signals, drain, metrics.
+// The signal sets exist from Start() on, before any port is open: a signal
+// that arrives before Run() waits is queued by Asio instead of taking its
+// default action (SIGHUP would end the process).
 struct Server::Admin {
   asio::io_context io{1};
+  asio::signal_set stop_signals{io, SIGTERM, SIGINT};
+  asio::signal_set hup{io, SIGHUP};
   std::unique_ptr<net::HttpServer> http;
   bool drain_requested = false;
 };
@@ -157,7 +162,7 @@ int Server::Run() {
     watch();
   };
 
-  asio::signal_set signals(admin_->io, SIGTERM, SIGINT);
+  asio::signal_set& signals = admin_->stop_signals;
   std::function<void(const asio::error_code&, int)> on_signal =
       [&](const asio::error_code& ec, int sig) {
         if (ec) return;
@@ -173,7 +178,7 @@ int Server::Run() {
       };
   signals.async_wait(on_signal);
 
-  asio::signal_set hup(admin_->io, SIGHUP);
+  asio::signal_set& hup = admin_->hup;
   std::function<void(const asio::error_code&, int)> on_hup = [&](const asio::error_code& ec, int) {
     if (ec) return;
     if (options_.reload) {
