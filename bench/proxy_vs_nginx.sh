@@ -8,7 +8,7 @@
 #          on every request (the worst case) and it stays in base.
 # wrk sends the same request, with 15 extra headers, in both cases.
 #
-# Layout (DESIGN.md §7): the proxy under test alone on core 0; the upstream
+# Layout: the proxy under test alone on core 0; the upstream
 # nginx and wrk together on core 1. On this layout the load side saturates
 # before a good proxy does, so requests/s cannot rank the proxies; the key
 # figure is the proxy's CPU time per request (utime+stime over the run divided

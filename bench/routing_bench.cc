@@ -1,4 +1,4 @@
-// The whole routing decision of one request (DESIGN.md §3): entrance rules
+// The whole routing decision of one request (docs/design.md, lane model): entrance rules
 // (50 lanes) for the lane, then an endpoint of that lane among 1,000 endpoints
 // in 10 lanes, with its balancer's start/finish bookkeeping. Issue target:
 // < 200 ns a request.

@@ -26,7 +26,7 @@ struct HostPort {
 enum class LbPolicy { kRoundRobin, kLeastRequest };
 
 // Base requests to a service without a base instance: kNone answers 503
-// (they never reach a lane instance, DESIGN.md §3); kAnyLane lets any
+// (they never reach a lane instance, docs/design.md, lane model); kAnyLane lets any
 // instance serve them.
 enum class BaseFallback { kNone, kAnyLane };
 
@@ -58,7 +58,7 @@ enum class ListenerKind {
   kTcp,       // plain TCP entry: connections split between `service`'s lanes
 };
 
-// Whose lane headers a listener believes (DESIGN.md §3, trust at the entry):
+// Whose lane headers a listener believes (docs/design.md, lane model, trust at the entry):
 // x-graymesh-lane and its aliases, x-graymesh-source, and the graymesh-*
 // members of baggage. From an untrusted client they are removed before the
 // request goes on, and its lane comes from the entrance rules.
@@ -99,7 +99,7 @@ struct UpstreamOptions {
   uint32_t retries = 1;
 };
 
-// ---- Lanes (full-link gray release), DESIGN.md §3 ----
+// ---- Lanes (full-link gray release), docs/design.md, lane model ----
 
 // One condition on a string value (header, cookie, query parameter, path,
 // method, source service, client address).
@@ -143,7 +143,7 @@ struct Lane {
   Fallback fallback = Fallback::kBase;
 };
 
-// ---- Service policies (ServicePolicy rule documents), DESIGN.md §4 ----
+// ---- Service policies (ServicePolicy rule documents) ----
 // Parsed and stored by the control plane and carried in its snapshots; the
 // fields are what the warmup, outlier and lossless features will read.
 

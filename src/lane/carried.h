@@ -1,4 +1,4 @@
-// Carried values (DESIGN.md §3, S3 at any depth): a rule on any service must
+// Carried values (docs/design.md, lane model, S3 at any depth): a rule on any service must
 // match a header sent at the entry, however deep the call and whatever the
 // apps in between forward. So the mesh carries, as W3C baggage members, the
 // request keys (headers, cookies, query parameters) that service-scoped

@@ -1,4 +1,4 @@
-// How a lane travels with a request (DESIGN.md §3): the x-graymesh-lane
+// How a lane travels with a request (docs/design.md, lane model): the x-graymesh-lane
 // header (plus configured aliases), the W3C baggage member graymesh-lane, and
 // the trace id of traceparent for apps that forward nothing else.
 #pragma once

@@ -1,4 +1,4 @@
-// Loose mode (DESIGN.md §3): remembers, for a while, which lane a trace id
+// Loose mode (docs/design.md, lane model): remembers, for a while, which lane a trace id
 // came in with, so a call the app makes with only `traceparent` keeps its lane.
 //
 // Shared by every worker of a process without a lock: each slot is one

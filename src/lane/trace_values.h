@@ -1,4 +1,4 @@
-// Loose mode for carried values (DESIGN.md §3): what the inbound side of a
+// Loose mode for carried values (docs/design.md, lane model): what the inbound side of a
 // sidecar learnt a trace carries (graymesh-h-* and similar baggage members),
 // so that the app's calls, which forward only `traceparent`, get them back on
 // the outbound side and rules deeper in the chain still see them.

@@ -1,4 +1,4 @@
-// Trust at the entry (DESIGN.md §3): whether a listener believes the lane
+// Trust at the entry (docs/design.md, lane model): whether a listener believes the lane
 // headers of a client (x-graymesh-lane and its aliases, x-graymesh-source,
 // graymesh-* baggage members). Evaluated once per connection; allocates
 // nothing.

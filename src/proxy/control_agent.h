@@ -1,4 +1,4 @@
-// The data plane's side of the control plane (DESIGN.md §2): registers this
+// The data plane's side of the control plane (docs/design.md): registers this
 // instance and keeps its lease alive, watches for snapshots and applies them,
 // and keeps the last one on disk so a proxy starts and keeps routing while the
 // control plane is down.

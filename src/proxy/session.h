@@ -142,7 +142,7 @@ class Session {
   // makes up a traceparent where one is needed, and teaches the loose-mode
   // map (lane and carried values).
   void DecideLane(Request& rq);
-  // DESIGN.md §3: header, baggage, loose mode (`learnt`, a TraceLaneMap id),
+  // docs/design.md, lane model: header, baggage, loose mode (`learnt`, a TraceLaneMap id),
   // entrance rules, node tag. `view` is built on first use.
   std::string_view ChooseLane(const Request& rq, uint8_t learnt, lane::RequestView* view,
                               bool* have_view);

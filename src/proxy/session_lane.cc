@@ -1,4 +1,4 @@
-// The lane side of a request (DESIGN.md §3): which lane it travels in, which
+// The lane side of a request (docs/design.md, lane model): which lane it travels in, which
 // of its lane headers are believed (listener trust), the values it carries
 // for rules deeper in the chain, what this node learns from it (loose mode),
 // and the headers that carry all that on to the next hop. Same thread and

@@ -1,4 +1,4 @@
-// The TCP entry (DESIGN.md §1: devices connect over TCP): a connection is
+// The TCP entry (devices that connect over TCP): a connection is
 // given a lane once, from the client address (sticky percentage or address
 // list), connected to an endpoint of that lane, and bytes are copied both
 // ways with backpressure and half-close until both sides are done. The

@@ -46,7 +46,7 @@ class ServiceState {
   ServiceState(std::shared_ptr<const Snapshot> snap, const ServiceInfo& info, uint64_t seed);
 
   const ServiceInfo& info() const { return *info_; }
-  // An endpoint for a request in `lane` (DESIGN.md §3): that lane's
+  // An endpoint for a request in `lane` (docs/design.md, lane model): that lane's
   // endpoints; if it has none, base ones when `fallback_to_base`, else none.
   // Base requests go to base endpoints only; to any endpoint when the
   // service has none and its info says base_fallback_any_lane. `exclude`

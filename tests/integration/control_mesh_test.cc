@@ -1,6 +1,6 @@
 // Proxies on the control plane, all real processes: registration, pushed
 // snapshots and rules, and routing that survives the control plane going
-// away (DESIGN.md §2, issue "Control plane" items 2, 5, 6).
+// away (docs/design.md, "Processes"; docs/control.md).
 #include <gtest/gtest.h>
 
 #include <thread>

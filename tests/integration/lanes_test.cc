@@ -1,4 +1,4 @@
-// Full-link gray release, one test per scenario of the seed (DESIGN.md §1):
+// Full-link gray release, one test per scenario of the case study (S1, S2, S3):
 // real gateway, sidecars and sample apps; assertions on the path each request
 // reports.
 #include <gtest/gtest.h>

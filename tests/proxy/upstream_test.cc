@@ -115,7 +115,7 @@ TEST(Upstream, ConnectionClosedWhileIdleIsNeverUsed) {
   EXPECT_EQ(closing.connections(), 3);  // proxy first, naive, proxy again
 }
 
-// Base requests never go to lane instances (DESIGN.md §3): a service whose
+// Base requests never go to lane instances (docs/design.md, lane model): a service whose
 // only instance is gray answers base requests 503 with the reason, and lane
 // requests that fall back to base do too.
 TEST(Upstream, ABaseRequestNeverReachesALaneInstance) {
