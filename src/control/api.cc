@@ -68,7 +68,7 @@ const char* kIndex =
     "PUT  /v1/instances/ID/heartbeat    PUT|DELETE /v1/instances/ID\n"
     "POST /v1/apply (YAML)              GET /v1/rules[?kind=K]\n"
     "GET|DELETE /v1/rules/KIND/NAME\n"
-    "GET  /v1/snapshot?version=N&wait=SECONDS\n"
+    "GET  /v1/snapshot?version=N&wait=SECONDS[&store=ID][&gateway=L1,L2]\n"
     "GET  /metrics   GET /healthz\n";
 
 }  // namespace
