@@ -21,20 +21,6 @@ namespace {
 using namespace std::chrono_literals;
 using nlohmann::json;
 
-// "order:base>payment:base>data:gray" from a sample app's nested answer.
-std::string PathOf(const std::string& body) {
-  json j = json::parse(body, nullptr, false);
-  std::string path;
-  for (const json* hop = &j; hop != nullptr && hop->is_object();) {
-    std::string lane = hop->value("lane", "");
-    if (!path.empty()) path += ">";
-    path += hop->value("service", "?") + ":" + (lane.empty() ? "base" : lane);
-    const json& calls = (*hop)["calls"];
-    hop = calls.is_array() && !calls.empty() ? &calls[0] : nullptr;
-  }
-  return path;
-}
-
 std::string Get(uint16_t port, const HeaderList& headers) {
   Response r = HttpGet(port, "/checkout", headers);
   EXPECT_EQ(r.status, 200) << r.error << r.body;

@@ -13,20 +13,6 @@ namespace {
 
 using nlohmann::json;
 
-// "order:gray>payment:base>data:gray" from a sample app's nested answer.
-std::string PathOf(const std::string& body) {
-  json j = json::parse(body, nullptr, false);
-  std::string path;
-  for (const json* hop = &j; hop != nullptr && hop->is_object();) {
-    std::string lane = hop->value("lane", "");
-    if (!path.empty()) path += ">";
-    path += hop->value("service", "?") + ":" + (lane.empty() ? "base" : lane);
-    const json& calls = (*hop)["calls"];
-    hop = calls.is_array() && !calls.empty() ? &calls[0] : nullptr;
-  }
-  return path;
-}
-
 std::string Get(const Mesh& mesh, const HeaderList& headers) {
   Response r = HttpGet(mesh.gateway_port(), "/checkout", headers);
   EXPECT_EQ(r.status, 200) << r.error << r.body;

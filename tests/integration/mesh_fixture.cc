@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "support/ports.h"
 
@@ -26,6 +27,19 @@ std::string WriteFile(const std::string& name, const std::string& text) {
 }
 
 }  // namespace
+
+std::string PathOf(const std::string& body) {
+  nlohmann::json j = nlohmann::json::parse(body, nullptr, false);
+  std::string path;
+  for (const nlohmann::json* hop = &j; hop != nullptr && hop->is_object();) {
+    std::string lane = hop->value("lane", "");
+    if (!path.empty()) path += ">";
+    path += hop->value("service", "?") + ":" + (lane.empty() ? "base" : lane);
+    const nlohmann::json& calls = (*hop)["calls"];
+    hop = calls.is_array() && !calls.empty() ? &calls[0] : nullptr;
+  }
+  return path;
+}
 
 MeshInstance& Mesh::Add(const std::string& service, const std::string& lane,
                         std::vector<std::string> calls) {

@@ -13,6 +13,10 @@
 
 namespace graymesh::test {
 
+// The path a request took, from a sample app's nested answer:
+// "order:gray>payment:base>data:gray".
+std::string PathOf(const std::string& body);
+
 struct MeshInstance {
   std::string service;
   std::string lane;

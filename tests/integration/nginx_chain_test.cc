@@ -24,19 +24,6 @@ namespace {
 using namespace std::chrono_literals;
 using nlohmann::json;
 
-std::string PathOf(const std::string& body) {
-  json j = json::parse(body, nullptr, false);
-  std::string path;
-  for (const json* hop = &j; hop != nullptr && hop->is_object();) {
-    std::string lane = hop->value("lane", "");
-    if (!path.empty()) path += ">";
-    path += hop->value("service", "?") + ":" + (lane.empty() ? "base" : lane);
-    const json& calls = (*hop)["calls"];
-    hop = calls.is_array() && !calls.empty() ? &calls[0] : nullptr;
-  }
-  return path;
-}
-
 std::string FindNginx() {
   for (const char* p : {"/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/bin/nginx"}) {
     if (access(p, X_OK) == 0) return p;
