@@ -36,6 +36,7 @@ FUZZ_TARGETS += response_parser
 FUZZ_TARGETS += config_yaml
 FUZZ_TARGETS += rule_docs
 FUZZ_TARGETS += snapshot_json
+FUZZ_TARGETS += baggage
 FUZZ ?= $(FUZZ_TARGETS)
 fuzz: setup
 	@cmake --preset fuzz >/dev/null
