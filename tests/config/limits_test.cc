@@ -117,7 +117,7 @@ TEST(ConfigLimits, BytesThatStallTheYamlParserAreAnError) {
 // failed to become JSON in the store (a 500 from POST /v1/apply).
 TEST(ConfigLimits, TextThatIsNotUtf8IsRefusedWithItsLine) {
   EXPECT_EQ(ErrorOf([] {
-              ParseRuleDocuments("kind: Route\nname: r\nspec:\n  service: \x91\x95der\n", "r.yaml");
+              ParseRuleDocuments("kind: Route\nname: r\nspec:\n  service: \x91\x95" "der\n", "r.yaml");
             }),
             "r.yaml:4: invalid YAML: not UTF-8 (byte 37)");
   EXPECT_THAT(ErrorOf([] { ParseConfig("# caf\xe9\n", "gw.yaml"); }),
