@@ -14,4 +14,8 @@ uint16_t FreePort();
 // Polls until something accepts connections on 127.0.0.1:port, up to `timeout`.
 bool WaitForPort(uint16_t port, std::chrono::milliseconds timeout);
 
+// A listening socket on 127.0.0.1 at a port the kernel picks (backlog 128);
+// its port goes to *port. The caller owns (and closes) the descriptor.
+int ListenOnLoopback(uint16_t* port);
+
 }  // namespace graymesh::test
