@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "config/config.h"
-#include "control/rule_json.h"
+#include "wire/rule_json.h"
 
 using graymesh::config::ConfigError;
 using graymesh::config::RuleDocument;
@@ -24,17 +24,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   std::vector<nlohmann::json> stored;
   for (const RuleDocument& d : docs) {
-    stored.push_back({{"kind", d.kind}, {"name", d.name}, {"spec", graymesh::control::RuleSpecToJson(d)}});
+    stored.push_back({{"kind", d.kind}, {"name", d.name}, {"spec", graymesh::wire::RuleSpecToJson(d)}});
   }
   std::vector<RuleDocument> back;
   try {
-    back = graymesh::control::RulesFromJson(stored, "store");
+    back = graymesh::wire::RulesFromJson(stored, "store");
   } catch (const ConfigError&) {
     abort();  // accepted once, refused when read back: a rule the store could not serve
   }
   if (back.size() != docs.size()) abort();
   for (size_t i = 0; i < docs.size(); ++i) {
-    if (graymesh::control::RuleSpecToJson(back[i]) != stored[i]["spec"]) abort();
+    if (graymesh::wire::RuleSpecToJson(back[i]) != stored[i]["spec"]) abort();
   }
   return 0;
 }

@@ -10,25 +10,25 @@
 #include <string_view>
 
 #include "config/config.h"
-#include "control/json_limits.h"
-#include "control/snapshot_json.h"
+#include "wire/json_limits.h"
+#include "wire/snapshot_json.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);
   std::string error;
-  std::optional<nlohmann::json> j = graymesh::control::ParseJson(text, &error);
+  std::optional<nlohmann::json> j = graymesh::wire::ParseJson(text, &error);
   if (!j) return 0;
-  graymesh::control::Snapshot snap;
+  graymesh::wire::Snapshot snap;
   try {
-    snap = graymesh::control::SnapshotFromJson(*j);
+    snap = graymesh::wire::SnapshotFromJson(*j);
   } catch (const std::invalid_argument&) {
     return 0;
   } catch (const graymesh::config::ConfigError&) {
     return 0;
   }
-  const nlohmann::json printed = graymesh::control::SnapshotToJson(snap);
+  const nlohmann::json printed = graymesh::wire::SnapshotToJson(snap);
   try {
-    if (graymesh::control::SnapshotToJson(graymesh::control::SnapshotFromJson(printed)) != printed) {
+    if (graymesh::wire::SnapshotToJson(graymesh::wire::SnapshotFromJson(printed)) != printed) {
       abort();
     }
   } catch (const std::exception&) {

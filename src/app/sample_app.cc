@@ -13,7 +13,7 @@
 #include <optional>
 #include <random>
 
-#include "app/http_client.h"
+#include "net/http_client.h"
 #include "http/headers.h"
 #include "net/http_server.h"
 
@@ -92,7 +92,7 @@ class SampleApp {
       std::string host;
       uint16_t port = 0;
       SplitHostPort(o.via, &host, &port);  // validated by RunSampleApp
-      client_ = std::make_unique<HttpClient>(io.get_executor(), host, port);
+      client_ = std::make_unique<net::HttpClient>(io.get_executor(), host, port);
     }
   }
 
@@ -187,7 +187,7 @@ class SampleApp {
                                     [&](const std::string& f) { return http::IEquals(n, f); });
         if (business || IsPropagated(n, opts_.propagate)) headers.emplace_back(n, v);
       }
-      HttpClient::Result res =
+      net::HttpClient::Result res =
           co_await client_->Get(r.target.starts_with('/') ? r.target : r.path, headers,
                                 std::chrono::milliseconds(opts_.call_timeout_ms));
       json body = json::parse(res.body, nullptr, false);
@@ -223,7 +223,7 @@ class SampleApp {
   Server server_;
   std::string instance_;
   std::mt19937_64 rng_;
-  std::unique_ptr<HttpClient> client_;
+  std::unique_ptr<net::HttpClient> client_;
 };
 
 std::optional<tcp::endpoint> ResolveListen(asio::io_context& io, const std::string& addr) {

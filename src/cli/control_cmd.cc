@@ -15,7 +15,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "control/api_client.h"
+#include "wire/api_client.h"
 #include "control/cli_output.h"
 #include "control/control_server.h"
 #include "control/store.h"
@@ -45,9 +45,9 @@ void AddClientFlags(CLI::App* cmd, ClientFlags* f) {
   throw CLI::RuntimeError(code);
 }
 
-control::ControlUrl Url(const ClientFlags& f) {
+wire::ControlUrl Url(const ClientFlags& f) {
   try {
-    return control::ParseControlUrl(f.control);
+    return wire::ParseControlUrl(f.control);
   } catch (const std::invalid_argument& e) {
     Fail(2, fmt::format("--control {}: {}", f.control, e.what()));
   }
@@ -58,8 +58,8 @@ control::ControlUrl Url(const ClientFlags& f) {
 json Call(const ClientFlags& f, const std::string& method, const std::string& path,
           const std::string& body = "", const net::HeaderList& headers = {},
           int* status = nullptr) {
-  control::ControlUrl url = Url(f);
-  control::ApiResult r = control::CallControl(url, f.token, method, path, body, headers);
+  wire::ControlUrl url = Url(f);
+  wire::ApiResult r = wire::CallControl(url, f.token, method, path, body, headers);
   if (r.status == 0) {
     Fail(1, fmt::format("cannot reach the control plane at {}: {}", url.ToString(), r.error));
   }
@@ -215,7 +215,7 @@ void RegisterGet(CLI::App& app) {
     } else if (items.empty()) {
       std::fprintf(stderr, "No %s found.\n", control::ResourceName(res).c_str());
     } else {
-      out = control::FormatTable(control::MakeTable(res, items, control::UnixMillis()));
+      out = control::FormatTable(control::MakeTable(res, items, wire::UnixMillis()));
     }
     std::fwrite(out.data(), 1, out.size(), stdout);
   });

@@ -11,10 +11,10 @@
 
 #include "config/config.h"
 #include "lane/propagation.h"
-#include "control/api_client.h"
-#include "control/json_limits.h"
-#include "control/gateway_listeners.h"
-#include "control/snapshot_json.h"
+#include "wire/api_client.h"
+#include "wire/json_limits.h"
+#include "wire/gateway_listeners.h"
+#include "wire/snapshot_json.h"
 #include "proxy/control_agent.h"
 #include "proxy/server.h"
 
@@ -145,7 +145,7 @@ int Serve(const DataPlaneFlags& f, const std::string& role, const Build& build) 
     for (size_t start = 0; start <= list.size();) {
       size_t comma = list.find(',', start);
       if (comma == std::string::npos) comma = list.size();
-      if (comma > start) opt.urls.push_back(control::ParseControlUrl(list.substr(start, comma - start)));
+      if (comma > start) opt.urls.push_back(wire::ParseControlUrl(list.substr(start, comma - start)));
       start = comma + 1;
     }
     if (opt.urls.empty()) throw std::invalid_argument("no URL");
@@ -169,7 +169,7 @@ int Serve(const DataPlaneFlags& f, const std::string& role, const Build& build) 
     for (const config::Listener& l : build(file_cfg).listeners) {
       if (l.kind != config::ListenerKind::kGateway && l.kind != config::ListenerKind::kTcp) continue;
       std::string bad;
-      control::GatewayListeners::Parse(l.name, &bad);
+      wire::GatewayListeners::Parse(l.name, &bad);
       if (bad.empty()) {
         opt.gateway_listeners.push_back(l.name);
       } else {
@@ -180,7 +180,7 @@ int Serve(const DataPlaneFlags& f, const std::string& role, const Build& build) 
   proxy::ControlAgent agent(opt, [file_cfg, build](const std::string& body) {
     config::Config cfg = file_cfg;
     // Bounded depth: the body comes from the network or the cache file.
-    control::ApplySnapshotJson(control::ParseJsonOrThrow(body, "snapshot"), &cfg);
+    wire::ApplySnapshotJson(wire::ParseJsonOrThrow(body, "snapshot"), &cfg);
     return build(std::move(cfg));
   });
   std::shared_ptr<const config::Config> initial;

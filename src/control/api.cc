@@ -9,8 +9,9 @@
 #include <map>
 #include <vector>
 
-#include "control/rule_json.h"
-#include "control/snapshot_json.h"
+#include "wire/rule_json.h"
+#include "control/snapshot_build.h"
+#include "wire/snapshot_json.h"
 #include "http/headers.h"
 
 namespace graymesh::control {
@@ -218,7 +219,7 @@ asio::awaitable<net::HttpReply> Api::Snapshot(const Request& req) {
   const std::vector<std::string> gateways =
       req.QueryParam("gateway").empty()
           ? std::vector<std::string>{}
-          : GatewayListeners::Parse(req.QueryParam("gateway"), &bad_gateway);
+          : wire::GatewayListeners::Parse(req.QueryParam("gateway"), &bad_gateway);
   if (!bad_gateway.empty()) co_return ErrorReply(400, bad_gateway);
   // A version from another store's history (larger than ours, or of another
   // store id) is answered at once too: the client's snapshot is not one of ours.
@@ -227,7 +228,7 @@ asio::awaitable<net::HttpReply> Api::Snapshot(const Request& req) {
   if (revision == version && (client_store.empty() || client_store == store_.Id())) {
     gateways_.Begin(gateways, std::chrono::steady_clock::now());
     struct Ended {  // also when the wait ends in an exception
-      GatewayListeners& g;
+      wire::GatewayListeners& g;
       const std::vector<std::string>& names;
       ~Ended() { g.End(names, std::chrono::steady_clock::now()); }
     } ended{gateways_, gateways};
@@ -255,10 +256,10 @@ asio::awaitable<net::HttpReply> Api::Snapshot(const Request& req) {
 std::shared_ptr<const std::string> Api::SnapshotText() {
   if (cached_revision_ != store_.Revision() || !cached_snapshot_) {
     StoreState state = store_.Read();
-    control::Snapshot snap = BuildSnapshot(state);
+    wire::Snapshot snap = BuildSnapshot(state);
     snap.store = store_.Id();
     snap.filling_until_ms = options_.filling_until_ms;
-    cached_snapshot_ = std::make_shared<const std::string>(SnapshotToJson(snap).dump() + '\n');
+    cached_snapshot_ = std::make_shared<const std::string>(wire::SnapshotToJson(snap).dump() + '\n');
     cached_revision_ = state.revision;
   }
   return cached_snapshot_;
@@ -267,7 +268,7 @@ std::shared_ptr<const std::string> Api::SnapshotText() {
 net::HttpReply Api::Metrics() {
   std::map<std::string, int> by_state = {{"starting", 0}, {"ready", 0}, {"draining", 0}};
   for (const Instance& i : store_.ListInstances("")) ++by_state[StateName(i.spec.state)];
-  std::map<std::string, int> by_kind = {{kTrafficLane, 0}, {kRoute, 0}, {kServicePolicy, 0}};
+  std::map<std::string, int> by_kind = {{wire::kTrafficLane, 0}, {wire::kRoute, 0}, {wire::kServicePolicy, 0}};
   for (const Rule& r : store_.ListRules("")) ++by_kind[r.kind];
   std::string out;
   auto family = [&out](const char* name, const char* type, const char* help) {

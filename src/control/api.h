@@ -14,7 +14,7 @@
 #include <memory>
 #include <string>
 
-#include "control/gateway_listeners.h"
+#include "wire/gateway_listeners.h"
 #include "control/store.h"
 #include "control/watch_hub.h"
 #include "net/http_server.h"
@@ -78,7 +78,7 @@ class Api {
   WatchHub& hub_;
   ApiOptions options_;
   ApiCounters counters_;
-  GatewayListeners gateways_;  // names sent by watching gateways
+  wire::GatewayListeners gateways_;  // names sent by watching gateways
   int64_t cached_revision_ = -1;
   std::shared_ptr<const std::string> cached_snapshot_;  // shared by every reply of a revision
 };

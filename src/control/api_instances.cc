@@ -6,8 +6,8 @@
 
 #include "config/config.h"
 #include "control/api.h"
-#include "control/json_limits.h"
-#include "control/snapshot_json.h"
+#include "wire/json_limits.h"
+#include "wire/snapshot_json.h"
 
 namespace graymesh::control {
 namespace {
@@ -17,7 +17,7 @@ using nlohmann::json;
 // A request body as a JSON object, or the reason it is not one. Depth is
 // bounded while parsing (json_limits.h): nothing below may recurse into it.
 std::optional<json> ParseObject(const std::string& body, std::string* error) {
-  std::optional<json> j = ParseJson(body, error);
+  std::optional<json> j = wire::ParseJson(body, error);
   if (!j) return std::nullopt;
   if (!j->is_object()) {
     *error = "invalid JSON: expected an object, got " + std::string(j->type_name());
@@ -59,7 +59,7 @@ std::string ParseSpec(const json& j, InstanceSpec* out) {
   try {
     config::HostPort hp = config::ParseHostPort(j["address"].get<std::string>());
     if (hp.port == 0) return "address: port must be 1..65535, got 0";
-    out->address = FormatHostPort(hp);
+    out->address = wire::FormatHostPort(hp);
   } catch (const std::invalid_argument& e) {
     return std::string("address: ") + e.what();
   }
@@ -90,12 +90,12 @@ std::string ParseSpec(const json& j, InstanceSpec* out) {
   if (j.contains("weight")) {
     const json& w = j["weight"];
     const std::optional<int64_t> weight = IntegerIn(w, 1, 10'000);
-    if (!weight) return "weight: must be an integer 1..10000, got " + JsonExcerpt(w);
+    if (!weight) return "weight: must be an integer 1..10000, got " + wire::JsonExcerpt(w);
     out->weight = uint32_t(*weight);
   }
   if (j.contains("state")) {
     auto st = j["state"].is_string() ? ParseState(j["state"].get<std::string>()) : std::nullopt;
-    if (!st) return "state: must be starting, ready or draining, got " + JsonExcerpt(j["state"]);
+    if (!st) return "state: must be starting, ready or draining, got " + wire::JsonExcerpt(j["state"]);
     out->state = *st;
   }
   return "";
@@ -152,7 +152,7 @@ net::HttpReply Api::UpdateInstance(const std::string& id, const Request& req) {
   const json& s = (*body)["state"];
   auto state = s.is_string() ? ParseState(s.get<std::string>()) : std::nullopt;
   if (!state) {
-    return ErrorReply(400, "state: must be starting, ready or draining, got " + JsonExcerpt(s));
+    return ErrorReply(400, "state: must be starting, ready or draining, got " + wire::JsonExcerpt(s));
   }
   std::optional<Instance> inst = store_.SetState(id, *state, options_.lease_ttl);
   if (!inst) return ErrorReply(404, "unknown instance " + id);

@@ -3,7 +3,7 @@
 
 #include "config/config.h"
 #include "control/api.h"
-#include "control/rule_json.h"
+#include "wire/rule_json.h"
 
 namespace graymesh::control {
 namespace {
@@ -24,7 +24,7 @@ const char* ChangeName(RuleChange c) {
 
 // The canonical kind, or an error reply.
 std::optional<net::HttpReply> CheckKind(const std::string& kind, std::string* canonical) {
-  *canonical = CanonicalKind(kind);
+  *canonical = wire::CanonicalKind(kind);
   if (canonical->empty()) {
     return ErrorReply(
         400, "unknown kind \"" + kind + "\" (expected TrafficLane, Route or ServicePolicy)");
@@ -61,7 +61,7 @@ net::HttpReply Api::ApplyRules(const Request& req) {
   }
   std::vector<Rule> rules;
   for (const config::RuleDocument& d : docs) {
-    rules.push_back(Rule{.kind = d.kind, .name = d.name, .spec_json = RuleSpecToJson(d).dump()});
+    rules.push_back(Rule{.kind = d.kind, .name = d.name, .spec_json = wire::RuleSpecToJson(d).dump()});
   }
   std::vector<RuleChange> changes = store_.ApplyRules(rules);
   ++counters_.applies_ok;
@@ -75,12 +75,12 @@ net::HttpReply Api::ApplyRules(const Request& req) {
   }
   // Rules that name a gateway listener no connected gateway has dye nothing:
   // stored all the same (the gateway may come later), and said so.
-  std::vector<LaneGateway> lanes;
+  std::vector<wire::LaneGateway> lanes;
   for (const config::RuleDocument& d : docs) {
-    if (d.kind == kTrafficLane) lanes.push_back({d.name, d.lane.gateway});
+    if (d.kind == wire::kTrafficLane) lanes.push_back({d.name, d.lane.gateway});
   }
   std::vector<std::string> warnings =
-      GatewayWarnings(lanes, gateways_.Connected(std::chrono::steady_clock::now()));
+      wire::GatewayWarnings(lanes, gateways_.Connected(std::chrono::steady_clock::now()));
   for (const std::string& w : warnings) spdlog::warn("apply: {}", w);
   return JsonReply(200, {{"revision", store_.Revision()},
                          {"results", results},

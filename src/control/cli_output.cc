@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <cctype>
 
-#include "control/rule_json.h"
+#include "wire/rule_json.h"
 
 namespace graymesh::control {
 namespace {
@@ -124,11 +124,11 @@ Resource ParseResource(const std::string& word) {
 std::string ResourceKind(Resource r) {
   switch (r) {
     case Resource::kLanes:
-      return kTrafficLane;
+      return wire::kTrafficLane;
     case Resource::kRoutes:
-      return kRoute;
+      return wire::kRoute;
     case Resource::kPolicies:
-      return kServicePolicy;
+      return wire::kServicePolicy;
     default:
       return "";
   }

@@ -10,25 +10,6 @@
 
 namespace graymesh::control {
 
-const char* StateName(InstanceState s) {
-  switch (s) {
-    case InstanceState::kStarting:
-      return "starting";
-    case InstanceState::kReady:
-      return "ready";
-    case InstanceState::kDraining:
-      return "draining";
-  }
-  return "ready";
-}
-
-std::optional<InstanceState> ParseState(const std::string& s) {
-  if (s == "starting") return InstanceState::kStarting;
-  if (s == "ready") return InstanceState::kReady;
-  if (s == "draining") return InstanceState::kDraining;
-  return std::nullopt;
-}
-
 std::unique_ptr<Store> OpenStore(const std::string& url, std::chrono::milliseconds lease_ttl) {
   if (url.starts_with("sqlite:")) {
     std::string path = url.substr(7);
@@ -66,12 +47,6 @@ std::string InstanceId(const std::string& service, const std::string& address) {
   mix(std::string_view("\0", 1));
   mix(address);
   return fmt::format("{}-{:016x}", service, h);
-}
-
-int64_t UnixMillis() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 
 std::string NewStoreId() {

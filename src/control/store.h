@@ -18,13 +18,16 @@
 #include <string>
 #include <vector>
 
+#include "wire/instance_state.h"
+
 namespace graymesh::control {
 
-enum class InstanceState { kStarting, kReady, kDraining };
-
-const char* StateName(InstanceState s);
-// "starting", "ready", "draining"; nullopt for anything else.
-std::optional<InstanceState> ParseState(const std::string& s);
+// The registry's states and clock are the wire's (src/wire), named here so
+// the store's code reads them as its own.
+using wire::InstanceState;
+using wire::ParseState;
+using wire::StateName;
+using wire::UnixMillis;
 
 // What an instance says about itself when it registers.
 struct InstanceSpec {
@@ -126,7 +129,6 @@ std::unique_ptr<Store> OpenStore(const std::string& url, std::chrono::millisecon
 // re-registrations, and the same on every replica without coordination.
 std::string InstanceId(const std::string& service, const std::string& address);
 
-int64_t UnixMillis();
 
 // 16 random hex digits, for a new store's Id().
 std::string NewStoreId();

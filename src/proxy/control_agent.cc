@@ -14,8 +14,8 @@
 #include <sstream>
 #include <thread>
 
-#include "control/snapshot_json.h"
-#include "control/store.h"
+#include "wire/snapshot_json.h"
+#include "wire/instance_state.h"
 #include "net/listener.h"
 
 namespace graymesh::proxy {
@@ -82,13 +82,13 @@ struct ControlAgent::State {
 
   // One call to the current replica; a transport failure or 5xx moves the
   // next call to the next replica (a killed replica's proxies fail over).
-  control::ApiResult Call(const std::string& method, const std::string& path,
+  wire::ApiResult Call(const std::string& method, const std::string& path,
                           const std::string& body, milliseconds timeout) {
     const size_t i = current.load() % opt.urls.size();
     net::HeaderList headers;
     if (!body.empty()) headers.emplace_back("content-type", "application/json");
-    control::ApiResult r =
-        control::CallControl(opt.urls[i], opt.token, method, path, body, headers, timeout);
+    wire::ApiResult r =
+        wire::CallControl(opt.urls[i], opt.token, method, path, body, headers, timeout);
     if (r.status == 0 || r.status >= 500) {
       size_t expected = i;
       current.compare_exchange_strong(expected, i + 1);
@@ -119,12 +119,12 @@ struct ControlAgent::State {
         register_now = true;
       }
       const bool fill =
-          (new_store || filling) && until > control::UnixMillis() && !last_good.empty();
+          (new_store || filling) && until > wire::UnixMillis() && !last_good.empty();
       std::string effective = body;
       if (fill) {
-        effective = control::SnapshotToJson(
-                        control::MergeForFill(control::SnapshotFromJson(j),
-                                              control::SnapshotFromJson(json::parse(last_good))))
+        effective = wire::SnapshotToJson(
+                        wire::MergeForFill(wire::SnapshotFromJson(j),
+                                              wire::SnapshotFromJson(json::parse(last_good))))
                         .dump();
       }
       auto cfg = std::make_shared<const config::Config>(compose(effective));
@@ -132,7 +132,7 @@ struct ControlAgent::State {
       if (fill && !filling) {
         spdlog::warn("control: new registry is filling: keeping last-known endpoints and rules "
                      "for {} ms more",
-                     until - control::UnixMillis());
+                     until - wire::UnixMillis());
       } else if (!fill && filling) {
         spdlog::info("control: fill period over: running on the registry as it is");
       }
@@ -160,13 +160,13 @@ struct ControlAgent::State {
       // While filling, wake up when the fill period ends.
       milliseconds wait = opt.wait;
       if (filling) {
-        wait = std::clamp(milliseconds(fill_until_ms - control::UnixMillis()), milliseconds(100),
+        wait = std::clamp(milliseconds(fill_until_ms - wire::UnixMillis()), milliseconds(100),
                           opt.wait);
       }
       std::string path = "/v1/snapshot?version=" + std::to_string(version.load()) +
                          "&wait=" + fmt::format("{:.3f}", wait.count() / 1000.0) +
                          (store_id.empty() ? "" : "&store=" + store_id) + gateway_query;
-      control::ApiResult r = Call("GET", path, "", wait + milliseconds(5000));
+      wire::ApiResult r = Call("GET", path, "", wait + milliseconds(5000));
       if (stop) return;
       if (r.status == 200) {
         failures = 0;
@@ -174,7 +174,7 @@ struct ControlAgent::State {
       } else if (r.status == 304) {
         failures = 0;
       }
-      if (filling && control::UnixMillis() >= fill_until_ms) Take(latest, true);
+      if (filling && wire::UnixMillis() >= fill_until_ms) Take(latest, true);
       if (r.status != 200 && r.status != 304) {
         if (failures++ == 0) {
           spdlog::warn("control: watch failed ({}), routing on version {}",
@@ -188,7 +188,7 @@ struct ControlAgent::State {
   bool Register() {
     json body = {{"service", opt.service}, {"address", opt.address}, {"lane", opt.lane},
                  {"labels", opt.labels}, {"state", draining ? "draining" : "ready"}};
-    control::ApiResult r = Call("POST", "/v1/instances", body.dump(), milliseconds(5000));
+    wire::ApiResult r = Call("POST", "/v1/instances", body.dump(), milliseconds(5000));
     if (r.status != 200 && r.status != 201) return false;  // 201: new, 200: known
     std::lock_guard<std::mutex> lock(mu);
     json reply = json::parse(r.body, nullptr, false);
@@ -215,7 +215,7 @@ struct ControlAgent::State {
       if (register_now.exchange(false) || my_id.empty()) {
         ok = Register();
       } else {
-        control::ApiResult r =
+        wire::ApiResult r =
             Call("PUT", "/v1/instances/" + my_id + "/heartbeat", "", milliseconds(5000));
         if (r.status == 404) {  // lease lost (control plane restarted, or cut off too long)
           std::lock_guard<std::mutex> lock(mu);
@@ -255,7 +255,7 @@ std::shared_ptr<const config::Config> ControlAgent::Initial(milliseconds timeout
   State& s = *state_;
   std::shared_ptr<const config::Config> cfg;
   s.apply = [&](std::shared_ptr<const config::Config> c) { cfg = std::move(c); };
-  control::ApiResult r = s.Call("GET", "/v1/snapshot?version=0", "", timeout);
+  wire::ApiResult r = s.Call("GET", "/v1/snapshot?version=0", "", timeout);
   for (size_t i = 1; i < s.opt.urls.size() && (r.status == 0 || r.status >= 500); ++i) {
     r = s.Call("GET", "/v1/snapshot?version=0", "", timeout);
   }

@@ -6,7 +6,7 @@
 // After a control plane restart on an empty or new store (another store id
 // in the snapshot) it registers again at once, and until the snapshot's
 // fillingUntil it runs on the new snapshot plus the last-known endpoints and
-// rules it lacks (control::MergeForFill), then on the new snapshot as it is.
+// rules it lacks (wire::MergeForFill), then on the new snapshot as it is.
 //
 // Runs on two threads of its own (watch, lease): nothing here is on the
 // request path. Snapshots reach the workers through the Apply callback.
@@ -20,13 +20,13 @@
 #include <vector>
 
 #include "config/config.h"
-#include "control/api_client.h"
+#include "wire/api_client.h"
 
 namespace graymesh::proxy {
 
 struct ControlAgentOptions {
   // Control-plane replicas: calls go to one; after a failure, to the next.
-  std::vector<control::ControlUrl> urls;
+  std::vector<wire::ControlUrl> urls;
   std::string token;
   std::string cache_path;  // last snapshot, replaced atomically; "" = none
   // Registration (sidecars): empty service = watch only (gateways).

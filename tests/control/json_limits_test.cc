@@ -1,10 +1,11 @@
 // ParseJson: depth and number limits, and error excerpts that never print a
 // user's nested value.
-#include "control/json_limits.h"
+#include "wire/json_limits.h"
 
 #include "config/config.h"
-#include "control/rule_json.h"
-#include "control/snapshot_json.h"
+#include "wire/rule_json.h"
+#include "control/snapshot_build.h"
+#include "wire/snapshot_json.h"
 #include "control/store.h"
 
 #include <gtest/gtest.h>
@@ -18,34 +19,34 @@ std::string Nested(int depth) { return std::string(depth, '[') + std::string(dep
 
 TEST(JsonLimits, DepthUpToTheLimitParses) {
   std::string error;
-  EXPECT_TRUE(ParseJson(Nested(kMaxJsonDepth), &error).has_value()) << error;
-  EXPECT_TRUE(ParseJson(R"({"a":)" + Nested(kMaxJsonDepth - 1) + "}", &error).has_value());
+  EXPECT_TRUE(wire::ParseJson(Nested(wire::kMaxJsonDepth), &error).has_value()) << error;
+  EXPECT_TRUE(wire::ParseJson(R"({"a":)" + Nested(wire::kMaxJsonDepth - 1) + "}", &error).has_value());
 }
 
 TEST(JsonLimits, DeeperIsRefused) {
   for (const std::string& text :
-       {Nested(kMaxJsonDepth + 1), Nested(70'000), R"({"a":)" + Nested(kMaxJsonDepth) + "}",
+       {Nested(wire::kMaxJsonDepth + 1), Nested(70'000), R"({"a":)" + Nested(wire::kMaxJsonDepth) + "}",
         std::string(200'000, '[')}) {
     std::string error;
-    EXPECT_FALSE(ParseJson(text, &error).has_value());
+    EXPECT_FALSE(wire::ParseJson(text, &error).has_value());
     EXPECT_EQ(error, "JSON nested deeper than 64 levels");
   }
 }
 
 TEST(JsonLimits, BadSyntaxAndHugeNumbersAreErrorsNotExceptions) {
   std::string error;
-  EXPECT_FALSE(ParseJson("{\"a\":", &error).has_value());
+  EXPECT_FALSE(wire::ParseJson("{\"a\":", &error).has_value());
   EXPECT_NE(error.find("invalid JSON"), std::string::npos) << error;
-  EXPECT_FALSE(ParseJson(R"({"weight":1e999})", &error).has_value());
+  EXPECT_FALSE(wire::ParseJson(R"({"weight":1e999})", &error).has_value());
   EXPECT_NE(error.find("number overflow"), std::string::npos) << error;
-  EXPECT_THROW(ParseJsonOrThrow("[1e999]", "snapshot"), std::invalid_argument);
+  EXPECT_THROW(wire::ParseJsonOrThrow("[1e999]", "snapshot"), std::invalid_argument);
 }
 
 TEST(JsonLimits, ExcerptsAreShortAndNeverPrintContainers) {
-  EXPECT_EQ(JsonExcerpt(nlohmann::json::parse("[[1]]")), "an array");
-  EXPECT_EQ(JsonExcerpt(nlohmann::json::parse("{}")), "an object");
-  EXPECT_EQ(JsonExcerpt(nlohmann::json("x")), "\"x\"");
-  EXPECT_EQ(JsonExcerpt(nlohmann::json(std::string(500, 'y'))).size(), 64u + 3u);
+  EXPECT_EQ(wire::JsonExcerpt(nlohmann::json::parse("[[1]]")), "an array");
+  EXPECT_EQ(wire::JsonExcerpt(nlohmann::json::parse("{}")), "an object");
+  EXPECT_EQ(wire::JsonExcerpt(nlohmann::json("x")), "\"x\"");
+  EXPECT_EQ(wire::JsonExcerpt(nlohmann::json(std::string(500, 'y'))).size(), 64u + 3u);
 }
 
 }  // namespace
@@ -64,9 +65,9 @@ TEST(RulesFromJsonLimits, MoreRulesThanOneYamlTextHoldsStillParse) {
                     {"name", "r" + std::to_string(i)},
                     {"spec", {{"pathPrefix", prefix}, {"service", "s"}}}});
   }
-  EXPECT_EQ(RulesFromJson(docs, "store").size(), 5000u);
+  EXPECT_EQ(wire::RulesFromJson(docs, "store").size(), 5000u);
   docs.push_back(docs.front());  // the same name, in a later text than the first
-  EXPECT_THROW(RulesFromJson(docs, "store"), config::ConfigError);
+  EXPECT_THROW(wire::RulesFromJson(docs, "store"), config::ConfigError);
 }
 
 }  // namespace
@@ -87,7 +88,7 @@ TEST(SnapshotLimits, AnInstanceStoredWithAnInvalidAddressIsLeftOut) {
   good.spec.service = "web";
   good.spec.address = "10.0.0.1:80";
   state.instances = {bad, good};
-  const Snapshot s = BuildSnapshot(state);
+  const wire::Snapshot s = BuildSnapshot(state);
   ASSERT_EQ(s.services.size(), 1u);
   ASSERT_EQ(s.services[0].endpoints.size(), 1u);
   EXPECT_EQ(s.services[0].endpoints[0].endpoint.address.host, "10.0.0.1");

@@ -1,10 +1,11 @@
 // config::Config <-> snapshot JSON, and the rule documents behind it.
-#include "control/snapshot_json.h"
+#include "control/snapshot_build.h"
+#include "wire/snapshot_json.h"
 
 #include <gtest/gtest.h>
 
 #include "config/config.h"
-#include "control/rule_json.h"
+#include "wire/rule_json.h"
 
 namespace graymesh::control {
 namespace {
@@ -62,7 +63,7 @@ lanes:
 // there, so their order (not meaningful: AND) does not matter.
 json LanesJson(const std::vector<config::Lane>& lanes) {
   json out = json::array();
-  for (const config::Lane& l : lanes) out.push_back(LaneSpecToJson(l));
+  for (const config::Lane& l : lanes) out.push_back(wire::LaneSpecToJson(l));
   return out;
 }
 
@@ -74,7 +75,7 @@ TEST(ControlSnapshotJson, ConfigRoundTripsThroughSnapshotJson) {
           "  outlier: {consecutiveErrors: 3, interval: 1500ms}\n  fallback: base\n",
           "p.yaml")[0]
           .policy);
-  json j = SnapshotToJson(cfg, 42);
+  json j = wire::SnapshotToJson(cfg, 42);
   // Through text, as a proxy receives it.
   json wire = json::parse(j.dump());
   EXPECT_EQ(wire["version"], 42);
@@ -82,7 +83,7 @@ TEST(ControlSnapshotJson, ConfigRoundTripsThroughSnapshotJson) {
   config::Config back;
   back.listeners.push_back({.name = "mine", .address = {"127.0.0.1", 1}});
   back.timeouts.connect = config::Millis(123);
-  ApplySnapshotJson(wire, &back);
+  wire::ApplySnapshotJson(wire, &back);
 
   ASSERT_EQ(back.services.size(), 2u);
   for (size_t i = 0; i < 2; ++i) {
@@ -113,46 +114,46 @@ TEST(ControlSnapshotJson, ConfigRoundTripsThroughSnapshotJson) {
   EXPECT_EQ(back.lanes[1].match[0].baggage[0].first, "tenant");
   EXPECT_EQ(back.lanes[1].match[0].baggage[0].second.value, "acme corp");
   ASSERT_EQ(back.policies.size(), 1u);
-  EXPECT_EQ(PolicySpecToJson(back.policies[0]), PolicySpecToJson(cfg.policies[0]));
+  EXPECT_EQ(wire::PolicySpecToJson(back.policies[0]), wire::PolicySpecToJson(cfg.policies[0]));
   EXPECT_EQ(back.policies[0].outlier->interval, config::Millis(1500));
   // The proxy's own parts stay.
   ASSERT_EQ(back.listeners.size(), 1u);
   EXPECT_EQ(back.listeners[0].name, "mine");
   EXPECT_EQ(back.timeouts.connect, config::Millis(123));
   // And a second trip gives the same JSON: the canonical form is stable.
-  EXPECT_EQ(SnapshotToJson(back, 42), j);
+  EXPECT_EQ(wire::SnapshotToJson(back, 42), j);
 }
 
 TEST(ControlSnapshotJson, OnlyReadyEndpointsReachTheProxy) {
-  Snapshot s;
+  wire::Snapshot s;
   s.version = 3;
-  SnapshotService& svc = s.services.emplace_back();
+  wire::SnapshotService& svc = s.services.emplace_back();
   svc.name = "order";
   for (auto [port, state] :
        {std::pair{1, InstanceState::kReady}, std::pair{2, InstanceState::kDraining},
         std::pair{3, InstanceState::kStarting}}) {
-    SnapshotEndpoint& e = svc.endpoints.emplace_back();
+    wire::SnapshotEndpoint& e = svc.endpoints.emplace_back();
     e.endpoint.address = {"10.0.0.1", static_cast<uint16_t>(port)};
     e.state = state;
     e.ready_since_ms = state == InstanceState::kStarting ? 0 : 1000;
   }
-  json j = SnapshotToJson(s);
+  json j = wire::SnapshotToJson(s);
   EXPECT_EQ(j["services"][0]["endpoints"][1]["state"], "draining");
   EXPECT_EQ(j["services"][0]["endpoints"][1]["readySince"], 1000);
-  Snapshot parsed = SnapshotFromJson(j);
+  wire::Snapshot parsed = wire::SnapshotFromJson(j);
   EXPECT_EQ(parsed.services[0].endpoints[2].state, InstanceState::kStarting);
   config::Config cfg;
-  ApplySnapshotJson(j, &cfg);
+  wire::ApplySnapshotJson(j, &cfg);
   ASSERT_EQ(cfg.services[0].endpoints.size(), 1u);
   EXPECT_EQ(cfg.services[0].endpoints[0].address.port, 1);
 }
 
 TEST(ControlSnapshotJson, ABadSnapshotChangesNothing) {
   config::Config cfg = config::ParseConfig(kConfig, "cfg.yaml");
-  json good = SnapshotToJson(cfg, 1);
+  json good = wire::SnapshotToJson(cfg, 1);
   auto expect_refused = [&](json bad, const std::string& why) {
     config::Config into = cfg;
-    EXPECT_ANY_THROW(ApplySnapshotJson(bad, &into)) << why;
+    EXPECT_ANY_THROW(wire::ApplySnapshotJson(bad, &into)) << why;
     EXPECT_EQ(LanesJson(into.lanes), LanesJson(cfg.lanes)) << why;
     EXPECT_EQ(into.services.size(), cfg.services.size()) << why;
   };
@@ -178,7 +179,7 @@ TEST(ControlSnapshotJson, BuildSnapshotOrdersRoutesAndAddsTheirServices) {
   StoreState state;
   state.revision = 9;
   auto route = [](std::string name, std::string spec) {
-    return Rule{.kind = kRoute, .name = std::move(name), .spec_json = std::move(spec)};
+    return Rule{.kind = wire::kRoute, .name = std::move(name), .spec_json = std::move(spec)};
   };
   state.rules = {
       route("any", R"({"service":"web"})"),
@@ -191,10 +192,10 @@ TEST(ControlSnapshotJson, BuildSnapshotOrdersRoutesAndAddsTheirServices) {
   i.spec.address = "10.0.0.1:80";
   i.spec.state = InstanceState::kReady;
   state.instances.push_back(i);
-  Snapshot s = BuildSnapshot(state);
+  wire::Snapshot s = BuildSnapshot(state);
   EXPECT_EQ(s.version, 9);
   std::vector<std::string> order;
-  for (const NamedRoute& r : s.routes) order.push_back(r.name);
+  for (const wire::NamedRoute& r : s.routes) order.push_back(r.name);
   EXPECT_EQ(order,
             (std::vector<std::string>{"exact-long", "exact-short", "wild", "any-prefix", "any"}));
   ASSERT_EQ(s.services.size(), 2u);
@@ -271,17 +272,17 @@ TEST(ControlRuleDocuments, ErrorsNameTheDocumentAndField) {
 }
 
 TEST(ControlRuleDocuments, CanonicalKind) {
-  EXPECT_EQ(CanonicalKind("trafficlane"), "TrafficLane");
-  EXPECT_EQ(CanonicalKind("ROUTE"), "Route");
-  EXPECT_EQ(CanonicalKind("ServicePolicy"), "ServicePolicy");
-  EXPECT_EQ(CanonicalKind("Routes"), "");
-  EXPECT_EQ(FormatDuration(config::Millis(1500)), "1500ms");
-  EXPECT_EQ(FormatDuration(config::Millis(120'000)), "120s");
+  EXPECT_EQ(wire::CanonicalKind("trafficlane"), "TrafficLane");
+  EXPECT_EQ(wire::CanonicalKind("ROUTE"), "Route");
+  EXPECT_EQ(wire::CanonicalKind("ServicePolicy"), "ServicePolicy");
+  EXPECT_EQ(wire::CanonicalKind("Routes"), "");
+  EXPECT_EQ(wire::FormatDuration(config::Millis(1500)), "1500ms");
+  EXPECT_EQ(wire::FormatDuration(config::Millis(120'000)), "120s");
 }
 
-SnapshotEndpoint Ep(const std::string& address, const std::string& lane,
+wire::SnapshotEndpoint Ep(const std::string& address, const std::string& lane,
                     InstanceState state = InstanceState::kReady) {
-  SnapshotEndpoint e;
+  wire::SnapshotEndpoint e;
   e.endpoint.address = config::ParseHostPort(address);
   e.endpoint.lane = lane;
   if (!lane.empty()) e.endpoint.labels["lane"] = lane;
@@ -292,7 +293,7 @@ SnapshotEndpoint Ep(const std::string& address, const std::string& lane,
 // The fill period: the new registry plus what the last good snapshot had and
 // the new one does not name.
 TEST(SnapshotJson, MergeForFillAddsWhatTheNewRegistryLacks) {
-  Snapshot old;
+  wire::Snapshot old;
   old.services = {{"data", config::LbPolicy::kRoundRobin,
                    {Ep("127.0.0.1:1", ""), Ep("127.0.0.1:2", "gray"), Ep("127.0.0.1:3", "")}},
                   {"order", config::LbPolicy::kRoundRobin, {Ep("127.0.0.1:4", "")}}};
@@ -302,7 +303,7 @@ TEST(SnapshotJson, MergeForFillAddsWhatTheNewRegistryLacks) {
   lane.name = "gray";
   lane.tag = "gray";
   old.lanes = {lane};
-  Snapshot fresh;
+  wire::Snapshot fresh;
   fresh.store = "b";
   fresh.filling_until_ms = 5;
   // data-gray came back; :3 is draining: the new registry's word counts.
@@ -310,7 +311,7 @@ TEST(SnapshotJson, MergeForFillAddsWhatTheNewRegistryLacks) {
                      {Ep("127.0.0.1:2", "gray"), Ep("127.0.0.1:3", "", InstanceState::kDraining)}}};
   fresh.routes = {{"shop", config::Route{.host = "", .path_prefix = "/", .service = "data"}}};
 
-  Snapshot m = MergeForFill(fresh, old);
+  wire::Snapshot m = wire::MergeForFill(fresh, old);
   EXPECT_EQ(m.store, "b");
   EXPECT_EQ(m.filling_until_ms, 5);
   ASSERT_EQ(m.services.size(), 2u);
@@ -326,20 +327,20 @@ TEST(SnapshotJson, MergeForFillAddsWhatTheNewRegistryLacks) {
 
   // Through JSON and a proxy's config: the draining endpoint stays out.
   config::Config cfg;
-  ApplySnapshotJson(SnapshotToJson(m), &cfg);
+  wire::ApplySnapshotJson(wire::SnapshotToJson(m), &cfg);
   ASSERT_EQ(cfg.services[0].endpoints.size(), 2u);
-  EXPECT_EQ(SnapshotFromJson(SnapshotToJson(m)).store, "b");
+  EXPECT_EQ(wire::SnapshotFromJson(wire::SnapshotToJson(m)).store, "b");
 }
 
 TEST(SnapshotJson, StoreAndFillingUntilMustHaveTheirTypes) {
-  json j = SnapshotToJson(config::Config{}, 3);
+  json j = wire::SnapshotToJson(config::Config{}, 3);
   EXPECT_EQ(j["store"], "");
   EXPECT_EQ(j["fillingUntil"], 0);
   j["store"] = 7;
-  EXPECT_THROW(SnapshotFromJson(j), std::invalid_argument);
+  EXPECT_THROW(wire::SnapshotFromJson(j), std::invalid_argument);
   j["store"] = "x";
   j["fillingUntil"] = "soon";
-  EXPECT_THROW(SnapshotFromJson(j), std::invalid_argument);
+  EXPECT_THROW(wire::SnapshotFromJson(j), std::invalid_argument);
 }
 
 }  // namespace

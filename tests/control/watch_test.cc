@@ -8,7 +8,7 @@
 
 #include "config/config.h"
 #include "control/control_fixture.h"
-#include "control/snapshot_json.h"
+#include "wire/snapshot_json.h"
 
 namespace graymesh::test {
 namespace {
@@ -136,7 +136,7 @@ TEST(ControlWatch, SnapshotBuildsAProxyConfig) {
             200);
   config::Config cfg;
   cfg.listeners.push_back({.name = "ingress", .address = {"127.0.0.1", 8080}});
-  control::ApplySnapshotJson(Json(cp.Get("/v1/snapshot")), &cfg);
+  wire::ApplySnapshotJson(Json(cp.Get("/v1/snapshot")), &cfg);
   ASSERT_EQ(cfg.services.size(), 1u);
   ASSERT_EQ(cfg.services[0].endpoints.size(), 2u) << "draining and starting are left out";
   EXPECT_EQ(cfg.services[0].endpoints[0].address.ToString(), "127.0.0.1:9001");

@@ -1,5 +1,5 @@
 // Talking to the control plane's API from a CLI: the control URL, and a
-// blocking call built on app::HttpClient (one request on a private
+// blocking call built on net::HttpClient (one request on a private
 // io_context; the CLI is not on any data path).
 #pragma once
 
@@ -9,7 +9,7 @@
 
 #include "net/http_server.h"
 
-namespace graymesh::control {
+namespace graymesh::wire {
 
 struct ControlUrl {
   std::string host;
@@ -34,4 +34,4 @@ ApiResult CallControl(const ControlUrl& url, const std::string& token, const std
                       const net::HeaderList& headers = {},
                       std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
-}  // namespace graymesh::control
+}  // namespace graymesh::wire

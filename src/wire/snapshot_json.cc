@@ -1,4 +1,4 @@
-#include "control/snapshot_json.h"
+#include "wire/snapshot_json.h"
 
 #include <spdlog/spdlog.h>
 
@@ -9,9 +9,9 @@
 #include <stdexcept>
 #include <tuple>
 
-#include "control/rule_json.h"
+#include "wire/rule_json.h"
 
-namespace graymesh::control {
+namespace graymesh::wire {
 namespace {
 
 using nlohmann::json;
@@ -52,18 +52,6 @@ json AsDocument(const char* kind, const json& item) {
   json spec = item;
   spec.erase("name");
   return {{"kind", kind}, {"name", item.value("name", json(""))}, {"spec", spec}};
-}
-
-// Match order: exact host, then "*.suffix", then any host; within those the
-// longest path prefix first; then by name.
-void SortRoutes(std::vector<NamedRoute>* routes) {
-  std::stable_sort(routes->begin(), routes->end(), [](const NamedRoute& a, const NamedRoute& b) {
-    auto key = [](const NamedRoute& r) {
-      return std::tuple<int, int64_t, const std::string&>(
-          HostRank(r.route.host), -static_cast<int64_t>(r.route.path_prefix.size()), r.name);
-    };
-    return key(a) < key(b);
-  });
 }
 
 SnapshotEndpoint EndpointFromJson(const json& e, const std::string& where) {
@@ -120,46 +108,14 @@ std::string FormatHostPort(const config::HostPort& hp) {
   return hp.ToString();
 }
 
-Snapshot BuildSnapshot(const StoreState& state) {
-  Snapshot snap;
-  snap.version = state.revision;
-  std::map<std::string, SnapshotService> services;
-  for (const Instance& inst : state.instances) {
-    SnapshotEndpoint ep;
-    try {
-      ep.endpoint.address = config::ParseHostPort(inst.spec.address);
-    } catch (const std::invalid_argument& e) {
-      // Registered before addresses were validated ("%00:1"): nobody can
-      // connect to it, and it must not make every snapshot fail.
-      spdlog::warn("instance {} left out of snapshots: {}", inst.id, e.what());
-      continue;
-    }
-    SnapshotService& svc = services[inst.spec.service];
-    svc.name = inst.spec.service;
-    ep.endpoint.weight = inst.spec.weight;
-    ep.endpoint.labels = inst.spec.labels;
-    ep.endpoint.lane = inst.spec.lane;
-    ep.state = inst.spec.state;
-    ep.ready_since_ms = inst.ready_since_ms;
-    svc.endpoints.push_back(std::move(ep));
-  }
-  std::vector<json> docs;
-  for (const Rule& r : state.rules) {
-    docs.push_back({{"kind", r.kind}, {"name", r.name}, {"spec", json::parse(r.spec_json)}});
-  }
-  for (config::RuleDocument& d : RulesFromJson(docs, "store")) {
-    if (d.kind == kTrafficLane) {
-      snap.lanes.push_back(std::move(d.lane));
-    } else if (d.kind == kRoute) {
-      snap.routes.push_back({d.name, std::move(d.route)});
-    } else {
-      snap.policies.push_back(std::move(d.policy));
-    }
-  }
-  for (const NamedRoute& r : snap.routes) services[r.route.service].name = r.route.service;
-  for (auto& [name, svc] : services) snap.services.push_back(std::move(svc));
-  SortRoutes(&snap.routes);
-  return snap;
+void SortRoutes(std::vector<NamedRoute>* routes) {
+  std::stable_sort(routes->begin(), routes->end(), [](const NamedRoute& a, const NamedRoute& b) {
+    auto key = [](const NamedRoute& r) {
+      return std::tuple<int, int64_t, const std::string&>(
+          HostRank(r.route.host), -static_cast<int64_t>(r.route.path_prefix.size()), r.name);
+    };
+    return key(a) < key(b);
+  });
 }
 
 Snapshot MergeForFill(Snapshot fresh, const Snapshot& last_good) {
@@ -333,4 +289,4 @@ void ApplySnapshotJson(const json& j, config::Config* into) {
   into->policies = std::move(snap.policies);
 }
 
-}  // namespace graymesh::control
+}  // namespace graymesh::wire

@@ -1,15 +1,15 @@
-#include "control/api_client.h"
+#include "wire/api_client.h"
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/io_context.hpp>
 #include <stdexcept>
 
-#include "app/http_client.h"
+#include "net/http_client.h"
 #include "config/config.h"
 #include "http/headers.h"
 
-namespace graymesh::control {
+namespace graymesh::wire {
 
 std::string ControlUrl::ToString() const {
   std::string h = host.find(':') != std::string::npos ? "[" + host + "]" : host;
@@ -43,7 +43,7 @@ ApiResult CallControl(const ControlUrl& url, const std::string& token, const std
                       const std::string& path, const std::string& body,
                       const net::HeaderList& headers, std::chrono::milliseconds timeout) {
   asio::io_context io(1);
-  app::HttpClient client(io.get_executor(), url.host, url.port);
+  net::HttpClient client(io.get_executor(), url.host, url.port);
   net::HeaderList all = headers;
   all.emplace_back("host",
                    url.host.find(':') != std::string::npos ? "[" + url.host + "]" : url.host);
@@ -55,7 +55,7 @@ ApiResult CallControl(const ControlUrl& url, const std::string& token, const std
   asio::co_spawn(
       io,
       [&]() -> asio::awaitable<void> {
-        app::HttpClient::Result r =
+        net::HttpClient::Result r =
             co_await client.Request(method, url.prefix + path, all, body, timeout);
         out.status = r.status;
         out.body = std::move(r.body);
@@ -66,4 +66,4 @@ ApiResult CallControl(const ControlUrl& url, const std::string& token, const std
   return out;
 }
 
-}  // namespace graymesh::control
+}  // namespace graymesh::wire

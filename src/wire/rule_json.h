@@ -11,7 +11,7 @@
 
 #include "config/config.h"
 
-namespace graymesh::control {
+namespace graymesh::wire {
 
 inline constexpr const char* kTrafficLane = "TrafficLane";
 inline constexpr const char* kRoute = "Route";
@@ -33,4 +33,4 @@ std::string FormatDuration(config::Millis d);
 std::vector<config::RuleDocument> RulesFromJson(const std::vector<nlohmann::json>& docs,
                                                 const std::string& source);
 
-}  // namespace graymesh::control
+}  // namespace graymesh::wire

@@ -11,7 +11,7 @@
 #include <string>
 #include <string_view>
 
-namespace graymesh::control {
+namespace graymesh::wire {
 
 // Deepest nesting of arrays and objects accepted; a snapshot needs 6.
 inline constexpr int kMaxJsonDepth = 64;
@@ -27,4 +27,4 @@ nlohmann::json ParseJsonOrThrow(std::string_view text, const std::string& what);
 // arrays and objects named by their type, never printed.
 std::string JsonExcerpt(const nlohmann::json& value);
 
-}  // namespace graymesh::control
+}  // namespace graymesh::wire

@@ -21,9 +21,9 @@
 #include <vector>
 
 #include "config/config.h"
-#include "control/store.h"
+#include "wire/instance_state.h"
 
-namespace graymesh::control {
+namespace graymesh::wire {
 
 struct SnapshotEndpoint {
   config::Endpoint endpoint;
@@ -48,16 +48,14 @@ struct Snapshot {
   int64_t filling_until_ms = 0;
   std::vector<SnapshotService> services;  // by name
   std::vector<config::Lane> lanes;
-  std::vector<NamedRoute> routes;  // in match order (see BuildSnapshot)
+  std::vector<NamedRoute> routes;  // in match order (see SortRoutes)
   std::vector<config::ServicePolicy> policies;
 };
 
-// From the store: registered services with their instances, plus an empty
-// service for every route target without instances (requests get 503, not
-// 404); routes ordered most specific first: exact host, then wildcard host,
-// then any host; within those the longest path prefix; then by name.
-// Throws config::ConfigError if a stored rule no longer parses.
-Snapshot BuildSnapshot(const StoreState& state);
+// Puts routes in match order, most specific first: exact host, then
+// wildcard host, then any host; within those the longest path prefix; then
+// by name.
+void SortRoutes(std::vector<NamedRoute>* routes);
 
 // Every endpoint of `cfg` as ready; routes named route-0, route-1, ...
 Snapshot SnapshotFromConfig(const config::Config& cfg, int64_t version);
@@ -86,4 +84,4 @@ Snapshot MergeForFill(Snapshot fresh, const Snapshot& last_good);
 // unchanged. Throws like SnapshotFromJson.
 void ApplySnapshotJson(const nlohmann::json& j, config::Config* into);
 
-}  // namespace graymesh::control
+}  // namespace graymesh::wire

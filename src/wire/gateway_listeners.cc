@@ -1,8 +1,8 @@
-#include "control/gateway_listeners.h"
+#include "wire/gateway_listeners.h"
 
 #include <algorithm>
 
-namespace graymesh::control {
+namespace graymesh::wire {
 namespace {
 
 bool NameChar(char c) {
@@ -85,4 +85,4 @@ std::vector<std::string> GatewayWarnings(const std::vector<LaneGateway>& lanes,
   return out;
 }
 
-}  // namespace graymesh::control
+}  // namespace graymesh::wire

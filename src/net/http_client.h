@@ -1,5 +1,6 @@
-// Keep-alive HTTP/1.1 GET client to one address (the sidecar's outbound
-// listener), for the sample app's downstream calls. Idle connections are
+// Keep-alive HTTP/1.1 client to one address: the sample app's downstream
+// calls (to its sidecar's outbound listener) and the control-plane client
+// (wire/api_client.h). Not the proxy's data path. Idle connections are
 // pooled and reused; a reused connection that turns out to be closed is
 // retried once on a fresh one, as any keep-alive client must.
 //
@@ -14,7 +15,7 @@
 
 #include "net/http_server.h"
 
-namespace graymesh::app {
+namespace graymesh::net {
 
 class HttpClient {
  public:
@@ -52,4 +53,4 @@ class HttpClient {
   std::vector<std::unique_ptr<Socket>> idle_;
 };
 
-}  // namespace graymesh::app
+}  // namespace graymesh::net

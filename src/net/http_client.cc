@@ -1,4 +1,4 @@
-#include "app/http_client.h"
+#include "net/http_client.h"
 
 #include <fmt/format.h>
 
@@ -7,7 +7,7 @@
 
 #include "http/parser.h"
 
-namespace graymesh::app {
+namespace graymesh::net {
 namespace {
 
 using asio::ip::tcp;
@@ -211,4 +211,4 @@ asio::awaitable<HttpClient::Result> HttpClient::Exchange(Socket& sock, const std
   co_return r;
 }
 
-}  // namespace graymesh::app
+}  // namespace graymesh::net

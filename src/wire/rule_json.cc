@@ -1,4 +1,4 @@
-#include "control/rule_json.h"
+#include "wire/rule_json.h"
 
 #include <fmt/format.h>
 
@@ -8,7 +8,7 @@
 
 #include "config/yaml_limits.h"
 
-namespace graymesh::control {
+namespace graymesh::wire {
 namespace {
 
 using config::StringMatch;
@@ -167,4 +167,4 @@ std::vector<config::RuleDocument> RulesFromJson(const std::vector<json>& docs,
   return out;
 }
 
-}  // namespace graymesh::control
+}  // namespace graymesh::wire

@@ -1,8 +1,8 @@
-#include "control/json_limits.h"
+#include "wire/json_limits.h"
 
 #include <stdexcept>
 
-namespace graymesh::control {
+namespace graymesh::wire {
 namespace {
 
 using nlohmann::json;
@@ -51,4 +51,4 @@ std::string JsonExcerpt(const json& value) {
   return s;
 }
 
-}  // namespace graymesh::control
+}  // namespace graymesh::wire

@@ -16,7 +16,7 @@
 #include <string_view>
 #include <vector>
 
-namespace graymesh::control {
+namespace graymesh::wire {
 
 class GatewayListeners {
  public:
@@ -53,4 +53,4 @@ struct LaneGateway {
 std::vector<std::string> GatewayWarnings(const std::vector<LaneGateway>& lanes,
                                          const std::vector<std::string>& connected);
 
-}  // namespace graymesh::control
+}  // namespace graymesh::wire

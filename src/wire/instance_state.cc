@@ -1,0 +1,32 @@
+#include "wire/instance_state.h"
+
+#include <chrono>
+
+namespace graymesh::wire {
+
+const char* StateName(InstanceState s) {
+  switch (s) {
+    case InstanceState::kStarting:
+      return "starting";
+    case InstanceState::kReady:
+      return "ready";
+    case InstanceState::kDraining:
+      return "draining";
+  }
+  return "ready";
+}
+
+std::optional<InstanceState> ParseState(const std::string& s) {
+  if (s == "starting") return InstanceState::kStarting;
+  if (s == "ready") return InstanceState::kReady;
+  if (s == "draining") return InstanceState::kDraining;
+  return std::nullopt;
+}
+
+int64_t UnixMillis() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace graymesh::wire
