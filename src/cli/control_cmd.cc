@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "cli/client.h"
 #include "wire/api_client.h"
 #include "control/cli_output.h"
 #include "control/control_server.h"
@@ -25,65 +26,6 @@ namespace {
 
 using control::Resource;
 using nlohmann::json;
-
-struct ClientFlags {
-  std::string control = "http://127.0.0.1:15010";
-  std::string token;
-};
-
-void AddClientFlags(CLI::App* cmd, ClientFlags* f) {
-  cmd->add_option("--control", f->control, "Control plane URL")
-      ->envname("GRAYMESH_CONTROL")
-      ->capture_default_str();
-  cmd->add_option("--token", f->token, "Bearer token for writes")->envname("GRAYMESH_TOKEN");
-}
-
-// Ends the command with `code` (CLI11's way to make CLI11_PARSE return it).
-[[noreturn]] void Fail(int code, const std::string& message) {
-  std::fprintf(stderr, "error: %s\n", message.c_str());
-  std::fflush(stderr);
-  throw CLI::RuntimeError(code);
-}
-
-wire::ControlUrl Url(const ClientFlags& f) {
-  try {
-    return wire::ParseControlUrl(f.control);
-  } catch (const std::invalid_argument& e) {
-    Fail(2, fmt::format("--control {}: {}", f.control, e.what()));
-  }
-}
-
-// The call's JSON answer for a 2xx status; otherwise exits 1 with the
-// control plane's reason (or the transport error).
-json Call(const ClientFlags& f, const std::string& method, const std::string& path,
-          const std::string& body = "", const net::HeaderList& headers = {},
-          int* status = nullptr) {
-  wire::ControlUrl url = Url(f);
-  wire::ApiResult r = wire::CallControl(url, f.token, method, path, body, headers);
-  if (r.status == 0) {
-    Fail(1, fmt::format("cannot reach the control plane at {}: {}", url.ToString(), r.error));
-  }
-  json j = json::parse(r.body, nullptr, false);
-  if (status != nullptr) *status = r.status;
-  if (r.status >= 200 && r.status < 300) return j;
-  if (status != nullptr && r.status == 404) return j;
-  std::string reason = j.is_object() && j.contains("error") && j["error"].is_string()
-                           ? j["error"].get<std::string>()
-                           : r.body;
-  Fail(1, fmt::format("{} (HTTP {})", reason, r.status));
-}
-
-std::string Encode(const std::string& s) {
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += fmt::format("%{:02X}", c);
-    }
-  }
-  return out;
-}
 
 std::string ReadInput(const std::string& file) {
   std::stringstream ss;
@@ -133,7 +75,7 @@ void RegisterApply(CLI::App& app) {
   auto flags = std::make_shared<ClientFlags>();
   auto file = std::make_shared<std::string>();
   CLI::App* cmd = app.add_subcommand(
-      "apply", "Apply rule documents (TrafficLane, Route, ServicePolicy): all or nothing");
+      "apply", "Apply rule documents (TrafficLane, Route, ServicePolicy, Canary): all or nothing");
   cmd->add_option("-f,--filename", *file, "YAML file, or - for stdin")->required();
   AddClientFlags(cmd, flags.get());
   cmd->callback([flags, file] {
@@ -190,8 +132,8 @@ void RegisterGet(CLI::App& app) {
   auto name = std::make_shared<std::string>();
   auto output = std::make_shared<std::string>("table");
   CLI::App* cmd = app.add_subcommand(
-      "get", "List services, instances, lanes, routes or policies of the control plane");
-  cmd->add_option("resource", *what, "services | instances | lanes | routes | policies")
+      "get", "List services, instances, lanes, routes, policies or canaries of the control plane");
+  cmd->add_option("resource", *what, "services | instances | lanes | routes | policies | canaries")
       ->required();
   cmd->add_option("name", *name, "One of them (for instances: a service's instances)");
   cmd->add_option("-o,--output", *output, "table | yaml | json")
@@ -201,8 +143,8 @@ void RegisterGet(CLI::App& app) {
   cmd->callback([flags, what, name, output] {
     Resource res = control::ParseResource(*what);
     if (res == Resource::kUnknown) {
-      Fail(2, fmt::format("unknown resource \"{}\" (expected services, instances, lanes, routes "
-                          "or policies)",
+      Fail(2, fmt::format("unknown resource \"{}\" (expected services, instances, lanes, routes, "
+                          "policies or canaries)",
                           *what));
     }
     std::vector<json> items = Fetch(*flags, res, *name);
@@ -225,15 +167,15 @@ void RegisterDelete(CLI::App& app) {
   auto flags = std::make_shared<ClientFlags>();
   auto what = std::make_shared<std::string>();
   auto name = std::make_shared<std::string>();
-  CLI::App* cmd = app.add_subcommand("delete", "Delete a lane, route or policy (or an instance)");
-  cmd->add_option("resource", *what, "lane | route | policy | instance")->required();
+  CLI::App* cmd = app.add_subcommand("delete", "Delete a lane, route, policy or canary (or an instance)");
+  cmd->add_option("resource", *what, "lane | route | policy | canary | instance")->required();
   cmd->add_option("name", *name, "Its name (an instance: its id)")->required();
   AddClientFlags(cmd, flags.get());
   cmd->callback([flags, what, name] {
     Resource res = control::ParseResource(*what);
     if (res == Resource::kUnknown || res == Resource::kServices) {
       Fail(2,
-           fmt::format("cannot delete \"{}\" (expected lane, route, policy or instance)", *what));
+           fmt::format("cannot delete \"{}\" (expected lane, route, policy, canary or instance)", *what));
     }
     int status = 0;
     std::string kind = control::ResourceKind(res);

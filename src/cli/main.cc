@@ -5,6 +5,7 @@
 namespace graymesh::cli {
 void RegisterDataPlane(CLI::App& app);
 void RegisterControl(CLI::App& app);
+void RegisterCanary(CLI::App& app);
 }  // namespace graymesh::cli
 void RegisterSampleApp(CLI::App& app);
 
@@ -18,6 +19,7 @@ int main(int argc, char** argv) {
   app.parse_complete_callback([&] { spdlog::set_level(spdlog::level::from_str(log_level)); });
   graymesh::cli::RegisterDataPlane(app);
   graymesh::cli::RegisterControl(app);
+  graymesh::cli::RegisterCanary(app);
   RegisterSampleApp(app);
   CLI11_PARSE(app, argc, argv);
   return 0;

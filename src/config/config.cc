@@ -154,6 +154,7 @@ class Parser {
   std::string ParseStickyOn(const YAML::Node& n, const std::string& path) const;
 
   ServicePolicy ParsePolicySpec(const YAML::Node& n) const;
+  CanarySpec ParseCanarySpec(const YAML::Node& n) const;
   BaseFallback ParseBaseFallback(const YAML::Node& n, const std::string& path) const;
   uint32_t Percent(const YAML::Node& n, const std::string& path) const;
 
@@ -680,7 +681,7 @@ StringMatch Parser::ParseCondition(const YAML::Node& n, const std::string& path,
 
 std::string Parser::ParseStickyOn(const YAML::Node& n, const std::string& path) const {
   const std::string s = String(n, path);
-  if (s == "client") return s;
+  if (s == "client" || s == "trace") return s;
   const size_t colon = s.find(':');
   if (colon != std::string::npos) {
     const std::string kind = s.substr(0, colon);
@@ -692,7 +693,8 @@ std::string Parser::ParseStickyOn(const YAML::Node& n, const std::string& path) 
       return s;
     }
   }
-  Fail(n, path, "must be header:NAME, cookie:NAME, query:NAME or client, got \"" + s + "\"");
+  Fail(n, path,
+       "must be header:NAME, cookie:NAME, query:NAME, client or trace, got \"" + s + "\"");
 }
 
 Lane Parser::ParseLaneDocument(const YAML::Node& doc, std::set<std::string>& names) const {
@@ -793,14 +795,73 @@ ServicePolicy Parser::ParsePolicySpec(const YAML::Node& n) const {
   return p;
 }
 
+CanarySpec Parser::ParseCanarySpec(const YAML::Node& n) const {
+  CheckMap(n, "spec",
+           {"lane", "steps", "interval", "maxErrorRate", "maxP99", "minRequests", "failureLimit",
+            "stickyOn", "onPromote", "onRollback"});
+  CanarySpec c;
+  if (!n["lane"]) Fail(n, "spec", "missing required key \"lane\"");
+  c.lane = Label(n["lane"], "spec.lane");
+  if (const YAML::Node st = n["steps"]) {
+    const std::vector<YAML::Node> items = List(st, "spec.steps");
+    if (items.empty()) Fail(st, "spec.steps", "must list at least one percentage");
+    if (items.size() > 100) Fail(st, "spec.steps", "at most 100 steps");
+    c.steps.clear();
+    for (size_t i = 0; i < items.size(); ++i) {
+      const std::string path = Index("spec.steps", i);
+      const uint32_t v = static_cast<uint32_t>(Integer(items[i], path, 1, 100));
+      if (!c.steps.empty() && v <= c.steps.back()) {
+        Fail(items[i], path, "steps must increase, got " + std::to_string(v) + " after " +
+                                 std::to_string(c.steps.back()));
+      }
+      c.steps.push_back(v);
+    }
+  }
+  if (n["interval"]) c.interval = Duration(n["interval"], "spec.interval", false);
+  if (const YAML::Node e = n["maxErrorRate"]) {
+    // "1%" or 0.01.
+    std::string v = String(e, "spec.maxErrorRate");
+    double rate = 0;
+    const bool percent = !v.empty() && v.back() == '%';
+    if (percent) v.pop_back();
+    size_t used = 0;
+    try {
+      rate = std::stod(v, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used == 0 || used != v.size()) {
+      Fail(e, "spec.maxErrorRate", "must be a rate like 0.01 or 1%, got \"" + e.Scalar() + "\"");
+    }
+    if (percent) rate /= 100;
+    if (!(rate >= 0 && rate <= 1)) {
+      Fail(e, "spec.maxErrorRate", "must be between 0 and 1 (0% and 100%), got " + e.Scalar());
+    }
+    c.max_error_rate = rate;
+  }
+  if (n["maxP99"]) c.max_p99 = Duration(n["maxP99"], "spec.maxP99", true);
+  if (n["minRequests"]) {
+    c.min_requests =
+        static_cast<uint32_t>(Integer(n["minRequests"], "spec.minRequests", 1, 100'000'000));
+  }
+  if (n["failureLimit"]) {
+    c.failure_limit = static_cast<uint32_t>(Integer(n["failureLimit"], "spec.failureLimit", 1, 100));
+  }
+  if (n["stickyOn"]) c.sticky_on = ParseStickyOn(n["stickyOn"], "spec.stickyOn");
+  if (n["onPromote"]) c.on_promote = String(n["onPromote"], "spec.onPromote");
+  if (n["onRollback"]) c.on_rollback = String(n["onRollback"], "spec.onRollback");
+  return c;
+}
+
 void Parser::ParseRuleDocument(const YAML::Node& doc, RuleDocument& out) const {
   if (!doc.IsMap()) Fail(doc, "a rule document must be a map, got " + Describe(doc));
   out.line = LineOf(doc.Mark());
   if (!doc["kind"]) Fail(doc, "missing required key \"kind\"");
   const std::string kind = String(doc["kind"], "kind");
-  if (kind != "TrafficLane" && kind != "Route" && kind != "ServicePolicy") {
+  if (kind != "TrafficLane" && kind != "Route" && kind != "ServicePolicy" && kind != "Canary") {
     Fail(doc["kind"], "kind",
-         "unsupported kind \"" + kind + "\" (expected TrafficLane, Route or ServicePolicy)");
+         "unsupported kind \"" + kind +
+             "\" (expected TrafficLane, Route, ServicePolicy or Canary)");
   }
   out.kind = kind;
   CheckMap(doc, "", {"kind", "name", "spec"});
@@ -815,6 +876,9 @@ void Parser::ParseRuleDocument(const YAML::Node& doc, RuleDocument& out) const {
     ParseLaneFields(spec, "spec", out.lane);
   } else if (kind == "Route") {
     out.route = ParseRoute(spec, "spec");
+  } else if (kind == "Canary") {
+    out.canary = ParseCanarySpec(spec);
+    out.canary.service = out.name;
   } else {
     out.policy = ParsePolicySpec(spec);
     out.policy.service = out.name;

@@ -124,7 +124,8 @@ struct MatchClause {
   std::vector<StringMatch> source_service;  // 0 or 1: the calling service's name
   std::vector<StringMatch> source_address;  // 0 or 1: client IP ("in" takes CIDRs)
   // Sticky share: hash(key) % 100 < percent, with key from `sticky_on`:
-  // "header:NAME", "cookie:NAME", "query:NAME" or "client" (the client IP).
+  // "header:NAME", "cookie:NAME", "query:NAME", "client" (the client IP) or
+  // "trace" (the W3C trace id, so every hop of a trace decides alike).
   int percent = -1;  // -1 = no percentage condition
   std::string sticky_on = "client";
 };
@@ -229,15 +230,35 @@ Config LoadConfigFile(const std::string& path);
 // Throws ConfigError.
 std::vector<Lane> ParseLaneDocuments(const std::string& yaml_text, const std::string& file);
 
+// ---- Canary releases (Canary rule documents, docs/canary.md) ----
+// The control plane moves the share of `service`'s traffic that `lane` gets
+// through `steps`, judging the lane's live metrics against base's at each.
+struct CanarySpec {
+  std::string service;  // the document's name
+  std::string lane;     // tag of the new version's instances
+  std::vector<uint32_t> steps{5, 10, 25, 50, 100};  // percent, increasing, 1..100
+  Millis interval{30'000};                           // per step, > 0
+  // A check fails when the lane's error rate exceeds base's by more than
+  // this (0..1), or its p99 is over max_p99 (0 = no latency check).
+  double max_error_rate = 0.01;
+  Millis max_p99{500};
+  uint32_t min_requests = 100;  // lane requests in a step before it is judged
+  uint32_t failure_limit = 1;   // failed checks that roll back
+  std::string sticky_on = "trace";  // how the share is kept: as a lane clause's stickyOn
+  std::string on_promote;   // "" = none; an http:// URL is POSTed, anything else run by sh -c
+  std::string on_rollback;  // same
+};
+
 // One rule document of `graymesh apply -f` (docs/control.md): exactly one of
-// lane, route and policy is meaningful, as `kind` says.
+// lane, route, policy and canary is meaningful, as `kind` says.
 struct RuleDocument {
-  std::string kind;  // "TrafficLane", "Route" or "ServicePolicy"
+  std::string kind;  // "TrafficLane", "Route", "ServicePolicy" or "Canary"
   std::string name;
   int line = 0;          // of the document's first key, 1-based
   Lane lane;             // TrafficLane: {name, spec: lanes[] item without name}
   Route route;           // Route: {name, spec: {host, pathPrefix, service}}
   ServicePolicy policy;  // ServicePolicy: {name: SERVICE, spec: {warmup, outlier, ...}}
+  CanarySpec canary;     // Canary: {name: SERVICE, spec: {lane, steps, ...}}
 };
 
 // Parses `---`-separated documents of the kinds above, all or nothing. Empty

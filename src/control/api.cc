@@ -184,6 +184,8 @@ asio::awaitable<net::HttpReply> Api::Handle(const Request& req) {
       }
       if (!get) co_return MethodNotAllowed("GET");
       co_return ListRules(kind);
+    } else if (what == "canaries" && seg.size() <= 4) {
+      co_return Canaries(seg, req);
     } else if (what == "snapshot" && seg.size() == 2) {
       if (!get) co_return MethodNotAllowed("GET");
       co_return co_await Snapshot(req);
@@ -268,7 +270,7 @@ std::shared_ptr<const std::string> Api::SnapshotText() {
 net::HttpReply Api::Metrics() {
   std::map<std::string, int> by_state = {{"starting", 0}, {"ready", 0}, {"draining", 0}};
   for (const Instance& i : store_.ListInstances("")) ++by_state[StateName(i.spec.state)];
-  std::map<std::string, int> by_kind = {{wire::kTrafficLane, 0}, {wire::kRoute, 0}, {wire::kServicePolicy, 0}};
+  std::map<std::string, int> by_kind = {{wire::kTrafficLane, 0}, {wire::kRoute, 0}, {wire::kServicePolicy, 0}, {wire::kCanary, 0}};
   for (const Rule& r : store_.ListRules("")) ++by_kind[r.kind];
   std::string out;
   auto family = [&out](const char* name, const char* type, const char* help) {

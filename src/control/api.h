@@ -21,6 +21,8 @@
 
 namespace graymesh::control {
 
+class CanaryController;
+
 inline constexpr uint64_t kMaxBodyBytes = 1 << 20;
 
 struct ApiOptions {
@@ -48,6 +50,8 @@ class Api {
   asio::awaitable<net::HttpReply> Handle(const net::HttpRequest& req);
 
   ApiCounters& counters() { return counters_; }
+  // Serves /v1/canaries; unset: 404. Must outlive the Api.
+  void SetCanaries(CanaryController* canaries) { canaries_ = canaries; }
 
  private:
   using Reply = net::HttpReply;
@@ -61,6 +65,8 @@ class Api {
   Reply ListInstances(const Request& req);
   Reply GetInstance(const std::string& id);
   Reply ListServices();
+  // api_canary.cc
+  Reply Canaries(const std::vector<std::string>& seg, const Request& req);
   // api_rules.cc
   Reply ApplyRules(const Request& req);
   Reply ListRules(const std::string& kind);
@@ -78,6 +84,7 @@ class Api {
   WatchHub& hub_;
   ApiOptions options_;
   ApiCounters counters_;
+  CanaryController* canaries_ = nullptr;
   wire::GatewayListeners gateways_;  // names sent by watching gateways
   int64_t cached_revision_ = -1;
   std::shared_ptr<const std::string> cached_snapshot_;  // shared by every reply of a revision

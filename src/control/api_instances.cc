@@ -6,11 +6,27 @@
 
 #include "config/config.h"
 #include "control/api.h"
+#include "control/canary.h"
 #include "wire/json_limits.h"
 #include "wire/snapshot_json.h"
 
 namespace graymesh::control {
 namespace {
+
+// The states an instance may give itself; retired and rolled-back are the
+// control plane's (canaries).
+std::optional<InstanceState> SettableState(const std::string& s) {
+  std::optional<InstanceState> st = ParseState(s);
+  if (st == InstanceState::kRetired || st == InstanceState::kRolledBack) return std::nullopt;
+  return st;
+}
+
+// Instances as consumers see them: with the canaries' overrides.
+std::vector<Instance> Overridden(Store& store, std::vector<Instance> instances) {
+  ApplyCanaryOverrides(store.ListRules(kCanaryStatus), &instances);
+  return instances;
+}
+
 
 using nlohmann::json;
 
@@ -94,7 +110,7 @@ std::string ParseSpec(const json& j, InstanceSpec* out) {
     out->weight = uint32_t(*weight);
   }
   if (j.contains("state")) {
-    auto st = j["state"].is_string() ? ParseState(j["state"].get<std::string>()) : std::nullopt;
+    auto st = j["state"].is_string() ? SettableState(j["state"].get<std::string>()) : std::nullopt;
     if (!st) return "state: must be starting, ready or draining, got " + wire::JsonExcerpt(j["state"]);
     out->state = *st;
   }
@@ -150,7 +166,7 @@ net::HttpReply Api::UpdateInstance(const std::string& id, const Request& req) {
     if (key != "state") return ErrorReply(400, "unknown key \"" + key + "\" (expected state)");
   }
   const json& s = (*body)["state"];
-  auto state = s.is_string() ? ParseState(s.get<std::string>()) : std::nullopt;
+  auto state = s.is_string() ? SettableState(s.get<std::string>()) : std::nullopt;
   if (!state) {
     return ErrorReply(400, "state: must be starting, ready or draining, got " + wire::JsonExcerpt(s));
   }
@@ -170,7 +186,8 @@ net::HttpReply Api::Deregister(const std::string& id) {
 net::HttpReply Api::ListInstances(const Request& req) {
   const int64_t revision = store_.Revision();
   json items = json::array();
-  for (const Instance& i : store_.ListInstances(std::string(req.QueryParam("service")))) {
+  for (const Instance& i :
+       Overridden(store_, store_.ListInstances(std::string(req.QueryParam("service"))))) {
     items.push_back(InstanceToJson(i));
   }
   return JsonReply(200, {{"revision", revision}, {"instances", items}});
@@ -179,7 +196,7 @@ net::HttpReply Api::ListInstances(const Request& req) {
 net::HttpReply Api::GetInstance(const std::string& id) {
   std::optional<Instance> inst = store_.GetInstance(id);
   if (!inst) return ErrorReply(404, "unknown instance " + id);
-  return JsonReply(200, InstanceToJson(*inst));
+  return JsonReply(200, InstanceToJson(Overridden(store_, {*inst})[0]));
 }
 
 net::HttpReply Api::ListServices() {
@@ -189,7 +206,7 @@ net::HttpReply Api::ListServices() {
   };
   std::map<std::string, std::map<std::string, Counts>> services;  // service -> lane -> counts
   const int64_t revision = store_.Revision();
-  for (const Instance& i : store_.ListInstances("")) {
+  for (const Instance& i : Overridden(store_, store_.ListInstances(""))) {
     Counts& c = services[i.spec.service][i.spec.lane];
     ++c.instances;
     if (i.spec.state == InstanceState::kReady) ++c.ready;

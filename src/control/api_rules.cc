@@ -3,6 +3,7 @@
 
 #include "config/config.h"
 #include "control/api.h"
+#include "control/canary.h"
 #include "wire/rule_json.h"
 
 namespace graymesh::control {
@@ -27,7 +28,7 @@ std::optional<net::HttpReply> CheckKind(const std::string& kind, std::string* ca
   *canonical = wire::CanonicalKind(kind);
   if (canonical->empty()) {
     return ErrorReply(
-        400, "unknown kind \"" + kind + "\" (expected TrafficLane, Route or ServicePolicy)");
+        400, "unknown kind \"" + kind + "\" (expected TrafficLane, Route, ServicePolicy or Canary)");
   }
   return std::nullopt;
 }
@@ -94,7 +95,9 @@ net::HttpReply Api::ListRules(const std::string& kind) {
   }
   const int64_t revision = store_.Revision();
   json items = json::array();
-  for (const Rule& r : store_.ListRules(canonical)) items.push_back(RuleToJson(r));
+  for (const Rule& r : store_.ListRules(canonical)) {
+    if (r.kind != kCanaryStatus) items.push_back(RuleToJson(r));  // see /v1/canaries
+  }
   return JsonReply(200, {{"revision", revision}, {"rules", items}});
 }
 

@@ -118,6 +118,7 @@ Resource ParseResource(const std::string& word) {
   if (w == "policies" || w == "policy" || w == "servicepolicy" || w == "servicepolicies") {
     return Resource::kPolicies;
   }
+  if (w == "canaries" || w == "canary") return Resource::kCanaries;
   return Resource::kUnknown;
 }
 
@@ -129,6 +130,8 @@ std::string ResourceKind(Resource r) {
       return wire::kRoute;
     case Resource::kPolicies:
       return wire::kServicePolicy;
+    case Resource::kCanaries:
+      return wire::kCanary;
     default:
       return "";
   }
@@ -146,6 +149,8 @@ std::string ResourceName(Resource r) {
       return "routes";
     case Resource::kPolicies:
       return "policies";
+    case Resource::kCanaries:
+      return "canaries";
     default:
       return "";
   }
@@ -218,6 +223,19 @@ Table MakeTable(Resource r, const std::vector<json>& items, int64_t now_ms) {
         const json& spec = Spec(p);
         t.push_back({Str(p, "name"), Warmup(spec), Outlier(spec), Lossless(spec),
                      Str(spec, "fallback", "-")});
+      }
+      break;
+    case Resource::kCanaries:
+      t.push_back({"NAME", "LANE", "STEPS", "INTERVAL", "MAX-ERROR-RATE", "MAX-P99"});
+      for (const json& c : items) {
+        const json& spec = Spec(c);
+        std::string steps;
+        for (const json& st : spec.value("steps", json::array())) {
+          steps += (steps.empty() ? "" : ",") + st.dump();
+        }
+        t.push_back({Str(c, "name"), Str(spec, "lane"), steps, Str(spec, "interval"),
+                     fmt::format("{:g}%", spec.value("maxErrorRate", 0.0) * 100),
+                     Str(spec, "maxP99")});
       }
       break;
     case Resource::kUnknown:

@@ -12,7 +12,7 @@ namespace graymesh::control {
 
 // What `graymesh get` can list, from the user's word ("lanes", "lane",
 // "TrafficLane", "svc", ...). kUnknown for anything else.
-enum class Resource { kUnknown, kServices, kInstances, kLanes, kRoutes, kPolicies };
+enum class Resource { kUnknown, kServices, kInstances, kLanes, kRoutes, kPolicies, kCanaries };
 Resource ParseResource(const std::string& word);
 // The rule kind of a rule resource ("TrafficLane", ...); "" for the others.
 std::string ResourceKind(Resource r);

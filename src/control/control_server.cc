@@ -16,6 +16,7 @@
 
 #include "config/config.h"
 #include "control/api.h"
+#include "control/canary.h"
 #include "control/store.h"
 #include "control/watch_hub.h"
 #include "net/fd_limits.h"
@@ -27,6 +28,7 @@ namespace {
 
 constexpr auto kTuple = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr auto kSweepInterval = std::chrono::seconds(1);
+constexpr auto kCanaryTick = std::chrono::milliseconds(500);
 // Connections still busy after SIGTERM get this long.
 constexpr auto kStopTimeout = std::chrono::seconds(5);
 
@@ -62,6 +64,20 @@ asio::awaitable<void> SweepLeases(Store& store, Api& api, asio::steady_timer& ti
       }
     } catch (const std::exception& e) {
       spdlog::error("lease sweep: {}", e.what());  // tried again next round
+    }
+  }
+}
+
+// Canaries advance on the io thread, like the API that commands them.
+asio::awaitable<void> TickCanaries(CanaryController& canaries, asio::steady_timer& timer) {
+  for (;;) {
+    timer.expires_after(kCanaryTick);
+    auto [ec] = co_await timer.async_wait(kTuple);
+    if (ec) co_return;  // cancelled: stopping
+    try {
+      canaries.Tick(UnixMillis());
+    } catch (const std::exception& e) {
+      spdlog::error("canaries: {}", e.what());  // tried again next tick
     }
   }
 }
@@ -162,6 +178,10 @@ int RunControl(const ControlOptions& o) {
     asio::post(io, [&hub, revision] { hub.Notify(revision); });
   });
   Api api(*store, hub, api_options);
+  // Judged from the proxies' reports (the traffic view); until those exist
+  // a canary waits for traffic at its first step.
+  CanaryController canaries(*store, CanaryTrafficSource{});
+  api.SetCanaries(&canaries);
   // Before the port opens: a signal from then on is queued, not fatal.
   asio::signal_set signals(io, SIGINT, SIGTERM);
   std::unique_ptr<net::HttpServer> server;
@@ -176,6 +196,8 @@ int RunControl(const ControlOptions& o) {
   server->Start();
   asio::steady_timer sweep_timer(io);
   asio::co_spawn(io, SweepLeases(*store, api, sweep_timer), asio::detached);
+  asio::steady_timer canary_timer(io);
+  asio::co_spawn(io, TickCanaries(canaries, canary_timer), asio::detached);
 
   signals.async_wait([&](std::error_code ec, int sig) {
     if (ec) return;
@@ -183,6 +205,7 @@ int RunControl(const ControlOptions& o) {
     server->Shutdown();
     hub.Shutdown();  // waiting watchers answer now, with connection: close
     sweep_timer.cancel();
+    canary_timer.cancel();
     signals.async_wait([&](std::error_code ec2, int) {
       if (!ec2) io.stop();  // a second signal: stop now
     });

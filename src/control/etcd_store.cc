@@ -505,6 +505,11 @@ std::vector<Instance> EtcdStore::ListInstances(const std::string& service) {
 }
 
 std::vector<RuleChange> EtcdStore::ApplyRules(const std::vector<Rule>& rules) {
+  return *ApplyRulesIf(rules, {});
+}
+
+std::optional<std::vector<RuleChange>> EtcdStore::ApplyRulesIf(const std::vector<Rule>& rules,
+                                                               const RuleGuard& guard) {
   std::lock_guard wl(write_mu_);
   for (int attempt = 0; attempt < 10; ++attempt) {
     json r = Range(kRules, true);
@@ -515,6 +520,20 @@ std::vector<RuleChange> EtcdStore::ApplyRules(const std::vector<Rule>& rules) {
     }
     std::vector<RuleChange> changes;
     json compare = json::array(), success = json::array();
+    if (!guard.kind.empty()) {
+      const std::string key = RuleKey(guard.kind, guard.name);
+      auto g = existing.find(key);
+      if ((g == existing.end() ? 0 : g->second.second) != guard.revision) return std::nullopt;
+      compare.push_back(guard.revision == 0
+                            ? json{{"key", B64(key)},
+                                   {"target", "CREATE"},
+                                   {"result", "EQUAL"},
+                                   {"create_revision", "0"}}
+                            : json{{"key", B64(key)},
+                                   {"target", "MOD"},
+                                   {"result", "EQUAL"},
+                                   {"mod_revision", std::to_string(guard.revision)}});
+    }
     const int64_t now = UnixMillis();
     for (const Rule& rule : rules) {
       const std::string key = RuleKey(rule.kind, rule.name);

@@ -53,6 +53,8 @@ class EtcdStore : public Store {
   std::vector<Instance> ListInstances(const std::string& service) override;
 
   std::vector<RuleChange> ApplyRules(const std::vector<Rule>& rules) override;
+  std::optional<std::vector<RuleChange>> ApplyRulesIf(const std::vector<Rule>& rules,
+                                                      const RuleGuard& guard) override;
   bool DeleteRule(const std::string& kind, const std::string& name) override;
   std::optional<Rule> GetRule(const std::string& kind, const std::string& name) override;
   std::vector<Rule> ListRules(const std::string& kind) override;

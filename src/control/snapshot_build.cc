@@ -5,6 +5,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "control/canary.h"
 #include "wire/rule_json.h"
 
 namespace graymesh::control {
@@ -16,7 +17,9 @@ wire::Snapshot BuildSnapshot(const StoreState& state) {
   Snapshot snap;
   snap.version = state.revision;
   std::map<std::string, SnapshotService> services;
-  for (const Instance& inst : state.instances) {
+  std::vector<Instance> instances = state.instances;
+  ApplyCanaryOverrides(state.rules, &instances);
+  for (const Instance& inst : instances) {
     SnapshotEndpoint ep;
     try {
       ep.endpoint.address = config::ParseHostPort(inst.spec.address);
@@ -37,6 +40,9 @@ wire::Snapshot BuildSnapshot(const StoreState& state) {
   }
   std::vector<json> docs;
   for (const Rule& r : state.rules) {
+    // Canaries are the control plane's own business: proxies see their
+    // effect (the canary lane, the overrides above), not the documents.
+    if (r.kind == wire::kCanary || r.kind == kCanaryStatus) continue;
     docs.push_back({{"kind", r.kind}, {"name", r.name}, {"spec", json::parse(r.spec_json)}});
   }
   for (config::RuleDocument& d : RulesFromJson(docs, "store")) {

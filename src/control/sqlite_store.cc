@@ -308,11 +308,20 @@ std::vector<Rule> SqliteStore::SelectRules(const std::string& where, const std::
 }
 
 std::vector<RuleChange> SqliteStore::ApplyRules(const std::vector<Rule>& rules) {
+  return *ApplyRulesIf(rules, {});
+}
+
+std::optional<std::vector<RuleChange>> SqliteStore::ApplyRulesIf(const std::vector<Rule>& rules,
+                                                                 const RuleGuard& guard) {
   std::vector<RuleChange> changes;
   int64_t changed = 0;
   {
     std::lock_guard lock(mu_);
     sqlite::Transaction tx(db_);
+    if (!guard.kind.empty()) {
+      std::vector<Rule> g = SelectRules("WHERE kind = ? AND name = ?", guard.kind, guard.name);
+      if ((g.empty() ? 0 : g[0].revision) != guard.revision) return std::nullopt;
+    }
     const int64_t next = revision_ + 1;
     const int64_t now = UnixMillis();
     for (const Rule& r : rules) {

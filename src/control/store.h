@@ -71,6 +71,13 @@ struct RegisterResult {
 
 enum class RuleChange { kCreated, kUpdated, kUnchanged };
 
+// A compare-and-set condition on one rule: its store revision (0 = absent).
+struct RuleGuard {
+  std::string kind;
+  std::string name;
+  int64_t revision = 0;
+};
+
 class Store {
  public:
   using Millis = std::chrono::milliseconds;
@@ -116,6 +123,11 @@ class Store {
   // Stores every rule in one transaction: all or none. The revision moves
   // once, and only if some rule changed. Returns what happened to each.
   virtual std::vector<RuleChange> ApplyRules(const std::vector<Rule>& rules) = 0;
+  // The same, only while the rule `guard` names is still at `guard.revision`
+  // (0: still absent). nullopt, and nothing written, when it moved: another
+  // writer (a second control-plane replica) got there first.
+  virtual std::optional<std::vector<RuleChange>> ApplyRulesIf(const std::vector<Rule>& rules,
+                                                              const RuleGuard& guard) = 0;
   virtual bool DeleteRule(const std::string& kind, const std::string& name) = 0;
   virtual std::optional<Rule> GetRule(const std::string& kind, const std::string& name) = 0;
   virtual std::vector<Rule> ListRules(const std::string& kind) = 0;  // "" = all

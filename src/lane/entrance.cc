@@ -174,7 +174,9 @@ Clause CompileClause(const config::Lane& lane, const config::MatchClause& mc, Ke
 
   if (mc.percent > 100) Invalid(lane, "percent must be 0..100");
   c.percent = mc.percent;
-  if (c.percent >= 0 && mc.sticky_on != "client") {
+  if (c.percent >= 0 && mc.sticky_on == "trace") {
+    c.sticky = Source::kTrace;
+  } else if (c.percent >= 0 && mc.sticky_on != "client") {
     const size_t colon = mc.sticky_on.find(':');
     const std::string kind = mc.sticky_on.substr(0, colon);
     const std::string name = colon == std::string::npos ? "" : mc.sticky_on.substr(colon + 1);
@@ -224,6 +226,9 @@ class Context {
       case Source::kSourceAddress:
       case Source::kClient:
         *out = rq_.client_address;
+        break;
+      case Source::kTrace:
+        *out = rq_.trace_id;
         break;
     }
     return !out->empty();

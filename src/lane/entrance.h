@@ -25,6 +25,7 @@ struct RequestView {
   std::string_view query;           // after '?', without it
   std::string_view client_address;  // IP text
   std::string_view source_service;  // from x-graymesh-source (set by sidecars)
+  std::string_view trace_id;        // of the traceparent (32 hex), "" when none
   // Headers as (name, value) views; names compared case-insensitively.
   std::span<const std::pair<std::string_view, std::string_view>> headers;
   // Baggage members `baggage:` conditions and carried values read: first

@@ -24,6 +24,7 @@ enum class Source : uint8_t {
   kSourceService,
   kSourceAddress,
   kClient,  // sticky key only: the client address text
+  kTrace,   // sticky key only: the W3C trace id (RequestView::trace_id)
 };
 
 class KeyTable {

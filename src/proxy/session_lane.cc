@@ -57,6 +57,13 @@ void Session::DecideLane(Request& rq) {
     }
   }
 
+  // A share kept by trace id needs one before the lane is chosen.
+  if (trace.empty() && snap.StickyOnTrace()) {
+    traceparent_ = worker_.NewTraceparent();
+    rq.traceparent = traceparent_;
+    rq.made_traceparent = true;
+  }
+
   // Carried values: this hop's own header/cookie/query values of the keys
   // the rules read, then those that came with the request.
   carried_.clear();
@@ -77,7 +84,7 @@ void Session::DecideLane(Request& rq) {
 
   // Every place that dyes a request (or gives it values to carry) makes sure
   // the chain can keep them through apps that forward only traceparent.
-  std::string_view tp_trace = trace;
+  std::string_view tp_trace = lane::TraceIdFromTraceparent(rq.traceparent);
   if (tp_trace.empty() && (!rq.lane.empty() || !carried_.empty())) {
     traceparent_ = worker_.NewTraceparent();
     rq.traceparent = traceparent_;
@@ -146,6 +153,7 @@ lane::RequestView Session::MakeView(const Request& rq) {
   v.path = rq.target.substr(0, q);
   v.query = q == std::string_view::npos ? std::string_view() : rq.target.substr(q + 1);
   v.client_address = client_ip_;
+  v.trace_id = lane::TraceIdFromTraceparent(rq.traceparent);
   v.headers = {view_headers_.data(), n};
   v.baggage = rq.baggage;
   // The caller: this node itself on the outbound side, else what the

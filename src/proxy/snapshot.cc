@@ -63,6 +63,11 @@ std::shared_ptr<const Snapshot> Snapshot::Compile(std::shared_ptr<const config::
   }
   if (!cfg->node.lane.empty()) lane::LaneIds::Intern(cfg->node.lane);
   snap->carried_ = lane::CarriedKeys::Compile(cfg->lanes);
+  for (const config::Lane& l : cfg->lanes) {
+    for (const config::MatchClause& c : l.match) {
+      snap->sticky_on_trace_ = snap->sticky_on_trace_ || (c.percent >= 0 && c.sticky_on == "trace");
+    }
+  }
   snap->config_ = std::move(cfg);
   return snap;
 }

@@ -73,6 +73,10 @@ class Snapshot {
   // The request keys this snapshot's service-scoped rules read, which every
   // hop carries on in baggage (lane/carried.h). Never null.
   const lane::CarriedKeys& Carried() const { return *carried_; }
+  // Some lane keeps its share by trace id (`stickyOn: trace`, canaries): a
+  // request without a traceparent gets one before its lane is chosen, so
+  // every later hop of the trace decides alike.
+  bool StickyOnTrace() const { return sticky_on_trace_; }
 
  private:
   uint64_t version_ = 0;
@@ -85,6 +89,7 @@ class Snapshot {
   std::vector<std::shared_ptr<const lane::EntranceRules>> service_rules_;
   std::shared_ptr<const lane::EntranceRules> inbound_rules_;
   std::shared_ptr<const lane::CarriedKeys> carried_;
+  bool sticky_on_trace_ = false;
 };
 
 }  // namespace graymesh::proxy

@@ -12,6 +12,10 @@ const char* StateName(InstanceState s) {
       return "ready";
     case InstanceState::kDraining:
       return "draining";
+    case InstanceState::kRetired:
+      return "retired";
+    case InstanceState::kRolledBack:
+      return "rolled-back";
   }
   return "ready";
 }
@@ -20,6 +24,8 @@ std::optional<InstanceState> ParseState(const std::string& s) {
   if (s == "starting") return InstanceState::kStarting;
   if (s == "ready") return InstanceState::kReady;
   if (s == "draining") return InstanceState::kDraining;
+  if (s == "retired") return InstanceState::kRetired;
+  if (s == "rolled-back") return InstanceState::kRolledBack;
   return std::nullopt;
 }
 

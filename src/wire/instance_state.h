@@ -8,10 +8,14 @@
 
 namespace graymesh::wire {
 
-enum class InstanceState { kStarting, kReady, kDraining };
+// kRetired and kRolledBack are set by the control plane only (a canary
+// promoted or rolled back, docs/canary.md); like starting and draining
+// instances they take no traffic.
+enum class InstanceState { kStarting, kReady, kDraining, kRetired, kRolledBack };
 
 const char* StateName(InstanceState s);
-// "starting", "ready", "draining"; nullopt for anything else.
+// "starting", "ready", "draining", "retired", "rolled-back"; nullopt for
+// anything else.
 std::optional<InstanceState> ParseState(const std::string& s);
 
 // Unix time in milliseconds (system clock).

@@ -68,7 +68,7 @@ const char* FallbackName(config::Fallback f) {
 }  // namespace
 
 std::string CanonicalKind(const std::string& kind) {
-  for (const char* k : {kTrafficLane, kRoute, kServicePolicy}) {
+  for (const char* k : {kTrafficLane, kRoute, kServicePolicy, kCanary}) {
     if (kind.size() != std::string_view(k).size()) continue;
     bool same = true;
     for (size_t i = 0; i < kind.size(); ++i) {
@@ -133,9 +133,24 @@ json PolicySpecToJson(const config::ServicePolicy& p) {
   return out;
 }
 
+json CanarySpecToJson(const config::CanarySpec& c) {
+  json out = {{"lane", c.lane},
+              {"steps", c.steps},
+              {"interval", FormatDuration(c.interval)},
+              {"maxErrorRate", c.max_error_rate},
+              {"maxP99", FormatDuration(c.max_p99)},
+              {"minRequests", c.min_requests},
+              {"failureLimit", c.failure_limit},
+              {"stickyOn", c.sticky_on}};
+  if (!c.on_promote.empty()) out["onPromote"] = c.on_promote;
+  if (!c.on_rollback.empty()) out["onRollback"] = c.on_rollback;
+  return out;
+}
+
 json RuleSpecToJson(const config::RuleDocument& doc) {
   if (doc.kind == kTrafficLane) return LaneSpecToJson(doc.lane);
   if (doc.kind == kRoute) return RouteSpecToJson(doc.route);
+  if (doc.kind == kCanary) return CanarySpecToJson(doc.canary);
   return PolicySpecToJson(doc.policy);
 }
 

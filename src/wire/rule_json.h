@@ -16,13 +16,16 @@ namespace graymesh::wire {
 inline constexpr const char* kTrafficLane = "TrafficLane";
 inline constexpr const char* kRoute = "Route";
 inline constexpr const char* kServicePolicy = "ServicePolicy";
+inline constexpr const char* kCanary = "Canary";
 
-// "TrafficLane", "Route" or "ServicePolicy" for any case of those; "" else.
+// "TrafficLane", "Route", "ServicePolicy" or "Canary" for any case of those;
+// "" else.
 std::string CanonicalKind(const std::string& kind);
 
 nlohmann::json LaneSpecToJson(const config::Lane& lane);  // without name
 nlohmann::json RouteSpecToJson(const config::Route& route);
 nlohmann::json PolicySpecToJson(const config::ServicePolicy& policy);  // without name
+nlohmann::json CanarySpecToJson(const config::CanarySpec& canary);      // without name
 nlohmann::json RuleSpecToJson(const config::RuleDocument& doc);
 
 // "120s", "1500ms": the form ParseDuration reads back exactly.
