@@ -3,6 +3,7 @@
 // the sticky key never enters the lane.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <string>
 
 #include "lane/entrance.h"
@@ -46,6 +47,29 @@ TEST(StickyPercent, TenPercentOfUsersAndStable) {
     EXPECT_EQ(first, StickyBucket(id) < 10) << id;
   }
   EXPECT_NEAR(in, kUsers / 10, kUsers * 15 / 1000) << in;  // 10% +- 1.5%
+}
+
+// Canaries keep their share by trace id: every hop of one trace (other
+// client, path, headers) decides alike, and untraced requests stay base.
+TEST(StickyPercent, TraceIdSharesAndEveryHopOfATraceAgrees) {
+  const auto rules = Share(25, "trace");
+  int in = 0;
+  char id[33];
+  for (int i = 0; i < 10'000; ++i) {
+    std::snprintf(id, sizeof id, "%016x%016x", i * 2654435761u, i);
+    TestRequest t;
+    t.trace_id = id;
+    const bool first = rules->Match(t.View()) == "gray";
+    in += first;
+    EXPECT_EQ(first, StickyBucket(id) < 25) << id;
+    t.client = "10.7.7.7";
+    t.path = "/next-hop";
+    t.headers = {{"x-user-id", "someone"}};
+    EXPECT_EQ(rules->Match(t.View()) == "gray", first) << id;
+  }
+  EXPECT_NEAR(in, 2500, 200);
+  TestRequest untraced;
+  EXPECT_EQ(rules->Match(untraced.View()), "");
 }
 
 TEST(StickyPercent, NumericIdsShareToo) {

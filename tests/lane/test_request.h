@@ -15,6 +15,7 @@ struct TestRequest {
   std::string_view query;
   std::string_view client = "10.1.2.3";
   std::string_view source;
+  std::string_view trace_id;
   std::vector<std::pair<std::string_view, std::string_view>> headers;
   std::string_view carried;
   std::string_view baggage;
@@ -26,6 +27,7 @@ struct TestRequest {
     rq.query = query;
     rq.client_address = client;
     rq.source_service = source;
+    rq.trace_id = trace_id;
     rq.headers = headers;
     rq.carried = carried;
     rq.baggage = baggage;
