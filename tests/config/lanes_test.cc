@@ -245,7 +245,7 @@ TEST(LaneReject, Clauses) {
               "lanes[0].entrance.match[0].stickyOn: only valid together with percent");
   ExpectError(WithClause("        - percent: 5\n          stickyOn: body:uid\n"), 7,
               "lanes[0].entrance.match[0].stickyOn: must be header:NAME, cookie:NAME, "
-              "query:NAME or client, got \"body:uid\"");
+              "query:NAME, client or trace, got \"body:uid\"");
   ExpectError(WithClause("        - percent: 5\n          stickyOn: \"header:\"\n"), 7,
               "stickyOn: must be header:NAME");
   ExpectError(WithClause("        - headers: [x-env]\n"), 6,
