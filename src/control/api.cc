@@ -69,6 +69,7 @@ const char* kIndex =
     "POST /v1/apply (YAML)              GET /v1/rules[?kind=K]\n"
     "GET|DELETE /v1/rules/KIND/NAME\n"
     "GET  /v1/snapshot?version=N&wait=SECONDS[&store=ID][&gateway=L1,L2]\n"
+    "GET  /v1/events[?since=UNIX_MS][&limit=N]\n"
     "GET  /metrics   GET /healthz\n";
 
 }  // namespace
@@ -183,6 +184,9 @@ asio::awaitable<net::HttpReply> Api::Handle(const Request& req) {
       }
       if (!get) co_return MethodNotAllowed("GET");
       co_return ListRules(kind);
+    } else if (what == "events" && seg.size() == 2) {
+      if (!get) co_return MethodNotAllowed("GET");
+      co_return ListEvents(req);
     } else if (what == "snapshot" && seg.size() == 2) {
       if (!get) co_return MethodNotAllowed("GET");
       co_return co_await Snapshot(req);

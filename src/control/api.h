@@ -11,9 +11,14 @@
 #include <chrono>
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <map>
 #include <memory>
+#include <optional>
+#include <vector>
 #include <string>
 
+#include "config/config.h"
+#include "control/events.h"
 #include "control/gateway_listeners.h"
 #include "control/store.h"
 #include "control/watch_hub.h"
@@ -48,6 +53,13 @@ class Api {
   asio::awaitable<net::HttpReply> Handle(const net::HttpRequest& req);
 
   ApiCounters& counters() { return counters_; }
+  // Release events recorded by the API's own writes and the lease sweep;
+  // other parts of the control plane record theirs here too.
+  EventLog& events() { return events_; }
+  // Records an `expired` event for each instance whose lease ran out (the
+  // store has already removed them; their service and lane are the ones
+  // this process last saw).
+  void LeasesExpired(const std::vector<std::string>& ids);
 
  private:
   using Reply = net::HttpReply;
@@ -61,11 +73,17 @@ class Api {
   Reply ListInstances(const Request& req);
   Reply GetInstance(const std::string& id);
   Reply ListServices();
+  // Events for an instance going from `before` (nullopt = unknown) to `after`.
+  void RecordInstanceChange(const std::optional<Instance>& before, const Instance& after);
+  void RecordInstance(const char* kind, const Instance& inst, std::string detail);
   // api_rules.cc
   Reply ApplyRules(const Request& req);
   Reply ListRules(const std::string& kind);
   Reply GetRule(const std::string& kind, const std::string& name);
   Reply DeleteRule(const std::string& kind, const std::string& name);
+  void RecordRule(const char* kind, const config::RuleDocument& doc, const char* change);
+  // api_events.cc
+  Reply ListEvents(const Request& req);
   // api.cc
   asio::awaitable<Reply> Snapshot(const Request& req);
   Reply Metrics();
@@ -78,6 +96,10 @@ class Api {
   WatchHub& hub_;
   ApiOptions options_;
   ApiCounters counters_;
+  EventLog events_;
+  // Service and lane of every instance this process registered or listed,
+  // by id: an expired instance is gone from the store when the sweep says so.
+  std::map<std::string, std::pair<std::string, std::string>> known_instances_;
   GatewayListeners gateways_;  // names sent by watching gateways
   int64_t cached_revision_ = -1;
   std::shared_ptr<const std::string> cached_snapshot_;  // shared by every reply of a revision

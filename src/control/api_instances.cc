@@ -126,8 +126,16 @@ net::HttpReply Api::Register(const Request& req) {
   if (!body) return ErrorReply(400, error);
   InstanceSpec spec;
   if (error = ParseSpec(*body, &spec); !error.empty()) return ErrorReply(400, error);
+  // What it was before, for the events (an unknown id is a new registration).
+  std::optional<Instance> before = store_.GetInstance(InstanceId(spec.service, spec.address));
   RegisterResult r = store_.Register(spec, options_.lease_ttl);
   ++counters_.registrations;
+  if (r.created) {
+    before.reset();
+  } else if (!before) {
+    before = Instance{.id = r.id, .spec = spec};  // changed meanwhile: nothing to say
+  }
+  RecordInstanceChange(before, Instance{.id = r.id, .spec = spec});
   if (r.created) {
     spdlog::info("registered {} ({} {} lane '{}' {})", r.id, spec.service, spec.address, spec.lane,
                  StateName(spec.state));
@@ -154,15 +162,21 @@ net::HttpReply Api::UpdateInstance(const std::string& id, const Request& req) {
   if (!state) {
     return ErrorReply(400, "state: must be starting, ready or draining, got " + JsonExcerpt(s));
   }
+  std::optional<Instance> before = store_.GetInstance(id);
   std::optional<Instance> inst = store_.SetState(id, *state, options_.lease_ttl);
   if (!inst) return ErrorReply(404, "unknown instance " + id);
+  RecordInstanceChange(before.value_or(*inst), *inst);
   spdlog::info("instance {} is {}", id, StateName(*state));
   return JsonReply(200, InstanceToJson(*inst));
 }
 
 net::HttpReply Api::Deregister(const std::string& id) {
+  std::optional<Instance> before = store_.GetInstance(id);
   if (!store_.Deregister(id)) return ErrorReply(404, "unknown instance " + id);
   ++counters_.deregistrations;
+  known_instances_.erase(id);
+  RecordInstance("deregistered", before.value_or(Instance{.id = id}),
+                 before ? before->spec.address : "");
   spdlog::info("deregistered {}", id);
   return JsonReply(200, {{"id", id}, {"deleted", true}, {"revision", store_.Revision()}});
 }
@@ -171,6 +185,7 @@ net::HttpReply Api::ListInstances(const Request& req) {
   const int64_t revision = store_.Revision();
   json items = json::array();
   for (const Instance& i : store_.ListInstances(std::string(req.QueryParam("service")))) {
+    known_instances_[i.id] = {i.spec.service, i.spec.lane};  // registered on another replica
     items.push_back(InstanceToJson(i));
   }
   return JsonReply(200, {{"revision", revision}, {"instances", items}});

@@ -34,6 +34,18 @@ std::optional<net::HttpReply> CheckKind(const std::string& kind, std::string* ca
 
 }  // namespace
 
+void Api::RecordRule(const char* kind, const config::RuleDocument& d, const char* change) {
+  // The service a rule is about, where it names one; the lane it dyes into.
+  std::string service = d.kind == kServicePolicy ? d.name
+                        : d.kind == kRoute       ? d.route.service
+                                                 : d.lane.service;
+  std::string lane = d.kind == kTrafficLane ? d.lane.tag : "";
+  events_.Record(Event{.kind = kind,
+                       .service = std::move(service),
+                       .lane = std::move(lane),
+                       .detail = d.kind + " " + d.name + " " + change});
+}
+
 json RuleToJson(const Rule& r) {
   json spec = json::parse(r.spec_json, nullptr, false);
   return {{"kind", r.kind},
@@ -71,6 +83,7 @@ net::HttpReply Api::ApplyRules(const Request& req) {
         {{"kind", rules[i].kind}, {"name", rules[i].name}, {"result", ChangeName(changes[i])}});
     if (changes[i] != RuleChange::kUnchanged) {
       spdlog::info("{} {} {}", rules[i].kind, rules[i].name, ChangeName(changes[i]));
+      RecordRule("rule-applied", docs[i], ChangeName(changes[i]));
     }
   }
   // Rules that name a gateway listener no connected gateway has dye nothing:
@@ -113,6 +126,9 @@ net::HttpReply Api::DeleteRule(const std::string& kind, const std::string& name)
     return ErrorReply(404, canonical + " \"" + name + "\" not found");
   }
   spdlog::info("{} {} deleted", canonical, name);
+  events_.Record(Event{.kind = "rule-deleted",
+                       .service = canonical == kServicePolicy ? name : "",
+                       .detail = canonical + " " + name + " deleted"});
   return JsonReply(
       200,
       {{"kind", canonical}, {"name", name}, {"deleted", true}, {"revision", store_.Revision()}});
