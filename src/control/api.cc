@@ -70,7 +70,8 @@ const char* kIndex =
     "GET|DELETE /v1/rules/KIND/NAME\n"
     "GET  /v1/snapshot?version=N&wait=SECONDS[&store=ID][&gateway=L1,L2]\n"
     "GET  /v1/events[?since=UNIX_MS][&limit=N]\n"
-    "GET  /metrics   GET /healthz\n";
+    "GET  /metrics   GET /healthz\n"
+    "GET  / in a browser: the web console\n";
 
 }  // namespace
 
@@ -135,6 +136,7 @@ asio::awaitable<net::HttpReply> Api::Handle(const Request& req) {
   try {
     if (seg.empty()) {
       if (!get) co_return MethodNotAllowed("GET");
+      if (WantsHtml(req)) co_return ConsoleFile("/index.html");  // a browser: the console
       Reply r;
       r.content_type = "text/plain";
       r.body = kIndex;
@@ -150,6 +152,10 @@ asio::awaitable<net::HttpReply> Api::Handle(const Request& req) {
     if (seg.size() == 1 && seg[0] == "metrics") {
       if (!get) co_return MethodNotAllowed("GET");
       co_return Metrics();
+    }
+    if (seg.size() == 2 && seg[0] == "console") {
+      if (!get) co_return MethodNotAllowed("GET");
+      co_return ConsoleFile("/" + seg[1]);
     }
     if (seg.size() < 2 || seg[0] != "v1") co_return ErrorReply(404, "no such path: " + req.path);
     const std::string& what = seg[1];

@@ -97,8 +97,10 @@ class Api {
   ApiOptions options_;
   ApiCounters counters_;
   EventLog events_;
-  // Service and lane of every instance this process registered or listed,
-  // by id: an expired instance is gone from the store when the sweep says so.
+  // Service and lane of every instance this process saw register, by id: an
+  // expired instance is gone from the store when the sweep says so, and the
+  // first registration seen after a restart is an event even when the store
+  // knew the instance.
   std::map<std::string, std::pair<std::string, std::string>> known_instances_;
   GatewayListeners gateways_;  // names sent by watching gateways
   int64_t cached_revision_ = -1;
@@ -111,6 +113,10 @@ net::HttpReply JsonReply(int status, const nlohmann::json& body);
 net::HttpReply ErrorReply(int status, const std::string& reason);
 nlohmann::json InstanceToJson(const Instance& inst);
 nlohmann::json RuleToJson(const Rule& rule);
+// api_console.cc: whether the client is a browser (Accept: text/html), and
+// a console file by its path below /console ("/app.js").
+bool WantsHtml(const net::HttpRequest& req);
+net::HttpReply ConsoleFile(std::string_view path);
 // Kubernetes label value rules: names go into URLs, headers and metrics.
 bool IsLabelValue(const std::string& s);
 

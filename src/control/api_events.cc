@@ -54,13 +54,17 @@ void Api::RecordInstance(const char* kind, const Instance& inst, std::string det
 }
 
 void Api::RecordInstanceChange(const std::optional<Instance>& before, const Instance& after) {
+  // An instance this process has not seen yet is a registration for the log
+  // even when the store knew it (this control plane restarted on its store).
+  const bool first_seen = known_instances_.emplace(after.id, std::pair{after.spec.service,
+                                                                       after.spec.lane}).second;
   known_instances_[after.id] = {after.spec.service, after.spec.lane};
-  if (!before) {
+  if (!before || first_seen) {
     RecordInstance("registered", after,
-                   fmt::format("{} weight {} {}", after.spec.address, after.spec.weight,
-                               StateName(after.spec.state)));
+                   fmt::format("{} weight {} {}{}", after.spec.address, after.spec.weight,
+                               StateName(after.spec.state), before ? " (known to the store)" : ""));
   }
-  const bool changed = !before || before->spec.state != after.spec.state;
+  const bool changed = !before || first_seen || before->spec.state != after.spec.state;
   if (changed && after.spec.state == InstanceState::kReady) {
     RecordInstance("ready", after, after.spec.address);
   } else if (changed && after.spec.state == InstanceState::kDraining) {

@@ -185,7 +185,6 @@ net::HttpReply Api::ListInstances(const Request& req) {
   const int64_t revision = store_.Revision();
   json items = json::array();
   for (const Instance& i : store_.ListInstances(std::string(req.QueryParam("service")))) {
-    known_instances_[i.id] = {i.spec.service, i.spec.lane};  // registered on another replica
     items.push_back(InstanceToJson(i));
   }
   return JsonReply(200, {{"revision", revision}, {"instances", items}});

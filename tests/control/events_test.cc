@@ -70,6 +70,22 @@ TEST(ControlEvents, RegistrationReadinessDrainAndDeregistration) {
   EXPECT_EQ(more[0]["lane"], "") << "base";
 }
 
+TEST(ControlEvents, AControlPlaneRestartedOnItsStoreRecordsWhoComesBack) {
+  ControlPlane cp = ControlPlane::Start();
+  ASSERT_EQ(RegisterInstance(cp, "order", "127.0.0.1:9002").status, 201);
+  ASSERT_EQ(cp.proc->Stop(), 0);
+  cp.Restart();  // the instance is still in the file; the log starts empty
+  ASSERT_TRUE(Events(cp).empty());
+  ASSERT_EQ(RegisterInstance(cp, "order", "127.0.0.1:9002").status, 200);
+  const json events = Events(cp);
+  ASSERT_EQ(events.size(), 2u) << events;
+  EXPECT_EQ(Kinds(events), (std::vector<std::string>{"registered", "ready"})) << events;
+  EXPECT_NE(events[0]["detail"].get<std::string>().find("known to the store"), std::string::npos)
+      << events[0];
+  ASSERT_EQ(RegisterInstance(cp, "order", "127.0.0.1:9002").status, 200);
+  EXPECT_EQ(Events(cp).size(), 2u) << "seen once, then only changes";
+}
+
 TEST(ControlEvents, LeaseExpiryNamesTheServiceItRemoved) {
   ControlPlane cp = ControlPlane::Start({"--lease-ttl", "1s"});
   ASSERT_EQ(RegisterInstance(cp, "data", "127.0.0.1:9003", {{"lane", "gray"}}).status, 201);
