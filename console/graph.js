@@ -41,6 +41,12 @@ export function drawGraph(svg, nodes, edges, laneColor) {
     return;
   }
   const depth = depths(nodes, edges);
+  // Services no edge names yet stand in a column of their own, right of the rest.
+  const linked = new Set(edges.flatMap((e) => [e.source, e.destination]));
+  if (linked.size > 0) {
+    const last = Math.max(...nodes.filter((n) => linked.has(n.name)).map((n) => depth.get(n.name)));
+    for (const n of nodes) if (!linked.has(n.name)) depth.set(n.name, last + 1);
+  }
   const columns = [];
   for (const n of nodes) (columns[depth.get(n.name)] ??= []).push(n);
   const pos = new Map();
