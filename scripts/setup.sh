@@ -46,5 +46,8 @@ if ! cmp -s tests/console/package-lock.json "$NODE_DIR/package-lock.json" ||
   echo "setup: npm ci playwright-core into $NODE_DIR"
   mkdir -p "$NODE_DIR"
   cp tests/console/package.json tests/console/package-lock.json "$NODE_DIR/"
-  (cd "$NODE_DIR" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  # Only the browser test needs it: without the npm registry the rest
+  # (build, demo) still works, and that test says what is missing.
+  (cd "$NODE_DIR" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) ||
+    echo "setup: warning: npm ci failed; tests/console cannot run until it succeeds" >&2
 fi
