@@ -39,7 +39,7 @@ stopping=0
 cleanup() {
   [[ $stopping -eq 1 ]] && return
   stopping=1
-  trap - INT TERM
+  trap '' INT TERM  # a second Ctrl-C (make passes one on) must not cut the cleanup short
   echo
   echo "== stopping"
   # Everything but the control plane first, so sidecars can deregister.
