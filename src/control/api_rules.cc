@@ -122,12 +122,23 @@ net::HttpReply Api::GetRule(const std::string& kind, const std::string& name) {
 net::HttpReply Api::DeleteRule(const std::string& kind, const std::string& name) {
   std::string canonical;
   if (auto bad = CheckKind(kind, &canonical)) return *bad;
+  const std::optional<Rule> before = store_.GetRule(canonical, name);  // for the event
   if (!store_.DeleteRule(canonical, name)) {
     return ErrorReply(404, canonical + " \"" + name + "\" not found");
   }
   spdlog::info("{} {} deleted", canonical, name);
+  // The stored spec is canonical JSON: the service and tag it named, if any.
+  const json spec = before ? json::parse(before->spec_json, nullptr, false) : json();
+  auto field = [&spec](const json::json_pointer& p) {
+    return spec.is_object() && spec.contains(p) && spec[p].is_string() ? spec[p].get<std::string>()
+                                                                       : std::string();
+  };
+  std::string service = canonical == kServicePolicy ? name
+                        : canonical == kRoute       ? field(json::json_pointer("/service"))
+                                                    : field(json::json_pointer("/entrance/service"));
   events_.Record(Event{.kind = "rule-deleted",
-                       .service = canonical == kServicePolicy ? name : "",
+                       .service = std::move(service),
+                       .lane = canonical == kTrafficLane ? field(json::json_pointer("/tag")) : "",
                        .detail = canonical + " " + name + " deleted"});
   return JsonReply(
       200,

@@ -123,6 +123,7 @@ TEST(ControlEvents, RuleChangesButNotUnchangedApplies) {
   EXPECT_EQ(events[1]["detail"], "Route shop created");
   EXPECT_EQ(events[1]["service"], "order") << "a route is about the service it routes to";
   EXPECT_EQ(events[2]["detail"], "Route shop deleted");
+  EXPECT_EQ(events[2]["service"], "order") << "what the deleted route sent to order";
 }
 
 TEST(ControlEvents, SinceAndLimitPickTheNewestAndBadQueriesAreRefused) {
