@@ -19,7 +19,7 @@ fail() { echo "demo_test: FAILED: $*" >&2; echo "---- demo output ----" >&2; cat
 
 lane_at() {  # lane_at SERVICE CURL-ARGS...: the lane of SERVICE on the path a request took
   local svc=$1; shift
-  curl -s --max-time 5 "$@" "$GW/checkout" |
+  curl -s --max-time 15 "$@" "$GW/checkout" |
     jq -r --arg s "$svc" '[.. | objects | select(.service == $s)][0].lane // "?" | if . == "" then "base" else . end'
 }
 
