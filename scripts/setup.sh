@@ -12,6 +12,7 @@ PACKAGES=(
   curl jq procps python3
   nginx  # tests/integration/nginx_chain_test: a real access layer in front of a sidecar
   etcd-server etcd-client
+  chromium  # tests/console: the web console in a real browser
 )
 # Only the benchmark needs these; `setup.sh --bench` adds them.
 BENCH_PACKAGES=(wrk)
@@ -23,11 +24,30 @@ missing=()
 for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
 done
-[[ ${#missing[@]} -eq 0 ]] && exit 0
+# Node.js for the browser test; a node that brings its own npm (NodeSource)
+# counts, Debian's npm package would conflict with it.
+command -v npm >/dev/null || missing+=(nodejs npm)
 
-echo "setup: installing ${missing[*]}"
-SUDO=""
-[[ $(id -u) -ne 0 ]] && SUDO="sudo"
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+if [[ ${#missing[@]} -gt 0 ]]; then
+  echo "setup: installing ${missing[*]}"
+  SUDO=""
+  [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# playwright-core (drives chromium in tests/console), pinned by the committed
+# lockfile, into build/node; again only when the lockfile changed.
+cd "$(dirname "$0")/.."
+NODE_DIR=build/node
+if ! cmp -s tests/console/package-lock.json "$NODE_DIR/package-lock.json" ||
+   [[ ! -d "$NODE_DIR/node_modules/playwright-core" ]]; then
+  echo "setup: npm ci playwright-core into $NODE_DIR"
+  mkdir -p "$NODE_DIR"
+  cp tests/console/package.json tests/console/package-lock.json "$NODE_DIR/"
+  # Only the browser test needs it: without the npm registry the rest
+  # (build, demo) still works, and that test says what is missing.
+  (cd "$NODE_DIR" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) ||
+    echo "setup: warning: npm ci failed; tests/console cannot run until it succeeds" >&2
+fi

@@ -70,7 +70,9 @@ const char* kIndex =
     "POST /v1/apply (YAML)              GET /v1/rules[?kind=K]\n"
     "GET|DELETE /v1/rules/KIND/NAME\n"
     "GET  /v1/snapshot?version=N&wait=SECONDS[&store=ID][&gateway=L1,L2]\n"
-    "GET  /metrics   GET /healthz\n";
+    "GET  /v1/events[?since=UNIX_MS][&limit=N]\n"
+    "GET  /metrics   GET /healthz\n"
+    "GET  / in a browser: the web console\n";
 
 }  // namespace
 
@@ -135,6 +137,7 @@ asio::awaitable<net::HttpReply> Api::Handle(const Request& req) {
   try {
     if (seg.empty()) {
       if (!get) co_return MethodNotAllowed("GET");
+      if (WantsHtml(req)) co_return ConsoleFile("/index.html");  // a browser: the console
       Reply r;
       r.content_type = "text/plain";
       r.body = kIndex;
@@ -150,6 +153,10 @@ asio::awaitable<net::HttpReply> Api::Handle(const Request& req) {
     if (seg.size() == 1 && seg[0] == "metrics") {
       if (!get) co_return MethodNotAllowed("GET");
       co_return Metrics();
+    }
+    if (seg.size() == 2 && seg[0] == "console") {
+      if (!get) co_return MethodNotAllowed("GET");
+      co_return ConsoleFile("/" + seg[1]);
     }
     if (seg.size() < 2 || seg[0] != "v1") co_return ErrorReply(404, "no such path: " + req.path);
     const std::string& what = seg[1];
@@ -186,6 +193,9 @@ asio::awaitable<net::HttpReply> Api::Handle(const Request& req) {
       co_return ListRules(kind);
     } else if (what == "canaries" && seg.size() <= 4) {
       co_return Canaries(seg, req);
+    } else if (what == "events" && seg.size() == 2) {
+      if (!get) co_return MethodNotAllowed("GET");
+      co_return ListEvents(req);
     } else if (what == "snapshot" && seg.size() == 2) {
       if (!get) co_return MethodNotAllowed("GET");
       co_return co_await Snapshot(req);

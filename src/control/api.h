@@ -11,9 +11,14 @@
 #include <chrono>
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <map>
 #include <memory>
+#include <optional>
+#include <vector>
 #include <string>
 
+#include "config/config.h"
+#include "control/events.h"
 #include "wire/gateway_listeners.h"
 #include "control/store.h"
 #include "control/watch_hub.h"
@@ -52,6 +57,13 @@ class Api {
   ApiCounters& counters() { return counters_; }
   // Serves /v1/canaries; unset: 404. Must outlive the Api.
   void SetCanaries(CanaryController* canaries) { canaries_ = canaries; }
+  // Release events recorded by the API's own writes and the lease sweep;
+  // other parts of the control plane record theirs here too.
+  EventLog& events() { return events_; }
+  // Records an `expired` event for each instance whose lease ran out (the
+  // store has already removed them; their service and lane are the ones
+  // this process last saw).
+  void LeasesExpired(const std::vector<std::string>& ids);
 
  private:
   using Reply = net::HttpReply;
@@ -67,11 +79,17 @@ class Api {
   Reply ListServices();
   // api_canary.cc
   Reply Canaries(const std::vector<std::string>& seg, const Request& req);
+  // Events for an instance going from `before` (nullopt = unknown) to `after`.
+  void RecordInstanceChange(const std::optional<Instance>& before, const Instance& after);
+  void RecordInstance(const char* kind, const Instance& inst, std::string detail);
   // api_rules.cc
   Reply ApplyRules(const Request& req);
   Reply ListRules(const std::string& kind);
   Reply GetRule(const std::string& kind, const std::string& name);
   Reply DeleteRule(const std::string& kind, const std::string& name);
+  void RecordRule(const char* kind, const config::RuleDocument& doc, const char* change);
+  // api_events.cc
+  Reply ListEvents(const Request& req);
   // api.cc
   asio::awaitable<Reply> Snapshot(const Request& req);
   Reply Metrics();
@@ -85,6 +103,12 @@ class Api {
   ApiOptions options_;
   ApiCounters counters_;
   CanaryController* canaries_ = nullptr;
+  EventLog events_;
+  // Service and lane of every instance this process saw register, by id: an
+  // expired instance is gone from the store when the sweep says so, and the
+  // first registration seen after a restart is an event even when the store
+  // knew the instance.
+  std::map<std::string, std::pair<std::string, std::string>> known_instances_;
   wire::GatewayListeners gateways_;  // names sent by watching gateways
   int64_t cached_revision_ = -1;
   std::shared_ptr<const std::string> cached_snapshot_;  // shared by every reply of a revision
@@ -96,6 +120,10 @@ net::HttpReply JsonReply(int status, const nlohmann::json& body);
 net::HttpReply ErrorReply(int status, const std::string& reason);
 nlohmann::json InstanceToJson(const Instance& inst);
 nlohmann::json RuleToJson(const Rule& rule);
+// api_console.cc: whether the client is a browser (Accept: text/html), and
+// a console file by its path below /console ("/app.js").
+bool WantsHtml(const net::HttpRequest& req);
+net::HttpReply ConsoleFile(std::string_view path);
 // Kubernetes label value rules: names go into URLs, headers and metrics.
 bool IsLabelValue(const std::string& s);
 

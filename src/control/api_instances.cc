@@ -142,8 +142,16 @@ net::HttpReply Api::Register(const Request& req) {
   if (!body) return ErrorReply(400, error);
   InstanceSpec spec;
   if (error = ParseSpec(*body, &spec); !error.empty()) return ErrorReply(400, error);
+  // What it was before, for the events (an unknown id is a new registration).
+  std::optional<Instance> before = store_.GetInstance(InstanceId(spec.service, spec.address));
   RegisterResult r = store_.Register(spec, options_.lease_ttl);
   ++counters_.registrations;
+  if (r.created) {
+    before.reset();
+  } else if (!before) {
+    before = Instance{.id = r.id, .spec = spec};  // changed meanwhile: nothing to say
+  }
+  RecordInstanceChange(before, Instance{.id = r.id, .spec = spec});
   if (r.created) {
     spdlog::info("registered {} ({} {} lane '{}' {})", r.id, spec.service, spec.address, spec.lane,
                  StateName(spec.state));
@@ -170,15 +178,21 @@ net::HttpReply Api::UpdateInstance(const std::string& id, const Request& req) {
   if (!state) {
     return ErrorReply(400, "state: must be starting, ready or draining, got " + wire::JsonExcerpt(s));
   }
+  std::optional<Instance> before = store_.GetInstance(id);
   std::optional<Instance> inst = store_.SetState(id, *state, options_.lease_ttl);
   if (!inst) return ErrorReply(404, "unknown instance " + id);
+  RecordInstanceChange(before.value_or(*inst), *inst);
   spdlog::info("instance {} is {}", id, StateName(*state));
   return JsonReply(200, InstanceToJson(*inst));
 }
 
 net::HttpReply Api::Deregister(const std::string& id) {
+  std::optional<Instance> before = store_.GetInstance(id);
   if (!store_.Deregister(id)) return ErrorReply(404, "unknown instance " + id);
   ++counters_.deregistrations;
+  known_instances_.erase(id);
+  RecordInstance("deregistered", before.value_or(Instance{.id = id}),
+                 before ? before->spec.address : "");
   spdlog::info("deregistered {}", id);
   return JsonReply(200, {{"id", id}, {"deleted", true}, {"revision", store_.Revision()}});
 }

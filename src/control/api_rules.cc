@@ -35,6 +35,18 @@ std::optional<net::HttpReply> CheckKind(const std::string& kind, std::string* ca
 
 }  // namespace
 
+void Api::RecordRule(const char* kind, const config::RuleDocument& d, const char* change) {
+  // The service a rule is about, where it names one; the lane it dyes into.
+  std::string service = d.kind == wire::kServicePolicy ? d.name
+                        : d.kind == wire::kRoute       ? d.route.service
+                                                 : d.lane.service;
+  std::string lane = d.kind == wire::kTrafficLane ? d.lane.tag : "";
+  events_.Record(Event{.kind = kind,
+                       .service = std::move(service),
+                       .lane = std::move(lane),
+                       .detail = d.kind + " " + d.name + " " + change});
+}
+
 json RuleToJson(const Rule& r) {
   json spec = json::parse(r.spec_json, nullptr, false);
   return {{"kind", r.kind},
@@ -72,6 +84,7 @@ net::HttpReply Api::ApplyRules(const Request& req) {
         {{"kind", rules[i].kind}, {"name", rules[i].name}, {"result", ChangeName(changes[i])}});
     if (changes[i] != RuleChange::kUnchanged) {
       spdlog::info("{} {} {}", rules[i].kind, rules[i].name, ChangeName(changes[i]));
+      RecordRule("rule-applied", docs[i], ChangeName(changes[i]));
     }
   }
   // Rules that name a gateway listener no connected gateway has dye nothing:
@@ -112,10 +125,24 @@ net::HttpReply Api::GetRule(const std::string& kind, const std::string& name) {
 net::HttpReply Api::DeleteRule(const std::string& kind, const std::string& name) {
   std::string canonical;
   if (auto bad = CheckKind(kind, &canonical)) return *bad;
+  const std::optional<Rule> before = store_.GetRule(canonical, name);  // for the event
   if (!store_.DeleteRule(canonical, name)) {
     return ErrorReply(404, canonical + " \"" + name + "\" not found");
   }
   spdlog::info("{} {} deleted", canonical, name);
+  // The stored spec is canonical JSON: the service and tag it named, if any.
+  const json spec = before ? json::parse(before->spec_json, nullptr, false) : json();
+  auto field = [&spec](const json::json_pointer& p) {
+    return spec.is_object() && spec.contains(p) && spec[p].is_string() ? spec[p].get<std::string>()
+                                                                       : std::string();
+  };
+  std::string service = canonical == wire::kServicePolicy ? name
+                        : canonical == wire::kRoute       ? field(json::json_pointer("/service"))
+                                                    : field(json::json_pointer("/entrance/service"));
+  events_.Record(Event{.kind = "rule-deleted",
+                       .service = std::move(service),
+                       .lane = canonical == wire::kTrafficLane ? field(json::json_pointer("/tag")) : "",
+                       .detail = canonical + " " + name + " deleted"});
   return JsonReply(
       200,
       {{"kind", canonical}, {"name", name}, {"deleted", true}, {"revision", store_.Revision()}});

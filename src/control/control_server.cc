@@ -58,10 +58,12 @@ asio::awaitable<void> SweepLeases(Store& store, Api& api, asio::steady_timer& ti
     auto [ec] = co_await timer.async_wait(kTuple);
     if (ec) co_return;  // cancelled: stopping
     try {
-      for (const std::string& id : store.ExpireLeases()) {
+      const std::vector<std::string> expired = store.ExpireLeases();
+      for (const std::string& id : expired) {
         ++api.counters().lease_expirations;
         spdlog::info("lease of {} expired: removed", id);
       }
+      api.LeasesExpired(expired);
     } catch (const std::exception& e) {
       spdlog::error("lease sweep: {}", e.what());  // tried again next round
     }
