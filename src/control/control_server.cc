@@ -182,7 +182,13 @@ int RunControl(const ControlOptions& o) {
   Api api(*store, hub, api_options);
   // Judged from the proxies' reports (the traffic view); until those exist
   // a canary waits for traffic at its first step.
-  CanaryController canaries(*store, CanaryTrafficSource{});
+  CanaryController canaries(*store, CanaryTrafficSource{},
+                            [&api](const CanaryStatus& s, const std::string& what) {
+                              api.events().Record({.kind = "canary-step",
+                                                   .service = s.service,
+                                                   .lane = s.lane,
+                                                   .detail = what});
+                            });
   api.SetCanaries(&canaries);
   // Before the port opens: a signal from then on is queued, not fatal.
   asio::signal_set signals(io, SIGINT, SIGTERM);
