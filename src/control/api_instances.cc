@@ -95,7 +95,7 @@ std::string ParseSpec(const json& j, InstanceSpec* out) {
   }
   if (j.contains("state")) {
     auto st = j["state"].is_string() ? ParseState(j["state"].get<std::string>()) : std::nullopt;
-    if (!st) return "state: must be starting, ready or draining, got " + JsonExcerpt(j["state"]);
+    if (!st) return "state: must be starting, ready, draining or unhealthy, got " + JsonExcerpt(j["state"]);
     out->state = *st;
   }
   return "";
@@ -152,7 +152,7 @@ net::HttpReply Api::UpdateInstance(const std::string& id, const Request& req) {
   const json& s = (*body)["state"];
   auto state = s.is_string() ? ParseState(s.get<std::string>()) : std::nullopt;
   if (!state) {
-    return ErrorReply(400, "state: must be starting, ready or draining, got " + JsonExcerpt(s));
+    return ErrorReply(400, "state: must be starting, ready, draining or unhealthy, got " + JsonExcerpt(s));
   }
   std::optional<Instance> inst = store_.SetState(id, *state, options_.lease_ttl);
   if (!inst) return ErrorReply(404, "unknown instance " + id);

@@ -18,6 +18,8 @@ const char* StateName(InstanceState s) {
       return "ready";
     case InstanceState::kDraining:
       return "draining";
+    case InstanceState::kUnhealthy:
+      return "unhealthy";
   }
   return "ready";
 }
@@ -26,6 +28,7 @@ std::optional<InstanceState> ParseState(const std::string& s) {
   if (s == "starting") return InstanceState::kStarting;
   if (s == "ready") return InstanceState::kReady;
   if (s == "draining") return InstanceState::kDraining;
+  if (s == "unhealthy") return InstanceState::kUnhealthy;
   return std::nullopt;
 }
 

@@ -20,10 +20,12 @@
 
 namespace graymesh::control {
 
-enum class InstanceState { kStarting, kReady, kDraining };
+// unhealthy: registered, but its sidecar finds the app not answering
+// (consumers do not choose it; readySince restarts when it recovers).
+enum class InstanceState { kStarting, kReady, kDraining, kUnhealthy };
 
 const char* StateName(InstanceState s);
-// "starting", "ready", "draining"; nullopt for anything else.
+// "starting", "ready", "draining", "unhealthy"; nullopt for anything else.
 std::optional<InstanceState> ParseState(const std::string& s);
 
 // What an instance says about itself when it registers.
