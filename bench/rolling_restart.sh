@@ -36,8 +36,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-NEXT_PORT=$((30000 + RANDOM % 20000))
-port() { NEXT_PORT=$((NEXT_PORT + 1)); echo $NEXT_PORT; }
+NEXT_PORT=$((20000 + RANDOM % 10000))  # below the ephemeral range (32768-)
+port() { NEXT_PORT=$((NEXT_PORT + 1)); PORT=$NEXT_PORT; }  # sets $PORT (no subshell)
 wait_http() {  # URL [tries]: until it answers 200
   for _ in $(seq 1 "${2:-100}"); do
     [ "$(curl -s -o /dev/null -w '%{http_code}' "$1")" = 200 ] && return 0
@@ -59,7 +59,7 @@ declare -A ADMIN=() SIDECAR=()
 mesh_member() {  # SERVICE CALLS LATENCY EXTRA...: starts one sidecar+app; sets $NAME
   local svc=$1 calls=$2 lat=$3; shift 3
   local app inb outb adm
-  app=$(port); inb=$(port); outb=$(port); adm=$(port)
+  port; app=$PORT; port; inb=$PORT; port; outb=$PORT; port; adm=$PORT
   local a=(proxy --service "$svc" --app "127.0.0.1:$app" --inbound "127.0.0.1:$inb"
            --outbound "127.0.0.1:$outb" --admin "127.0.0.1:$adm" --workers 1
            --control "http://127.0.0.1:$CP" --cache "$TMP/cache-$inb.json" --ready-path /healthz
@@ -72,7 +72,7 @@ mesh_member() {  # SERVICE CALLS LATENCY EXTRA...: starts one sidecar+app; sets 
 }
 
 run_graymesh() {  # EXTRA sidecar flags for payment
-  CP=$(port); GW=$(port)
+  port; CP=$PORT; port; GW=$PORT
   start "$TMP/control.log" "$BIN" control --listen "127.0.0.1:$CP" --store "sqlite:$TMP/c-$CP.db"
   wait_http "http://127.0.0.1:$CP/metrics"
   mesh_member data "" 0
@@ -104,11 +104,11 @@ run_graymesh() {  # EXTRA sidecar flags for payment
 # ---- nginx ----
 run_nginx() {
   local data front
-  data=$(port); front=$(port)
+  port; data=$PORT; port; front=$PORT
   start "$TMP/ndata.log" "$BIN" sample-app --name data --listen "127.0.0.1:$data"
   local apps=() pids=()
   nginx_app() {
-    local p; p=$(port)
+    local p; port; p=$PORT
     start "$TMP/napp-$p.log" "$BIN" sample-app --name payment --listen "127.0.0.1:$p" \
       --latency "$LATENCY_MS" --calls data --via "127.0.0.1:$data"
     APP_PORT=$p APP_PID=$LAST

@@ -293,8 +293,15 @@ int Serve(const DataPlaneFlags& f, const std::string& role, const Build& build) 
                                .on_drain = [&a] { a.Draining(); }};
   if (role == "proxy") AddLifecycle(f, *initial, &a, app.get(), &options);
   proxy::Server server(initial, options);
+  // Listeners first: an instance is registered only where it accepts.
+  try {
+    server.Start();
+  } catch (const std::exception& e) {
+    spdlog::error("{}: {}", role, e.what());
+    return Finish(1, app.get());
+  }
   a.Start([&server](std::shared_ptr<const config::Config> cfg) { server.ApplyAsync(cfg); });
-  int rc = Run(server, role);
+  int rc = server.Run();
   a.Stop();
   return Finish(rc, app.get());
 }
