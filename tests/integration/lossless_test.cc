@@ -166,3 +166,41 @@ TEST(Lossless, SigkilledInstanceCostsNoIdempotentRequest) {
 
 }  // namespace
 }  // namespace graymesh::test
+
+namespace graymesh::test {
+namespace {
+
+uint64_t RequestsSeen(uint16_t admin) {
+  Response r = HttpGet(admin, "/metrics", {}, 1s);
+  const std::string key = "\ngraymesh_downstream_rq_total ";
+  const size_t at = r.body.find(key);
+  return at == std::string::npos ? 0 : std::stoull(r.body.substr(at + key.size()));
+}
+
+// Item: a new instance got traffic 0.33-0.41 s before its own /ready said
+// 200. Under load, while /ready is 503 (app up, registration delayed) its
+// sidecar sees no request; once ready, it gets its share.
+TEST(Lossless, ANewInstanceGetsNoTrafficBeforeItIsReady) {
+  Chain chain;
+  LoadGenerator load = chain.Load();
+  ASSERT_TRUE(load.WaitForMore(50, 10s));
+  Member fresh(chain.cp, "payment", "data", {"--delay-registration", "1500ms"}, 50);
+  ASSERT_TRUE(WaitForPort(fresh.admin, 5s));
+  int not_ready_polls = 0;
+  while (HttpGet(fresh.admin, "/ready", {}, 1s).status != 200) {
+    const uint64_t seen = RequestsSeen(fresh.admin);
+    // Read after /ready said 503 and still 503 after: no request came early.
+    if (HttpGet(fresh.admin, "/ready", {}, 1s).status == 200) break;
+    EXPECT_EQ(seen, 0u) << "traffic before /ready said 200";
+    ++not_ready_polls;
+    ASSERT_LT(not_ready_polls, 500) << fresh.sidecar->Log();
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_GT(not_ready_polls, 10);
+  EXPECT_TRUE(Eventually([&] { return RequestsSeen(fresh.admin) > 0; }, 5s));
+  LoadTally t = load.Stop();
+  EXPECT_EQ(t.failed(), 0u) << t.Summary();
+}
+
+}  // namespace
+}  // namespace graymesh::test
