@@ -3,6 +3,8 @@
 
 #include <CLI/CLI.hpp>
 #include <cctype>
+#include <unistd.h>
+
 #include <cstdlib>
 #include <fstream>
 #include <functional>
@@ -15,6 +17,7 @@
 #include "wire/json_limits.h"
 #include "wire/gateway_listeners.h"
 #include "wire/snapshot_json.h"
+#include "proxy/app_process.h"
 #include "proxy/control_agent.h"
 #include "proxy/server.h"
 
@@ -47,7 +50,73 @@ struct DataPlaneFlags {
   uint32_t trace_capacity = 65536;
   std::string trace_ttl = "60s";
   std::string trust;  // gateway listeners / the sidecar's inbound side; "" = the default
+  // sidecar lifecycle (docs/lifecycle.md)
+  std::string ready_path;
+  std::string delay_registration;  // "" = ServicePolicy.lossless.delayRegistration, else 0
+  std::string drain_timeout;       // "" = ServicePolicy.lossless.drainTimeout, else timeouts.drain
+  std::string drain_quiet = "1s";
+  bool no_drain = false;
+  std::vector<std::string> command;  // after `--`: the app, run by the sidecar
 };
+
+// A duration flag; exits 2 naming the flag on a bad value.
+config::Millis DurationFlag(const std::string& flag, const std::string& text) {
+  try {
+    return config::ParseDuration(text);
+  } catch (const std::exception& e) {
+    spdlog::error("--{} {}: {}", flag, text, e.what());
+    std::exit(2);
+  }
+}
+
+// This service's ServicePolicy.lossless, when the snapshot carries one.
+const config::LosslessPolicy* LosslessOf(const config::Config& cfg) {
+  for (const config::ServicePolicy& p : cfg.policies) {
+    if (p.service == cfg.node.service && p.lossless) return &*p.lossless;
+  }
+  return nullptr;
+}
+
+// The sidecar's drain, wired to the registry (`agent`, may be null) and the
+// app it runs (`app`, may be null); docs/lifecycle.md has the order.
+void AddLifecycle(const DataPlaneFlags& f, const config::Config& cfg, proxy::ControlAgent* agent,
+                  proxy::AppProcess* app, proxy::ServerOptions* o) {
+  o->lossless = !f.no_drain;
+  o->quiet = DurationFlag("drain-quiet", f.drain_quiet);
+  const config::LosslessPolicy* policy = LosslessOf(cfg);
+  if (!f.drain_timeout.empty()) {
+    o->drain_timeout = DurationFlag("drain-timeout", f.drain_timeout);
+  } else if (policy != nullptr) {
+    o->drain_timeout = policy->drain_timeout;
+  }
+  const bool lossless = o->lossless;
+  o->on_drain = [agent, app, lossless] {
+    if (lossless) {
+      if (agent != nullptr) agent->Draining();
+    } else if (app != nullptr) {
+      app->Terminate();  // --no-drain: app and sidecar stop together
+    }
+  };
+  o->on_entry_done = [agent, app] {
+    if (agent != nullptr) agent->Deregister();
+    if (app != nullptr) app->Terminate();
+  };
+  if (app != nullptr) o->app_running = [app] { return app->Running(); };
+}
+
+// The sidecar's exit status: the app's when it runs one (after the drain,
+// so it has had its SIGTERM; one that outlives a drain timeout is killed).
+int Finish(int rc, proxy::AppProcess* app) {
+  if (app == nullptr) return rc;
+  app->Terminate();
+  for (int i = 0; i < 100 && app->Running(); ++i) usleep(10'000);
+  if (app->Running()) {
+    spdlog::warn("the app is still running after the drain: killing it");
+    app->Kill();
+  }
+  spdlog::info("the app exited with {}", app->exit_code());
+  return rc != 0 ? rc : app->exit_code();
+}
 
 // `--trust` as config::Trust; exits 2 on a bad value.
 config::Trust TrustFlag(const std::string& text) {
@@ -124,6 +193,17 @@ int Run(proxy::Server& server, const std::string& role) {
 
 int Serve(const DataPlaneFlags& f, const std::string& role, const Build& build) {
   const std::string admin = f.admin == "none" ? "" : f.admin;
+  // The app first, before any thread of ours exists (fork copies only the caller).
+  std::unique_ptr<proxy::AppProcess> app;
+  if (!f.command.empty()) {
+    try {
+      app = std::make_unique<proxy::AppProcess>(f.command);
+    } catch (const std::exception& e) {
+      spdlog::error("{}: {}", f.command[0], e.what());
+      return 1;
+    }
+    spdlog::info("started the app: {} (pid {})", f.command[0], app->pid());
+  }
   if (f.control.empty()) {  // static: the file, reloaded on SIGHUP
     config::Config cfg = build(LoadOrDefault(f.config_file));
     if (cfg.listeners.empty()) {
@@ -131,12 +211,13 @@ int Serve(const DataPlaneFlags& f, const std::string& role, const Build& build) 
       return 2;
     }
     const std::string file = f.config_file;
-    proxy::Server server(std::make_shared<const config::Config>(std::move(cfg)),
-                         {.admin_address = admin, .role = role, .reload = [build, file] {
-                            return std::make_shared<const config::Config>(
-                                build(file.empty() ? config::Config{} : config::LoadConfigFile(file)));
-                          }});
-    return Run(server, role);
+    proxy::ServerOptions options{.admin_address = admin, .role = role, .reload = [build, file] {
+                                   return std::make_shared<const config::Config>(build(
+                                       file.empty() ? config::Config{} : config::LoadConfigFile(file)));
+                                 }};
+    if (role == "proxy") AddLifecycle(f, cfg, nullptr, app.get(), &options);
+    proxy::Server server(std::make_shared<const config::Config>(std::move(cfg)), options);
+    return Finish(Run(server, role), app.get());
   }
 
   proxy::ControlAgentOptions opt;
@@ -160,6 +241,7 @@ int Serve(const DataPlaneFlags& f, const std::string& role, const Build& build) 
     opt.service = f.service;
     opt.address = f.advertise;
     opt.app_address = f.app;
+    opt.ready_path = f.ready_path;
     opt.lane = node.lane;
     opt.labels = node.labels;
   }
@@ -177,7 +259,8 @@ int Serve(const DataPlaneFlags& f, const std::string& role, const Build& build) 
       }
     }
   }
-  proxy::ControlAgent agent(opt, [file_cfg, build](const std::string& body) {
+  // The delay is known once the first snapshot (and its policies) is in.
+  auto agent = std::make_unique<proxy::ControlAgent>(opt, [file_cfg, build](const std::string& body) {
     config::Config cfg = file_cfg;
     // Bounded depth: the body comes from the network or the cache file.
     wire::ApplySnapshotJson(wire::ParseJsonOrThrow(body, "snapshot"), &cfg);
@@ -185,23 +268,42 @@ int Serve(const DataPlaneFlags& f, const std::string& role, const Build& build) 
   });
   std::shared_ptr<const config::Config> initial;
   try {
-    initial = agent.Initial(std::chrono::seconds(3));
+    initial = agent->Initial(std::chrono::seconds(3));
   } catch (const std::exception& e) {
     spdlog::error("{}: {}", role, e.what());
-    return 1;
+    return Finish(1, app.get());
+  }
+  if (role == "proxy") {
+    const config::LosslessPolicy* policy = LosslessOf(*initial);
+    opt.delay_registration = !f.delay_registration.empty()
+                                 ? DurationFlag("delay-registration", f.delay_registration)
+                             : policy != nullptr ? policy->delay_registration
+                                                 : config::Millis(0);
+    if (opt.delay_registration.count() > 0) agent->SetDelayRegistration(opt.delay_registration);
   }
   const bool registers = !opt.service.empty();
-  proxy::Server server(initial, {.admin_address = admin,
-                                 .role = role,
-                                 .reload = nullptr,
-                                 .ready = [&agent, registers] {
-                                   return agent.has_snapshot() && (!registers || agent.registered());
-                                 },
-                                 .on_drain = [&agent] { agent.Draining(); }});
-  agent.Start([&server](std::shared_ptr<const config::Config> cfg) { server.ApplyAsync(cfg); });
-  int rc = Run(server, role);
-  agent.Stop();
-  return rc;
+  proxy::ControlAgent& a = *agent;
+  proxy::ServerOptions options{.admin_address = admin,
+                               .role = role,
+                               .reload = nullptr,
+                               .ready = [&a, registers] {
+                                 return a.has_snapshot() &&
+                                        (!registers || (a.registered() && a.app_ready()));
+                               },
+                               .on_drain = [&a] { a.Draining(); }};
+  if (role == "proxy") AddLifecycle(f, *initial, &a, app.get(), &options);
+  proxy::Server server(initial, options);
+  // Listeners first: an instance is registered only where it accepts.
+  try {
+    server.Start();
+  } catch (const std::exception& e) {
+    spdlog::error("{}: {}", role, e.what());
+    return Finish(1, app.get());
+  }
+  a.Start([&server](std::shared_ptr<const config::Config> cfg) { server.ApplyAsync(cfg); });
+  int rc = server.Run();
+  a.Stop();
+  return Finish(rc, app.get());
 }
 
 }  // namespace
@@ -303,6 +405,23 @@ void RegisterDataPlane(CLI::App& app) {
   px->add_option("--trust", flags->trust,
                  "clients of the inbound side whose lane headers are believed: all (default), "
                  "loopback, none or CIDR,...");
+  px->add_option("--ready-path", flags->ready_path,
+                 "register only once GET PATH on the app answers 2xx (and keep checking)");
+  px->add_option("--delay-registration", flags->delay_registration,
+                 "wait this long after the app is ready before registering "
+                 "(default: ServicePolicy lossless.delayRegistration, else 0)");
+  px->add_option("--drain-timeout", flags->drain_timeout,
+                 "longest drain before exiting 1 (default: ServicePolicy lossless.drainTimeout, "
+                 "else timeouts.drain, 30s)");
+  px->add_option("--drain-quiet", flags->drain_quiet,
+                 "while draining, serve callers until none has sent a request for this long")
+      ->capture_default_str();
+  px->add_flag("--no-drain", flags->no_drain,
+               "stop as a plain proxy does: close every listener at once on SIGTERM, no draining "
+               "state, no x-graymesh-draining (to compare)");
+  px->add_option("command", flags->command,
+                 "after --: the app to run; SIGTERM reaches it only after the drain, and its exit "
+                 "status is the sidecar's");
   px->callback([flags] {
     // Flags on top of the file; SIGHUP runs this again on a fresh read.
     auto build = [flags](config::Config cfg) {

@@ -111,7 +111,7 @@ std::string ParseSpec(const json& j, InstanceSpec* out) {
   }
   if (j.contains("state")) {
     auto st = j["state"].is_string() ? SettableState(j["state"].get<std::string>()) : std::nullopt;
-    if (!st) return "state: must be starting, ready or draining, got " + wire::JsonExcerpt(j["state"]);
+    if (!st) return "state: must be starting, ready, draining or unhealthy, got " + wire::JsonExcerpt(j["state"]);
     out->state = *st;
   }
   return "";
@@ -176,7 +176,7 @@ net::HttpReply Api::UpdateInstance(const std::string& id, const Request& req) {
   const json& s = (*body)["state"];
   auto state = s.is_string() ? SettableState(s.get<std::string>()) : std::nullopt;
   if (!state) {
-    return ErrorReply(400, "state: must be starting, ready or draining, got " + wire::JsonExcerpt(s));
+    return ErrorReply(400, "state: must be starting, ready, draining or unhealthy, got " + wire::JsonExcerpt(s));
   }
   std::optional<Instance> before = store_.GetInstance(id);
   std::optional<Instance> inst = store_.SetState(id, *state, options_.lease_ttl);

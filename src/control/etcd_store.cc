@@ -193,7 +193,7 @@ std::string RuleKey(const std::string& kind, const std::string& name) {
 }
 
 int64_t ReadySince(const Instance* before, InstanceState state, int64_t now) {
-  if (state == InstanceState::kStarting) return 0;
+  if (state == InstanceState::kStarting || state == InstanceState::kUnhealthy) return 0;
   if (before == nullptr) return state == InstanceState::kReady ? now : 0;
   if (state == InstanceState::kReady && before->spec.state != InstanceState::kReady) return now;
   return before->ready_since_ms;

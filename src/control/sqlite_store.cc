@@ -22,7 +22,7 @@ CREATE TABLE IF NOT EXISTS instances (
   lane          TEXT NOT NULL,
   labels        TEXT NOT NULL,   -- JSON object
   weight        INTEGER NOT NULL,
-  state         TEXT NOT NULL,   -- starting | ready | draining
+  state         TEXT NOT NULL,   -- starting | ready | draining | unhealthy
   registered_at INTEGER NOT NULL,  -- unix ms
   ready_since   INTEGER NOT NULL,  -- unix ms, 0 = not ready yet
   revision      INTEGER NOT NULL,
@@ -57,9 +57,9 @@ std::map<std::string, std::string> ParseLabels(const std::string& text) {
 
 // readySince moves when the instance becomes ready, stays while it stays
 // ready (a re-registration after a control-plane restart must not restart
-// its warmup), and is cleared when it goes back to starting.
+// its warmup), and is cleared when it goes back to starting or turns unhealthy.
 int64_t ReadySince(const Instance* before, InstanceState state, int64_t now) {
-  if (state == InstanceState::kStarting) return 0;
+  if (state == InstanceState::kStarting || state == InstanceState::kUnhealthy) return 0;
   if (before == nullptr) return state == InstanceState::kReady ? now : 0;
   if (state == InstanceState::kReady && before->spec.state != InstanceState::kReady) return now;
   return before->ready_since_ms;

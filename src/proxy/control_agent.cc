@@ -17,6 +17,7 @@
 #include "wire/snapshot_json.h"
 #include "wire/instance_state.h"
 #include "net/listener.h"
+#include "proxy/app_probe.h"
 
 namespace graymesh::proxy {
 namespace {
@@ -49,19 +50,6 @@ bool ReadFile(const std::string& path, std::string* out) {
   return true;
 }
 
-bool Accepts(const std::string& address) {
-  try {
-    config::HostPort hp = config::ParseHostPort(address);
-    asio::ip::tcp::endpoint ep = net::Resolve(hp.host, hp.port);
-    int fd = ::socket(ep.protocol().family(), SOCK_STREAM, 0);
-    bool ok = ::connect(fd, ep.data(), ep.size()) == 0;
-    ::close(fd);
-    return ok;
-  } catch (const std::exception&) {
-    return false;
-  }
-}
-
 }  // namespace
 
 struct ControlAgent::State {
@@ -72,6 +60,11 @@ struct ControlAgent::State {
   std::atomic<bool> draining{false};
   std::atomic<bool> registered{false};
   std::atomic<bool> has_snapshot{false};
+  std::atomic<bool> app_ready{false};
+  std::atomic<bool> deregistered{false};
+  // Held while a state is decided and sent, so a late "ready" from the lease
+  // thread never overwrites "draining".
+  std::mutex state_mu;
   std::atomic<int64_t> version{0};
   std::mutex mu;  // guards id
   std::string id;
@@ -185,9 +178,15 @@ struct ControlAgent::State {
     }
   }
 
+  const char* StateToSend() const {
+    return draining ? "draining" : app_ready ? "ready" : "unhealthy";
+  }
+
   bool Register() {
+    std::lock_guard<std::mutex> state_lock(state_mu);
+    if (deregistered) return false;
     json body = {{"service", opt.service}, {"address", opt.address}, {"lane", opt.lane},
-                 {"labels", opt.labels}, {"state", draining ? "draining" : "ready"}};
+                 {"labels", opt.labels}, {"state", StateToSend()}};
     wire::ApiResult r = Call("POST", "/v1/instances", body.dump(), milliseconds(5000));
     if (r.status != 200 && r.status != 201) return false;  // 201: new, 200: known
     std::lock_guard<std::mutex> lock(mu);
@@ -200,21 +199,76 @@ struct ControlAgent::State {
     return registered;
   }
 
+  bool ProbeApp(std::string* why) {
+    if (opt.app_address.empty()) return true;
+    return AppReady({.address = opt.app_address, .path = opt.ready_path}, why);
+  }
+
+  // Sends the state the app's health says (not while draining).
+  bool SendState(const std::string& my_id) {
+    std::lock_guard<std::mutex> state_lock(state_mu);
+    if (draining || deregistered) return true;
+    json body = {{"state", StateToSend()}};
+    return Call("PUT", "/v1/instances/" + my_id, body.dump(), milliseconds(2000)).status == 200;
+  }
+
   void LeaseLoop() {
     std::mt19937 rng(std::random_device{}());
-    // Lossless start: register only once the app takes connections.
-    while (!stop && !opt.app_address.empty() && !Accepts(opt.app_address)) Sleep(milliseconds(200));
+    using Clock = std::chrono::steady_clock;
+    // Lossless start: register only once the app is ready.
+    std::string why, last_why;
+    auto next_log = Clock::now();
+    while (!stop && !ProbeApp(&why)) {
+      if (why != last_why || Clock::now() >= next_log) {
+        spdlog::info("control: app {} not ready ({}): not registering yet", opt.app_address, why);
+        last_why = why;
+        next_log = Clock::now() + std::chrono::seconds(5);
+      }
+      Sleep(milliseconds(200));
+    }
+    app_ready = true;
+    if (opt.delay_registration.count() > 0 && !stop) {
+      spdlog::info("control: app ready: registering in {} ms", opt.delay_registration.count());
+      Sleep(opt.delay_registration);
+    }
     int failures = 0;
-    while (!stop) {
+    int bad_probes = 0;
+    bool state_dirty = false;  // the app's health changed since the registry heard
+    auto next_beat = Clock::now();
+    auto next_probe = Clock::now() + opt.probe_interval;
+    while (!stop && !deregistered) {
+      const auto now = Clock::now();
+      if (!opt.app_address.empty() && now >= next_probe) {
+        next_probe = now + opt.probe_interval;
+        const bool ok = ProbeApp(&why);
+        bad_probes = ok ? 0 : bad_probes + 1;
+        // Two failures in a row: one slow accept under load is not an outage.
+        const bool healthy = ok || (app_ready && bad_probes < 2);
+        if (healthy != app_ready) {
+          app_ready = healthy;
+          state_dirty = true;
+          if (healthy) {
+            spdlog::info("control: app {} ready again", opt.app_address);
+          } else {
+            spdlog::warn("control: app {} not ready ({}): marking the instance unhealthy",
+                         opt.app_address, why);
+          }
+        }
+      }
       std::string my_id;
       {
         std::lock_guard<std::mutex> lock(mu);
         my_id = id;
       }
-      bool ok;
       if (register_now.exchange(false) || my_id.empty()) {
-        ok = Register();
-      } else {
+        const bool ok = Register();
+        failures = ok ? 0 : failures + 1;
+        state_dirty = false;
+        next_beat = Clock::now() + (ok ? milliseconds(ttl_seconds * 1000 / 3)
+                                       : Backoff(failures, rng));
+      } else if (state_dirty) {
+        state_dirty = !SendState(my_id);
+      } else if (now >= next_beat) {
         wire::ApiResult r =
             Call("PUT", "/v1/instances/" + my_id + "/heartbeat", "", milliseconds(5000));
         if (r.status == 404) {  // lease lost (control plane restarted, or cut off too long)
@@ -223,11 +277,14 @@ struct ControlAgent::State {
           registered = false;
           continue;
         }
-        ok = r.status == 200;
+        const bool ok = r.status == 200;
+        failures = ok ? 0 : failures + 1;
+        // Three heartbeats a lease: one lost beat never expires it.
+        next_beat = Clock::now() + (ok ? milliseconds(ttl_seconds * 1000 / 3)
+                                       : Backoff(failures, rng));
       }
-      failures = ok ? 0 : failures + 1;
-      // Three heartbeats a lease: one lost beat never expires it.
-      Sleep(ok ? milliseconds(ttl_seconds * 1000 / 3) : Backoff(failures, rng), &register_now);
+      auto wake_at = std::min(next_beat, opt.app_address.empty() ? next_beat : next_probe);
+      Sleep(std::chrono::duration_cast<milliseconds>(wake_at - Clock::now()), &register_now);
     }
   }
 
@@ -278,6 +335,8 @@ std::shared_ptr<const config::Config> ControlAgent::Initial(milliseconds timeout
                            (s.opt.cache_path.empty() ? "" : " at " + s.opt.cache_path));
 }
 
+void ControlAgent::SetDelayRegistration(milliseconds d) { state_->opt.delay_registration = d; }
+
 void ControlAgent::Start(Apply apply) {
   std::shared_ptr<State> s = state_;
   s->apply = std::move(apply);
@@ -287,6 +346,7 @@ void ControlAgent::Start(Apply apply) {
 
 void ControlAgent::Draining() {
   State& s = *state_;
+  std::lock_guard<std::mutex> state_lock(s.state_mu);
   s.draining = true;
   std::string my_id;
   {
@@ -297,17 +357,31 @@ void ControlAgent::Draining() {
   s.Call("PUT", "/v1/instances/" + my_id, R"({"state":"draining"})", milliseconds(2000));
 }
 
+void ControlAgent::Deregister() {
+  State& s = *state_;
+  std::lock_guard<std::mutex> state_lock(s.state_mu);
+  if (s.deregistered.exchange(true)) return;
+  std::string my_id;
+  {
+    std::lock_guard<std::mutex> lock(s.mu);
+    my_id = s.id;
+    s.id.clear();
+    s.registered = false;
+  }
+  if (my_id.empty()) return;
+  wire::ApiResult r = s.Call("DELETE", "/v1/instances/" + my_id, "", milliseconds(2000));
+  if (r.status == 200) {
+    spdlog::info("control: deregistered {}", my_id);
+  } else {
+    spdlog::warn("control: deregistering {} failed ({}): its lease will expire", my_id,
+                 r.status == 0 ? r.error : std::to_string(r.status));
+  }
+}
+
 void ControlAgent::Stop() {
   std::shared_ptr<State> s = state_;
   if (s->stop.exchange(true)) return;
-  std::string my_id;
-  {
-    std::lock_guard<std::mutex> lock(s->mu);
-    my_id = s->id;
-  }
-  if (!my_id.empty()) {
-    s->Call("DELETE", "/v1/instances/" + my_id, "", milliseconds(2000));
-  }
+  Deregister();
   // A long poll may be in flight: let that thread finish on its own; it only
   // touches the shared state, which it keeps alive.
   if (s->watch.joinable()) s->watch.detach();
@@ -316,5 +390,6 @@ void ControlAgent::Stop() {
 
 bool ControlAgent::registered() const { return state_->registered; }
 bool ControlAgent::has_snapshot() const { return state_->has_snapshot; }
+bool ControlAgent::app_ready() const { return state_->app_ready; }
 
 }  // namespace graymesh::proxy

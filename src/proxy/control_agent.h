@@ -8,6 +8,13 @@
 // fillingUntil it runs on the new snapshot plus the last-known endpoints and
 // rules it lacks (wire::MergeForFill), then on the new snapshot as it is.
 //
+// Lossless start and stop (docs/lifecycle.md): the instance registers only
+// once its app is ready (AppReady: the port accepts and, with a ready path,
+// that path answers 2xx) and any delay has passed; while registered the app
+// is probed twice a second, and after two failed probes in a row the
+// instance is marked `unhealthy` (consumers stop choosing it) until it
+// answers again. Draining() marks it `draining`; Deregister() removes it.
+//
 // Runs on two threads of its own (watch, lease): nothing here is on the
 // request path. Snapshots reach the workers through the Apply callback.
 #pragma once
@@ -34,8 +41,13 @@ struct ControlAgentOptions {
   std::string address;  // what other proxies reach this instance at
   std::string lane;
   std::map<std::string, std::string> labels;
-  // The app: registration waits until it accepts connections ("" = no wait).
+  // The app: registration waits until it accepts connections ("" = no wait)
+  // and, with a ready path, until GET ready_path answers 2xx.
   std::string app_address;
+  std::string ready_path;
+  // After the app is ready, before registering (slow starters' caches).
+  std::chrono::milliseconds delay_registration{0};
+  std::chrono::milliseconds probe_interval{500};
   std::chrono::milliseconds wait{10'000};  // long-poll wait asked of the server
   // Gateways: their listener names, sent on every watch so that the control
   // plane can warn about rules naming a listener no gateway has.
@@ -56,15 +68,21 @@ class ControlAgent {
   // `timeout`, else from the cache file. Throws std::runtime_error when
   // neither is there (the message says both reasons).
   std::shared_ptr<const config::Config> Initial(std::chrono::milliseconds timeout);
+  // Before Start: the delay from the snapshot's ServicePolicy.
+  void SetDelayRegistration(std::chrono::milliseconds d);
   // Starts watching (and registering); later snapshots go to `apply`.
   void Start(Apply apply);
   // Drain: tell the control plane at once so consumers stop choosing us.
   void Draining();
-  // Deregister (best effort) and stop the threads.
+  // Leaves the registry (best effort) and registers no more.
+  void Deregister();
+  // Deregister and stop the threads.
   void Stop();
 
   bool registered() const;
   bool has_snapshot() const;
+  // The app passed its last probes (true without an app address).
+  bool app_ready() const;
 
  private:
   struct State;

@@ -138,6 +138,10 @@ void Session::BuildDownstreamHead(BodyOut body_out) {
     }
   }
   if (close_after_) down_.append("connection: close\r\n");
+  // Active notification: consumers stop choosing a draining instance at once.
+  if (worker_.announces_drain() && listener_.cfg.kind == config::ListenerKind::kInbound) {
+    down_.append("x-graymesh-draining: 1\r\n");
+  }
   down_.append("\r\n");
 }
 

@@ -133,22 +133,63 @@ void Server::Start() {
 }
 
 int Server::Run() {
+  using Clock = std::chrono::steady_clock;
+  using std::chrono::milliseconds;
   int exit_code = 0;
   asio::steady_timer poll(admin_->io);
-  auto deadline = std::chrono::steady_clock::time_point::max();
-  // Checks every 20 ms whether the drain is over.
+  auto deadline = Clock::time_point::max();
+  // The drain's steps (server.h); `since` is when the current one began.
+  enum class Step { kQuiet, kEntryClosing, kAppFinishing, kClosing } step = Step::kQuiet;
+  int64_t since = 0;
+  auto total = [&](auto f) {
+    int64_t n = 0;
+    for (auto& w : workers_) n += f(*w);
+    return n;
+  };
+  auto latest = [&](Side side) {
+    int64_t t = since;
+    for (auto& w : workers_) t = std::max(t, w->last_request_ms(side));
+    return t;
+  };
+  const int64_t quiet = options_.quiet.count();
+  // Checks every 20 ms how far the drain is.
   std::function<void()> watch = [&] {
-    int64_t open = 0;
-    for (auto& w : workers_) open += w->open_sessions();
-    if (open == 0 || std::chrono::steady_clock::now() >= deadline) {
+    const int64_t now = Worker::NowMs();
+    if (Clock::now() >= deadline) {
+      const int64_t open = total([](Worker& w) { return w.open_sessions(); });
       if (open > 0) {
         spdlog::warn("drain timeout: {} connections still open", open);
         exit_code = 1;
+        for (auto& w : workers_) w->ShutdownTcp();
       }
       admin_->io.stop();
       return;
     }
-    poll.expires_after(std::chrono::milliseconds(20));
+    if (step == Step::kQuiet && now - latest(Side::kEntry) >= quiet) {
+      spdlog::info("drain: no request for {} ms: closing the entry side", quiet);
+      for (auto& w : workers_) w->CloseSide(Side::kEntry);
+      step = Step::kEntryClosing;
+    }
+    if (step == Step::kEntryClosing &&
+        total([](Worker& w) { return w.open_sessions(Side::kEntry); }) == 0) {
+      if (options_.on_entry_done) options_.on_entry_done();
+      step = Step::kAppFinishing;
+      since = now;
+    }
+    if (step == Step::kAppFinishing) {
+      const bool app_done = !options_.lossless ? true
+                            : options_.app_running ? !options_.app_running()
+                                                   : now - latest(Side::kOutbound) >= quiet;
+      if (app_done) {
+        for (auto& w : workers_) w->CloseSide(Side::kOutbound);
+        step = Step::kClosing;
+      }
+    }
+    if (step == Step::kClosing && total([](Worker& w) { return w.open_sessions(); }) == 0) {
+      admin_->io.stop();
+      return;
+    }
+    poll.expires_after(milliseconds(20));
     poll.async_wait([&](const asio::error_code& ec) {
       if (!ec) watch();
     });
@@ -157,10 +198,28 @@ int Server::Run() {
     if (admin_->drain_requested) return;
     admin_->drain_requested = true;
     if (options_.on_drain) options_.on_drain();
-    deadline = std::chrono::steady_clock::now() + cfg_->timeouts.drain;
-    for (auto& w : workers_) w->Drain();
+    deadline = Clock::now() + options_.drain_timeout.value_or(cfg_->timeouts.drain);
+    since = Worker::NowMs();
+    step = options_.lossless ? Step::kQuiet : Step::kEntryClosing;
+    for (auto& w : workers_) w->Drain(options_.lossless, options_.lossless);
     watch();
   };
+
+  // An app the sidecar runs that exits on its own: nothing to serve any more.
+  asio::steady_timer app_timer(admin_->io);
+  std::function<void()> watch_app = [&] {
+    if (!options_.app_running || admin_->drain_requested) return;
+    if (!options_.app_running()) {
+      spdlog::warn("the app exited: draining");
+      begin_drain_();
+      return;
+    }
+    app_timer.expires_after(milliseconds(100));
+    app_timer.async_wait([&](const asio::error_code& ec) {
+      if (!ec) watch_app();
+    });
+  };
+  watch_app();
 
   asio::signal_set& signals = admin_->stop_signals;
   std::function<void(const asio::error_code&, int)> on_signal =

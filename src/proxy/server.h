@@ -1,9 +1,26 @@
 // A running proxy: workers with their listeners, the admin endpoint, and the
 // graceful stop. `graymesh gateway` and `graymesh proxy` both run one.
+//
+// The drain (SIGTERM, SIGINT or POST /drain), lossless form (sidecars):
+//   1. on_drain (the registry marks the instance draining); /ready says 503;
+//      every response carries `connection: close`, entry-side ones also
+//      `x-graymesh-draining: 1`; every listener keeps accepting;
+//   2. once no request arrived on the entry side for `quiet`, the entry
+//      listeners close, then their idle connections; requests in flight
+//      finish;
+//   3. with no entry-side connection left: on_entry_done (deregister, then
+//      SIGTERM the app it runs);
+//   4. the outbound side serves the app until it has exited (app_running),
+//      or, without a child, until it sent nothing for `quiet`; then it
+//      closes like the entry side and Run returns 0.
+// Without `lossless` (gateways, `--no-drain`) every listener closes at once
+// and idle connections with it. Either way the drain timeout ends it: TCP
+// connections are half-closed and Run returns 1.
 #pragma once
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,6 +40,16 @@ struct ServerOptions {
   std::function<bool()> ready;
   // Called once when the drain starts, before connections are closed.
   std::function<void()> on_drain;
+  // The drain steps above. Defaults: stop accepting at once.
+  bool lossless = false;
+  config::Millis quiet{1000};
+  // The drain timeout; unset = the configuration's timeouts.drain.
+  std::optional<config::Millis> drain_timeout;
+  // Called once when no entry-side connection is left (also without lossless).
+  std::function<void()> on_entry_done;
+  // Whether the app the sidecar runs is still running; null = it runs none.
+  // When it exits on its own, the drain starts.
+  std::function<bool()> app_running;
 };
 
 class Server {

@@ -191,6 +191,7 @@ asio::awaitable<bool> Session::ReadHead() {
   }
   ClearDeadline();
   worker_.stats().downstream_rq_total.Inc();
+  if (worker_.draining()) worker_.NoteDrainingRequest(listener_.cfg);  // not quiet yet
 
   Request rq;
   rq.head_end = parsed;

@@ -63,6 +63,8 @@ class Session {
   // Drain: a connection waiting for its next request closes now.
   void CloseIfIdle();
 
+  const ListenerInfo& listener() const { return listener_; }
+
   Session* next = nullptr;  // worker's intrusive list
   Session* prev = nullptr;
 

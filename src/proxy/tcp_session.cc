@@ -19,11 +19,21 @@ TcpSession::TcpSession(Worker& worker, const ListenerInfo& listener, asio::ip::t
   asio::error_code ec;
   auto remote = client_.remote_endpoint(ec);
   if (!ec) client_ip_ = remote.address().to_string();
+  worker_.Register(this);
   worker_.stats().downstream_cx_total.Inc();
   worker_.stats().downstream_cx_active.Add(1);
 }
 
-TcpSession::~TcpSession() { worker_.stats().downstream_cx_active.Add(-1); }
+TcpSession::~TcpSession() {
+  worker_.Unregister(this);
+  worker_.stats().downstream_cx_active.Add(-1);
+}
+
+void TcpSession::Shutdown() {
+  asio::error_code ignored;
+  client_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+  upstream_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+}
 
 asio::awaitable<void> TcpSession::Run() {
   const Snapshot& snap = *worker_.upstreams().snapshot();

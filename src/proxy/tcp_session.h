@@ -4,6 +4,10 @@
 // ways with backpressure and half-close until both sides are done. The
 // connection keeps the service state it started with, so a rule change or
 // a new snapshot never cuts it.
+//
+// Drain: a connection is registered with its worker, counted on the entry
+// side, and waited for like an HTTP one; at the drain deadline Shutdown
+// half-closes both sockets, so the client sees an orderly end.
 #pragma once
 
 #include <asio/awaitable.hpp>
@@ -23,6 +27,11 @@ class TcpSession {
   TcpSession& operator=(const TcpSession&) = delete;
 
   asio::awaitable<void> Run();
+  // The drain deadline passed: no more bytes either way. Worker thread.
+  void Shutdown();
+
+  TcpSession* next = nullptr;  // worker's intrusive list
+  TcpSession* prev = nullptr;
 
  private:
   // Copies from -> to until EOF (then half-closes `to`) or an error (then

@@ -26,6 +26,10 @@ asio::awaitable<void> RunTcp(std::unique_ptr<TcpSession> s) { co_await s->Run();
 
 }  // namespace
 
+Side SideOf(const config::Listener& l) {
+  return l.kind == config::ListenerKind::kOutbound ? Side::kOutbound : Side::kEntry;
+}
+
 Worker::Worker(int index, std::shared_ptr<const Snapshot> snap, lane::TraceLaneMap* traces)
     : index_(index),
       traces_(traces),
@@ -46,14 +50,33 @@ void Worker::Start() {
   thread_ = std::thread([this] { io_.run(); });
 }
 
-void Worker::Drain() {
-  asio::post(io_, [this] {
+void Worker::Drain(bool keep_listening, bool announce) {
+  asio::post(io_, [this, keep_listening, announce] {
     draining_ = true;
-    for (auto& a : acceptors_) {
+    announce_drain_ = announce;
+    if (keep_listening) return;
+    CloseSide(Side::kEntry);
+    CloseSide(Side::kOutbound);
+  });
+}
+
+void Worker::CloseSide(Side side) {
+  asio::post(io_, [this, side] {
+    closed_[size_t(side)] = true;
+    for (size_t i = 0; i < acceptors_.size(); ++i) {
+      if (SideOf(listeners_[i].cfg) != side) continue;
       asio::error_code ignored;
-      a.close(ignored);
+      acceptors_[i].close(ignored);
     }
-    for (Session* s = sessions_; s != nullptr; s = s->next) s->CloseIfIdle();
+    for (Session* s = sessions_; s != nullptr; s = s->next) {
+      if (SideOf(s->listener().cfg) == side) s->CloseIfIdle();
+    }
+  });
+}
+
+void Worker::ShutdownTcp() {
+  asio::post(io_, [this] {
+    for (TcpSession* s = tcp_sessions_; s != nullptr; s = s->next) s->Shutdown();
   });
 }
 
@@ -84,6 +107,8 @@ void Worker::Apply(std::shared_ptr<const Snapshot> snap) {
 }
 
 void Worker::Register(Session* s) {
+  const size_t side = size_t(SideOf(s->listener().cfg));
+  open_[side].store(open_[side].load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   s->next = sessions_;
   s->prev = nullptr;
   if (sessions_ != nullptr) sessions_->prev = s;
@@ -91,8 +116,28 @@ void Worker::Register(Session* s) {
 }
 
 void Worker::Unregister(Session* s) {
+  const size_t side = size_t(SideOf(s->listener().cfg));
+  open_[side].store(open_[side].load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
   if (s->prev != nullptr) s->prev->next = s->next;
   else sessions_ = s->next;
+  if (s->next != nullptr) s->next->prev = s->prev;
+}
+
+// TCP-entry connections are on the entry side.
+void Worker::Register(TcpSession* s) {
+  const size_t side = size_t(Side::kEntry);
+  open_[side].store(open_[side].load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  s->next = tcp_sessions_;
+  s->prev = nullptr;
+  if (tcp_sessions_ != nullptr) tcp_sessions_->prev = s;
+  tcp_sessions_ = s;
+}
+
+void Worker::Unregister(TcpSession* s) {
+  const size_t side = size_t(Side::kEntry);
+  open_[side].store(open_[side].load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+  if (s->prev != nullptr) s->prev->next = s->next;
+  else tcp_sessions_ = s->next;
   if (s->next != nullptr) s->next->prev = s->prev;
 }
 
@@ -120,6 +165,7 @@ asio::awaitable<void> Worker::AcceptLoop(size_t i) {
       continue;
     }
     backoff.Reset();
+    if (draining_) NoteDrainingRequest(listeners_[i].cfg);  // a new connection is not quiet
     // Read per accept: a reload may change the limit.
     const uint32_t max_connections =
         std::min(config().limits.max_connections, connections_that_fit_);
@@ -151,7 +197,7 @@ asio::awaitable<void> Worker::Tick() {
     for (Session* s = sessions_; s != nullptr;) {
       Session* next = s->next;  // CheckDeadline only cancels; nothing unlinks here
       s->CheckDeadline(now);
-      if (draining_) s->CloseIfIdle();
+      if (draining_ && closed_[size_t(SideOf(s->listener().cfg))]) s->CloseIfIdle();
       s = next;
     }
     if (now - last_sweep >= 1000) {

@@ -8,6 +8,7 @@
 #include <asio/ip/tcp.hpp>
 #include <asio/steady_timer.hpp>
 #include <chrono>
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <thread>
@@ -20,6 +21,14 @@
 namespace graymesh::proxy {
 
 class Session;
+class TcpSession;
+
+// Which side of the proxy a listener is on, for the drain: the entry side
+// (inbound, gateway and TCP listeners: other services and clients call in)
+// and the outbound side (the local app's calls). A sidecar's drain closes
+// the entry side first and the outbound side only once the app is done.
+enum class Side : uint8_t { kEntry = 0, kOutbound = 1 };
+Side SideOf(const config::Listener& l);
 
 // A listener as a worker serves it.
 struct ListenerInfo {
@@ -41,9 +50,19 @@ class Worker {
   // before Start.
   void LimitConnections(uint32_t fit) { connections_that_fit_ = fit; }
   void Start();
-  // Stop accepting, close idle connections, let requests in flight finish.
+  // Starts the drain: every response from now on ends its connection
+  // (`connection: close`), and with `announce` the entry side's responses
+  // carry `x-graymesh-draining: 1`. With `keep_listening` the listeners stay
+  // open until CloseSide (the lossless drain); without, both sides close at
+  // once. Thread-safe (posted).
+  void Drain(bool keep_listening = false, bool announce = false);
+  // Stops accepting on one side and closes that side's idle connections,
+  // now and whenever one becomes idle; requests in flight finish.
   // Thread-safe (posted).
-  void Drain();
+  void CloseSide(Side side);
+  // At the drain deadline: half-closes TCP-entry connections still open, so
+  // their clients see an orderly end. Thread-safe (posted).
+  void ShutdownTcp();
   // Hard stop after the drain timeout. Thread-safe.
   void Stop();
   void Join();
@@ -58,13 +77,30 @@ class Worker {
   WorkerUpstreams& upstreams() { return upstreams_; }
   const config::Config& config() const { return upstreams_.snapshot()->config(); }
   bool draining() const { return draining_; }
+  // Entry-side responses carry x-graymesh-draining: 1.
+  bool announces_drain() const { return announce_drain_; }
+  // While draining: a request on `l` just finished (the quiet period counts
+  // from the last one).
+  void NoteDrainingRequest(const config::Listener& l) {
+    last_request_ms_[size_t(SideOf(l))].store(NowMs(), std::memory_order_relaxed);
+  }
   lane::TraceLaneMap* traces() { return traces_; }
   // A fresh W3C traceparent ("00-<trace id>-<span id>-01").
   std::string NewTraceparent();
   void Register(Session* s);
   void Unregister(Session* s);
+  void Register(TcpSession* s);
+  void Unregister(TcpSession* s);
   // Sessions still open; readable from other threads (relaxed).
   int64_t open_sessions() const { return stats_.downstream_cx_active.Get(); }
+  int64_t open_sessions(Side side) const {
+    return open_[size_t(side)].load(std::memory_order_relaxed);
+  }
+  // Steady-clock ms of the last request a draining worker finished on that
+  // side (accepts count too); 0 = none since the drain began. Any thread.
+  int64_t last_request_ms(Side side) const {
+    return last_request_ms_[size_t(side)].load(std::memory_order_relaxed);
+  }
 
   static int64_t NowMs() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -84,7 +120,12 @@ class Worker {
   std::vector<ListenerInfo> listeners_;
   std::vector<asio::ip::tcp::acceptor> acceptors_;
   Session* sessions_ = nullptr;  // intrusive list, for deadlines and drain
+  TcpSession* tcp_sessions_ = nullptr;  // intrusive list, for the drain
   bool draining_ = false;
+  bool announce_drain_ = false;
+  bool closed_[2] = {false, false};  // by Side: acceptors closed, idle connections close
+  std::atomic<int64_t> open_[2] = {0, 0};  // open sessions by Side; written on this thread
+  std::atomic<int64_t> last_request_ms_[2] = {0, 0};
   uint32_t connections_that_fit_ = UINT32_MAX;
   lane::TraceLaneMap* traces_;
   uint64_t rng_;

@@ -12,6 +12,8 @@ const char* StateName(InstanceState s) {
       return "ready";
     case InstanceState::kDraining:
       return "draining";
+    case InstanceState::kUnhealthy:
+      return "unhealthy";
     case InstanceState::kRetired:
       return "retired";
     case InstanceState::kRolledBack:
@@ -24,6 +26,7 @@ std::optional<InstanceState> ParseState(const std::string& s) {
   if (s == "starting") return InstanceState::kStarting;
   if (s == "ready") return InstanceState::kReady;
   if (s == "draining") return InstanceState::kDraining;
+  if (s == "unhealthy") return InstanceState::kUnhealthy;
   if (s == "retired") return InstanceState::kRetired;
   if (s == "rolled-back") return InstanceState::kRolledBack;
   return std::nullopt;

@@ -8,14 +8,16 @@
 
 namespace graymesh::wire {
 
+// unhealthy: registered, but its sidecar finds the app not answering
+// (consumers do not choose it; readySince restarts when it recovers).
 // kRetired and kRolledBack are set by the control plane only (a canary
-// promoted or rolled back, docs/canary.md); like starting and draining
-// instances they take no traffic.
-enum class InstanceState { kStarting, kReady, kDraining, kRetired, kRolledBack };
+// promoted or rolled back, docs/canary.md). Only ready instances take
+// traffic.
+enum class InstanceState { kStarting, kReady, kDraining, kUnhealthy, kRetired, kRolledBack };
 
 const char* StateName(InstanceState s);
-// "starting", "ready", "draining", "retired", "rolled-back"; nullopt for
-// anything else.
+// "starting", "ready", "draining", "unhealthy", "retired", "rolled-back";
+// nullopt for anything else.
 std::optional<InstanceState> ParseState(const std::string& s);
 
 // Unix time in milliseconds (system clock).

@@ -90,7 +90,7 @@ SnapshotEndpoint EndpointFromJson(const json& e, const std::string& where) {
         e.at("state").is_string() ? ParseState(e.at("state").get<std::string>()) : std::nullopt;
     if (!st)
       throw std::invalid_argument("snapshot: " + where +
-                                  ".state: must be starting, ready or draining");
+                                  ".state: must be starting, ready, draining or unhealthy");
     out.state = *st;
   }
   if (e.contains("readySince") && e.at("readySince").is_number_integer()) {

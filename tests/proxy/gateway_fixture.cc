@@ -47,20 +47,21 @@ Gateway Gateway::Start(const std::string& yaml) {
   return gw;
 }
 
-Sidecar Sidecar::Start(const std::string& service, uint16_t app_port, const std::string& yaml) {
+Sidecar Sidecar::Start(const std::string& service, uint16_t app_port, const std::string& yaml,
+                       const std::vector<std::string>& extra, uint16_t outbound) {
   Sidecar sc;
   sc.inbound = FreePort();
-  sc.outbound = FreePort();
+  sc.outbound = outbound != 0 ? outbound : FreePort();
   sc.admin = FreePort();
   std::string cfg = WriteTempFile("sidecar.yaml", yaml);
-  sc.proc = std::make_unique<ChildProcess>(
-      GraymeshBin(),
-      std::vector<std::string>{"proxy", "--service", service, "--app",
-                               "127.0.0.1:" + std::to_string(app_port), "--inbound",
-                               "127.0.0.1:" + std::to_string(sc.inbound), "--outbound",
-                               "127.0.0.1:" + std::to_string(sc.outbound), "--admin",
-                               "127.0.0.1:" + std::to_string(sc.admin), "--config", cfg,
-                               "--workers", "1"});
+  std::vector<std::string> args{"proxy", "--service", service, "--app",
+                                "127.0.0.1:" + std::to_string(app_port), "--inbound",
+                                "127.0.0.1:" + std::to_string(sc.inbound), "--outbound",
+                                "127.0.0.1:" + std::to_string(sc.outbound), "--admin",
+                                "127.0.0.1:" + std::to_string(sc.admin), "--config", cfg,
+                                "--workers", "1"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  sc.proc = std::make_unique<ChildProcess>(GraymeshBin(), args);
   EXPECT_TRUE(WaitForPort(sc.inbound, 5s)) << sc.proc->Log();
   EXPECT_TRUE(WaitForPort(sc.outbound, 5s)) << sc.proc->Log();
   return sc;

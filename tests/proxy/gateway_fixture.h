@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "support/process.h"
 
@@ -39,7 +40,10 @@ struct Sidecar {
   uint16_t outbound = 0;
   uint16_t admin = 0;
   std::unique_ptr<ChildProcess> proc;
-  static Sidecar Start(const std::string& service, uint16_t app_port, const std::string& yaml);
+  // `extra`: more flags, e.g. {"--drain-quiet", "1s", "--", "CMD", ...};
+  // `outbound`: its port when the app must know it beforehand (0 = any).
+  static Sidecar Start(const std::string& service, uint16_t app_port, const std::string& yaml,
+                       const std::vector<std::string>& extra = {}, uint16_t outbound = 0);
 };
 
 // Gateway configuration sending every request to one service `app` at

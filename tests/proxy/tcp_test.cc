@@ -233,3 +233,29 @@ TEST(TcpEntry, BadReloadKeepsTheRunningConfiguration) {
 
 }  // namespace
 }  // namespace graymesh::test
+
+namespace graymesh::test {
+namespace {
+
+// TCP-entry connections take part in the drain: an open one keeps relaying
+// after SIGTERM while new ones are refused, and at the drain timeout it is
+// ended in order (the client reads EOF after everything sent) and the exit
+// code says the drain did not finish.
+TEST(TcpEntry, DrainKeepsOpenConnectionsUntilTheTimeout) {
+  IdentEchoServer base("base"), gray("gray");
+  TcpGateway gw(base.port(), gray.port(), "timeouts:\n  drain: 1s\n");
+  Client c("127.0.0.1", gw.port);
+  ASSERT_EQ(c.Line(), "base");
+  gw.proc->Signal(SIGTERM);
+  std::this_thread::sleep_for(200ms);
+  c.Send("still here\n");
+  EXPECT_EQ(c.Line(), "still here");
+  EXPECT_FALSE(WaitForPort(gw.port, 100ms)) << "no new connections while draining";
+  const auto before = std::chrono::steady_clock::now();
+  EXPECT_EQ(c.Rest(), "");  // EOF at the drain timeout
+  EXPECT_LT(std::chrono::steady_clock::now() - before, 3s);
+  EXPECT_EQ(gw.proc->Wait(5s), 1) << gw.proc->Log();
+}
+
+}  // namespace
+}  // namespace graymesh::test

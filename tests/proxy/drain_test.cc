@@ -1,0 +1,111 @@
+// The sidecar's lossless drain without a control plane (docs/lifecycle.md):
+// after SIGTERM, callers are served until they go quiet, each response says
+// `x-graymesh-draining: 1` and `connection: close`, the outbound side serves
+// the app until it is done, and the app the sidecar runs gets SIGTERM only
+// after that; its exit status is the sidecar's.
+#include <gtest/gtest.h>
+
+#include <future>
+#include <thread>
+
+#include "proxy/gateway_fixture.h"
+#include "support/http_client.h"
+#include "support/ports.h"
+
+namespace graymesh::test {
+using namespace std::chrono_literals;
+namespace {
+
+std::string Addr(uint16_t port) { return "127.0.0.1:" + std::to_string(port); }
+
+// A payment-like app run by its sidecar: it waits `latency_ms`, then calls
+// `data` through the sidecar's outbound side.
+struct Pair {
+  SampleApp data = SampleApp::Start("data");
+  uint16_t app = FreePort();
+  Sidecar sc;
+  explicit Pair(int latency_ms, std::vector<std::string> flags = {}) {
+    const std::string yaml = "services:\n  - name: data\n    endpoints:\n      - address: " +
+                             Addr(data.port) + "\n";
+    // The outbound port is picked by the fixture: reserve one for --via.
+    const uint16_t outbound = FreePort();
+    flags.insert(flags.end(), {"--", GraymeshBin(), "sample-app",
+                               "--name", "payment", "--listen", Addr(app), "--latency",
+                               std::to_string(latency_ms), "--calls", "data", "--via",
+                               Addr(outbound)});
+    sc = Sidecar::Start("payment", app, yaml, flags, outbound);
+    EXPECT_TRUE(WaitForPort(app, 5s)) << sc.proc->Log();
+  }
+};
+
+// Item: idle keep-alive connections were closed and new ones refused the
+// moment SIGTERM arrived, so a request sent 10 ms later failed.
+TEST(SidecarDrain, CallersAreServedUntilTheyGoQuiet) {
+  Pair p(0, {"--drain-quiet", "1s"});
+  TestConnection pooled(p.sc.inbound);
+  ASSERT_TRUE(pooled.Send("GET /x HTTP/1.1\r\nHost: payment\r\n\r\n"));
+  Response first = pooled.ReadResponse();
+  ASSERT_EQ(first.status, 200) << first.error;
+  EXPECT_FALSE(first.HasHeader("x-graymesh-draining"));
+
+  p.sc.proc->Signal(SIGTERM);
+  std::this_thread::sleep_for(10ms);
+  // The pooled connection is still served, once, and told to go.
+  ASSERT_TRUE(pooled.Send("GET /x HTTP/1.1\r\nHost: payment\r\n\r\n"));
+  Response r = pooled.ReadResponse();
+  EXPECT_EQ(r.status, 200) << r.error << "\n" << p.sc.proc->Log();
+  EXPECT_EQ(r.Header("x-graymesh-draining"), "1");
+  EXPECT_TRUE(r.closed_after) << "connection: close between requests";
+  EXPECT_TRUE(pooled.IsClosedByPeer(1s));
+  // New connections are still accepted while callers keep coming, and the
+  // app (run by the sidecar) still answers: it has had no SIGTERM yet.
+  for (int i = 0; i < 5; ++i) {
+    Response n = HttpGet(p.sc.inbound, "/x");
+    EXPECT_EQ(n.status, 200) << n.error;
+    EXPECT_EQ(n.Header("x-graymesh-draining"), "1");
+    std::this_thread::sleep_for(200ms);
+  }
+  EXPECT_EQ(HttpGet(p.sc.admin, "/ready").status, 503);
+  // Then quiet: the sidecar stops the app and exits with its status.
+  EXPECT_EQ(p.sc.proc->Wait(5s), 0) << p.sc.proc->Log();
+  EXPECT_FALSE(WaitForPort(p.sc.inbound, 200ms));
+  EXPECT_FALSE(WaitForPort(p.app, 200ms)) << "the app was stopped after the drain";
+}
+
+// Item: the outbound listener closed at once, so a request in flight failed
+// when its app called the next service (502, connect refused).
+TEST(SidecarDrain, OutboundServesTheAppUntilItsLastRequest) {
+  Pair p(800);
+  auto slow = std::async(std::launch::async, [&] { return HttpGet(p.sc.inbound, "/pay"); });
+  std::this_thread::sleep_for(300ms);
+  p.sc.proc->Signal(SIGTERM);
+  Response r = slow.get();
+  EXPECT_EQ(r.status, 200) << r.body << "\n" << p.sc.proc->Log();
+  EXPECT_NE(r.body.find("\"service\":\"data\""), std::string::npos) << r.body;
+  EXPECT_EQ(p.sc.proc->Wait(5s), 0) << p.sc.proc->Log();
+}
+
+// The protection off: the same request fails, as before the drain existed.
+TEST(SidecarDrain, WithoutTheDrainARequestInFlightLosesItsCall) {
+  Pair p(800, {"--no-drain"});
+  auto slow = std::async(std::launch::async, [&] { return HttpGet(p.sc.inbound, "/pay"); });
+  std::this_thread::sleep_for(300ms);
+  p.sc.proc->Signal(SIGTERM);
+  Response r = slow.get();
+  EXPECT_EQ(r.status, 502) << r.body;
+  EXPECT_FALSE(r.HasHeader("x-graymesh-draining"));
+  p.sc.proc->Wait(5s);
+}
+
+// The app's exit status becomes the sidecar's; an app that exits on its
+// own ends the sidecar too.
+TEST(SidecarDrain, TheAppsExitStatusIsTheSidecars) {
+  const uint16_t app = FreePort();
+  Sidecar sc = Sidecar::Start("payment", app, "", {"--", "/bin/sh", "-c", "sleep 0.5; exit 3"});
+  EXPECT_EQ(sc.proc->Wait(10s), 3) << sc.proc->Log();
+  Sidecar bad = Sidecar::Start("payment", app, "", {"--", "/nonexistent/app"});
+  EXPECT_EQ(bad.proc->Wait(10s), 127) << bad.proc->Log();
+}
+
+}  // namespace
+}  // namespace graymesh::test
