@@ -8,6 +8,7 @@
 #pragma once
 
 #include <asio/awaitable.hpp>
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <nlohmann/json.hpp>
@@ -16,6 +17,7 @@
 
 #include "control/gateway_listeners.h"
 #include "control/store.h"
+#include "control/traffic_store.h"
 #include "control/watch_hub.h"
 #include "net/http_server.h"
 
@@ -39,7 +41,13 @@ struct ApiCounters {
   uint64_t lease_expirations = 0;
   uint64_t snapshots_served = 0;
   uint64_t unauthorized = 0;
+  uint64_t reports_refused = 0;
+  // Push latency: store change to the snapshot reply of a woken watcher.
+  std::array<uint64_t, 8> push_buckets{};  // by kPushBounds, last = +Inf
+  uint64_t pushes = 0;
+  double push_seconds = 0;
 };
+inline constexpr std::array<double, 7> kPushBounds = {0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1};
 
 class Api {
  public:
@@ -48,6 +56,7 @@ class Api {
   asio::awaitable<net::HttpReply> Handle(const net::HttpRequest& req);
 
   ApiCounters& counters() { return counters_; }
+  TrafficStore& traffic() { return traffic_; }
 
  private:
   using Reply = net::HttpReply;
@@ -66,6 +75,11 @@ class Api {
   Reply ListRules(const std::string& kind);
   Reply GetRule(const std::string& kind, const std::string& name);
   Reply DeleteRule(const std::string& kind, const std::string& name);
+  // api_traffic.cc
+  Reply Report(const Request& req);
+  Reply Traffic(const Request& req);
+  void CountPush(double seconds);
+  std::string TrafficMetrics() const;
   // api.cc
   asio::awaitable<Reply> Snapshot(const Request& req);
   Reply Metrics();
@@ -79,6 +93,7 @@ class Api {
   ApiOptions options_;
   ApiCounters counters_;
   GatewayListeners gateways_;  // names sent by watching gateways
+  TrafficStore traffic_;       // the proxies' reports (POST /v1/reports)
   int64_t cached_revision_ = -1;
   std::shared_ptr<const std::string> cached_snapshot_;  // shared by every reply of a revision
 };
