@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <unistd.h>
 
 #include "config/config.h"
 #include "lane/propagation.h"
@@ -17,6 +18,7 @@
 #include "control/snapshot_json.h"
 #include "proxy/control_agent.h"
 #include "proxy/server.h"
+#include "proxy/traffic_reporter.h"
 
 namespace graymesh::cli {
 namespace {
@@ -47,7 +49,26 @@ struct DataPlaneFlags {
   uint32_t trace_capacity = 65536;
   std::string trace_ttl = "60s";
   std::string trust;  // gateway listeners / the sidecar's inbound side; "" = the default
+  std::string report_interval = "5s";
+  std::string access_log;  // for HTTP listeners without an accessLog of their own
 };
+
+// --access-log: every HTTP listener without its own accessLog writes there.
+void ApplyAccessLogFlag(const std::string& target, config::Config* cfg) {
+  if (target.empty()) return;
+  for (config::Listener& l : cfg->listeners) {
+    if (l.kind != config::ListenerKind::kTcp && l.access_log.empty()) l.access_log = target;
+  }
+}
+
+// What names this proxy process in its traffic reports: stable across its
+// restarts (the control plane sees startedMs change), distinct between proxies.
+std::string NodeId(const DataPlaneFlags& f, const std::string& role) {
+  char host[256] = {};
+  if (::gethostname(host, sizeof(host) - 1) != 0) host[0] = '\0';
+  const std::string where = role == "proxy" ? f.service + "@" + f.advertise : f.listen_name;
+  return role + "/" + host + "/" + where + (f.admin.empty() ? "" : "/" + f.admin);
+}
 
 // `--trust` as config::Trust; exits 2 on a bad value.
 config::Trust TrustFlag(const std::string& text) {
@@ -155,6 +176,17 @@ int Serve(const DataPlaneFlags& f, const std::string& role, const Build& build) 
   }
   opt.token = f.token;
   opt.cache_path = f.cache;
+  std::chrono::milliseconds report_interval{0};
+  try {
+    report_interval = config::ParseDuration(f.report_interval);
+  } catch (const std::exception& e) {
+    spdlog::error("--report-interval {}: {}", f.report_interval, e.what());
+    return 2;
+  }
+  if (report_interval.count() > 0 && report_interval.count() < 100) {
+    spdlog::error("--report-interval {}: use 100ms or more (0 = no reports)", f.report_interval);
+    return 2;
+  }
   if (role == "proxy") {
     const config::Node node = build(config::Config{}).node;  // lane and labels as flags say
     opt.service = f.service;
@@ -199,7 +231,24 @@ int Serve(const DataPlaneFlags& f, const std::string& role, const Build& build) 
                                  },
                                  .on_drain = [&agent] { agent.Draining(); }});
   agent.Start([&server](std::shared_ptr<const config::Config> cfg) { server.ApplyAsync(cfg); });
-  int rc = Run(server, role);
+  proxy::TrafficReporter reporter({.urls = opt.urls,
+                                   .token = opt.token,
+                                   .node = NodeId(f, role),
+                                   .service = role == "proxy" ? f.service : "",
+                                   .gateway = role == "gateway" ? f.listen_name : "",
+                                   .interval = report_interval,
+                                   .collect = [&server] { return server.CollectTraffic(); },
+                                   .instance = [&agent] { return agent.instance_id(); }});
+  try {
+    server.Start();
+  } catch (const std::exception& e) {
+    spdlog::error("{}: {}", role, e.what());
+    agent.Stop();
+    return 1;
+  }
+  if (report_interval.count() > 0) reporter.Start();  // after Start: it reads the workers
+  int rc = server.Run();
+  reporter.Stop();
   agent.Stop();
   return rc;
 }
@@ -213,6 +262,11 @@ void AddControlFlags(CLI::App* cmd, DataPlaneFlags* f) {
       ->envname("GRAYMESH_CONTROL");
   cmd->add_option("--token", f->token, "bearer token for the control plane")
       ->envname("GRAYMESH_TOKEN");
+  cmd->add_option("--report-interval", f->report_interval,
+                  "how often traffic counters are pushed to the control plane (0 = never)")
+      ->capture_default_str();
+  cmd->add_option("--access-log", f->access_log,
+                  "access log of the HTTP listeners: stdout, stderr or a file (JSON lines)");
   cmd->add_option("--cache", f->cache,
                   "where the last snapshot is kept, to start when the control plane is down");
 }
@@ -257,6 +311,7 @@ void RegisterDataPlane(CLI::App& app) {
         }
       }
       if (flags->workers >= 0) cfg.workers = flags->workers;
+      ApplyAccessLogFlag(flags->access_log, &cfg);
       return cfg;
     };
     if (flags->listen_name.empty()) {
@@ -345,6 +400,7 @@ void RegisterDataPlane(CLI::App& app) {
         for (char& c : h) c = char(std::tolower(static_cast<unsigned char>(c)));
         cfg.node.lane_headers.push_back(h);
       }
+      ApplyAccessLogFlag(flags->access_log, &cfg);
       cfg.node.trace_capacity = flags->trace_capacity;
       try {
         cfg.node.trace_ttl_seconds = uint32_t(config::ParseDuration(flags->trace_ttl).count() / 1000);

@@ -317,4 +317,9 @@ void ControlAgent::Stop() {
 bool ControlAgent::registered() const { return state_->registered; }
 bool ControlAgent::has_snapshot() const { return state_->has_snapshot; }
 
+std::string ControlAgent::instance_id() const {
+  std::lock_guard<std::mutex> lock(state_->mu);
+  return state_->id;
+}
+
 }  // namespace graymesh::proxy

@@ -65,6 +65,8 @@ class ControlAgent {
 
   bool registered() const;
   bool has_snapshot() const;
+  // The registered instance's id; "" before registration. Any thread.
+  std::string instance_id() const;
 
  private:
   struct State;
