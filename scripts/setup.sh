@@ -12,6 +12,7 @@ PACKAGES=(
   curl jq procps python3
   nginx  # tests/integration/nginx_chain_test: a real access layer in front of a sidecar
   etcd-server etcd-client
+  prometheus  # tests/integration/prometheus_test: a real Prometheus scrapes the proxies
 )
 # Only the benchmark needs these; `setup.sh --bench` adds them.
 BENCH_PACKAGES=(wrk)
