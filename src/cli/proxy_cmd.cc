@@ -264,6 +264,7 @@ void AddControlFlags(CLI::App* cmd, DataPlaneFlags* f) {
       ->envname("GRAYMESH_TOKEN");
   cmd->add_option("--report-interval", f->report_interval,
                   "how often traffic counters are pushed to the control plane (0 = never)")
+      ->envname("GRAYMESH_REPORT_INTERVAL")
       ->capture_default_str();
   cmd->add_option("--access-log", f->access_log,
                   "access log of the HTTP listeners: stdout, stderr or a file (JSON lines)");

@@ -20,7 +20,10 @@ Direction DirectionOf(config::ListenerKind kind) {
 
 void Session::NoteForRecord(Request& rq) {
   const Snapshot& snap = *worker_.upstreams().snapshot();
-  if (rq.service >= 0 && size_t(rq.service) < snap.services().size()) {
+  if (listener_.cfg.kind == config::ListenerKind::kInbound &&
+      !worker_.config().node.service.empty()) {
+    rq.destination = worker_.config().node.service;  // not the local app's "local:NAME"
+  } else if (rq.service >= 0 && size_t(rq.service) < snap.services().size()) {
     rq.destination = snap.services()[rq.service].name;
   }
   rq.lane_requested = rq.lane;
