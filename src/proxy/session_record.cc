@@ -55,6 +55,11 @@ void Session::RecordRequest(const Request& rq, RequestRecorder::Clock::time_poin
                   .lane_requested = rq.lane_requested,
                   .lane_served = rq.lane_served,
                   .status = replied_status_};
+  // Inbound, the instance that served is this one: its lane, not the local
+  // app's endpoint (which has none).
+  if (listener_.cfg.kind == config::ListenerKind::kInbound && !rq.endpoint.empty()) {
+    r.lane_served = worker_.config().node.lane;
+  }
   AccessFields a;
   if (listener_.access_log >= 0) {
     a = {.trace_id = rq.trace_id,
