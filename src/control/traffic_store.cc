@@ -117,6 +117,19 @@ void TrafficStore::Add(TrafficReport report, int64_t received_ms) {
     it = nodes_.emplace(report.node, std::deque<Sample>{}).first;
   }
   std::deque<Sample>& samples = it->second;
+  if (on_ejected_) {
+    for (const EndpointTotals& e : report.endpoints) {
+      if (e.state != "ejected") continue;
+      bool was_ejected = false;
+      if (!samples.empty()) {
+        for (const EndpointTotals& p : samples.back().report->endpoints) {
+          was_ejected = was_ejected || (p.service == e.service && p.address == e.address &&
+                                        p.state == "ejected");
+        }
+      }
+      if (!was_ejected) on_ejected_(e, report.node, received_ms);
+    }
+  }
   samples.push_back({received_ms, std::make_shared<const TrafficReport>(std::move(report))});
   // Older than the retention: gone (the newest always stays).
   while (samples.size() > 1 && samples.front().at_ms < received_ms - retention_.count()) {

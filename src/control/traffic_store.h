@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -31,6 +32,13 @@ class TrafficStore {
  public:
   explicit TrafficStore(std::chrono::milliseconds retention = std::chrono::minutes(65),
                         size_t max_nodes = 10'000);
+
+  // Called from Add when a node reports an endpoint `ejected` that its
+  // previous report had in another state (or did not list): for the release
+  // event log. `node` is the reporting proxy.
+  using OnEjected = std::function<void(const EndpointTotals& endpoint, const std::string& node,
+                                       int64_t at_ms)>;
+  void SetOnEjected(OnEjected f) { on_ejected_ = std::move(f); }
 
   void Add(TrafficReport report, int64_t received_ms);
   // The view of the `window_ms` up to `now_ms`: {windowSeconds, nowMs,
@@ -51,6 +59,7 @@ class TrafficStore {
   std::chrono::milliseconds retention_;
   size_t max_nodes_;
   uint64_t reports_ = 0;
+  OnEjected on_ejected_;
   std::map<std::string, std::deque<Sample>> nodes_;
 };
 

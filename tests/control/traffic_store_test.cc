@@ -151,6 +151,25 @@ TEST(TrafficStore, EndpointsComeFromEachNodesLatestReport) {
   EXPECT_EQ(t["endpoints"][0]["state"], "ejected");
 }
 
+TEST(TrafficStore, AnEndpointTurningEjectedIsAnnouncedOnce) {
+  TrafficStore store;
+  std::vector<std::string> seen;
+  store.SetOnEjected([&](const EndpointTotals& e, const std::string& node, int64_t at) {
+    seen.push_back(e.address + " by " + node + " at " + std::to_string(at));
+  });
+  auto with = [](std::string state) {
+    TrafficReport r = Report("n1", 0, 0, {});
+    r.endpoints = {{.service = "payment", .address = "a:1", .state = state, .weight = 100}};
+    return r;
+  };
+  store.Add(with("healthy"), 1000);
+  store.Add(with("ejected"), 2000);
+  store.Add(with("ejected"), 3000);  // still ejected: not again
+  store.Add(with("healthy"), 4000);
+  store.Add(with("ejected"), 5000);
+  EXPECT_EQ(seen, (std::vector<std::string>{"a:1 by n1 at 2000", "a:1 by n1 at 5000"}));
+}
+
 TEST(TrafficStore, FailedBetweenCountsErrorsInTheInterval) {
   TrafficStore store;
   store.Add(Report("n1", -600'000, 0, {Edge("outbound", "order", "payment", "", "", 100, 2)}), 0);
