@@ -83,6 +83,12 @@ TEST_F(Traffic, SidecarsReportAndTheViewShowsTheGraySplit) {
   EXPECT_GE(gray_n, 15);
   EXPECT_GE(base_n, 45);
   EXPECT_EQ(ProxyMetric(order.admin, OrderToPayment("gray", "")), -1) << "no fallback happened";
+  EXPECT_EQ(ProxyMetric(order.admin, "graymesh_active_requests"), 0) << "all answered";
+  EXPECT_EQ(ProxyMetric(order.admin, "graymesh_draining"), 0);
+  EXPECT_EQ(ProxyMetric(order.admin, "graymesh_retries_total"), 0);
+  EXPECT_EQ(ProxyMetric(order.admin, "graymesh_endpoint_weight{service=\"payment\",address=\"" +
+                                         Addr(gray.inbound) + "\",lane=\"gray\"}"),
+            100);
 
   // The control plane's view: one report later, the same split.
   nlohmann::json t;
