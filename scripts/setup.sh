@@ -13,6 +13,7 @@ PACKAGES=(
   nginx  # tests/integration/nginx_chain_test: a real access layer in front of a sidecar
   etcd-server etcd-client
   chromium  # tests/console: the web console in a real browser
+  prometheus  # tests/integration/prometheus_test: a real Prometheus scrapes the proxies
 )
 # Only the benchmark needs these; `setup.sh --bench` adds them.
 BENCH_PACKAGES=(wrk)

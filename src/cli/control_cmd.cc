@@ -1,5 +1,6 @@
 // `graymesh control` (the control plane) and the commands that talk to it:
-// `graymesh apply -f FILE`, `graymesh get KIND [NAME]`, `graymesh delete KIND NAME`.
+// `graymesh apply -f FILE`, `graymesh get KIND [NAME]`, `graymesh delete KIND NAME`,
+// `graymesh top`.
 // Client commands exit 0 on success, 1 when the control plane refused or
 // could not be reached (with its reason on stderr), 2 for bad usage.
 #include <fmt/format.h>
@@ -14,12 +15,14 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <thread>
 
 #include "cli/client.h"
 #include "wire/api_client.h"
 #include "control/cli_output.h"
 #include "control/control_server.h"
 #include "control/store.h"
+#include "control/traffic_table.h"
 
 namespace graymesh::cli {
 namespace {
@@ -190,6 +193,34 @@ void RegisterDelete(CLI::App& app) {
   });
 }
 
+void RegisterTop(CLI::App& app) {
+  auto flags = std::make_shared<ClientFlags>();
+  auto window = std::make_shared<std::string>("60s");
+  auto output = std::make_shared<std::string>("table");
+  auto every = std::make_shared<double>(0);
+  CLI::App* cmd = app.add_subcommand(
+      "top", "Traffic by service and edge, split by lane (GET /v1/traffic)");
+  cmd->add_option("--window", *window, "how far back rates are taken, 1s..1h")
+      ->capture_default_str();
+  cmd->add_option("-o,--output", *output, "table | json")
+      ->check(CLI::IsMember({"table", "json"}))
+      ->capture_default_str();
+  cmd->add_option("-w,--watch", *every, "refresh every this many seconds (0 = once)")
+      ->check(CLI::NonNegativeNumber);
+  AddClientFlags(cmd, flags.get());
+  cmd->callback([flags, window, output, every] {
+    for (;;) {
+      json t = Call(*flags, "GET", "/v1/traffic?window=" + Encode(*window));
+      std::string out = *output == "json" ? t.dump(2) + "\n" : control::FormatTraffic(t);
+      if (*every > 0) out = "\x1b[H\x1b[2J" + out;  // clear the terminal between refreshes
+      std::fwrite(out.data(), 1, out.size(), stdout);
+      std::fflush(stdout);
+      if (*every <= 0) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(int64_t(*every * 1000)));
+    }
+  });
+}
+
 }  // namespace
 
 void RegisterControl(CLI::App& app) {
@@ -197,6 +228,7 @@ void RegisterControl(CLI::App& app) {
   RegisterApply(app);
   RegisterGet(app);
   RegisterDelete(app);
+  RegisterTop(app);
 }
 
 }  // namespace graymesh::cli

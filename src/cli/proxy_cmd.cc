@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <unistd.h>
 
 #include "config/config.h"
 #include "lane/propagation.h"
@@ -20,6 +21,7 @@
 #include "proxy/app_process.h"
 #include "proxy/control_agent.h"
 #include "proxy/server.h"
+#include "proxy/traffic_reporter.h"
 
 namespace graymesh::cli {
 namespace {
@@ -57,6 +59,8 @@ struct DataPlaneFlags {
   std::string drain_quiet = "1s";
   bool no_drain = false;
   std::vector<std::string> command;  // after `--`: the app, run by the sidecar
+  std::string report_interval = "5s";
+  std::string access_log;  // for HTTP listeners without an accessLog of their own
 };
 
 // A duration flag; exits 2 naming the flag on a bad value.
@@ -116,6 +120,23 @@ int Finish(int rc, proxy::AppProcess* app) {
   }
   spdlog::info("the app exited with {}", app->exit_code());
   return rc != 0 ? rc : app->exit_code();
+}
+
+// --access-log: every HTTP listener without its own accessLog writes there.
+void ApplyAccessLogFlag(const std::string& target, config::Config* cfg) {
+  if (target.empty()) return;
+  for (config::Listener& l : cfg->listeners) {
+    if (l.kind != config::ListenerKind::kTcp && l.access_log.empty()) l.access_log = target;
+  }
+}
+
+// What names this proxy process in its traffic reports: stable across its
+// restarts (the control plane sees startedMs change), distinct between proxies.
+std::string NodeId(const DataPlaneFlags& f, const std::string& role) {
+  char host[256] = {};
+  if (::gethostname(host, sizeof(host) - 1) != 0) host[0] = '\0';
+  const std::string where = role == "proxy" ? f.service + "@" + f.advertise : f.listen_name;
+  return role + "/" + host + "/" + where + (f.admin.empty() ? "" : "/" + f.admin);
 }
 
 // `--trust` as config::Trust; exits 2 on a bad value.
@@ -236,6 +257,17 @@ int Serve(const DataPlaneFlags& f, const std::string& role, const Build& build) 
   }
   opt.token = f.token;
   opt.cache_path = f.cache;
+  std::chrono::milliseconds report_interval{0};
+  try {
+    report_interval = config::ParseDuration(f.report_interval);
+  } catch (const std::exception& e) {
+    spdlog::error("--report-interval {}: {}", f.report_interval, e.what());
+    return 2;
+  }
+  if (report_interval.count() > 0 && report_interval.count() < 100) {
+    spdlog::error("--report-interval {}: use 100ms or more (0 = no reports)", f.report_interval);
+    return 2;
+  }
   if (role == "proxy") {
     const config::Node node = build(config::Config{}).node;  // lane and labels as flags say
     opt.service = f.service;
@@ -293,6 +325,14 @@ int Serve(const DataPlaneFlags& f, const std::string& role, const Build& build) 
                                .on_drain = [&a] { a.Draining(); }};
   if (role == "proxy") AddLifecycle(f, *initial, &a, app.get(), &options);
   proxy::Server server(initial, options);
+  proxy::TrafficReporter reporter({.urls = opt.urls,
+                                   .token = opt.token,
+                                   .node = NodeId(f, role),
+                                   .service = role == "proxy" ? f.service : "",
+                                   .gateway = role == "gateway" ? f.listen_name : "",
+                                   .interval = report_interval,
+                                   .collect = [&server] { return server.CollectTraffic(); },
+                                   .instance = [&a] { return a.instance_id(); }});
   // Listeners first: an instance is registered only where it accepts.
   try {
     server.Start();
@@ -301,7 +341,9 @@ int Serve(const DataPlaneFlags& f, const std::string& role, const Build& build) 
     return Finish(1, app.get());
   }
   a.Start([&server](std::shared_ptr<const config::Config> cfg) { server.ApplyAsync(cfg); });
+  if (report_interval.count() > 0) reporter.Start();  // after Start: it reads the workers
   int rc = server.Run();
+  reporter.Stop();
   a.Stop();
   return Finish(rc, app.get());
 }
@@ -315,6 +357,12 @@ void AddControlFlags(CLI::App* cmd, DataPlaneFlags* f) {
       ->envname("GRAYMESH_CONTROL");
   cmd->add_option("--token", f->token, "bearer token for the control plane")
       ->envname("GRAYMESH_TOKEN");
+  cmd->add_option("--report-interval", f->report_interval,
+                  "how often traffic counters are pushed to the control plane (0 = never)")
+      ->envname("GRAYMESH_REPORT_INTERVAL")
+      ->capture_default_str();
+  cmd->add_option("--access-log", f->access_log,
+                  "access log of the HTTP listeners: stdout, stderr or a file (JSON lines)");
   cmd->add_option("--cache", f->cache,
                   "where the last snapshot is kept, to start when the control plane is down");
 }
@@ -359,6 +407,7 @@ void RegisterDataPlane(CLI::App& app) {
         }
       }
       if (flags->workers >= 0) cfg.workers = flags->workers;
+      ApplyAccessLogFlag(flags->access_log, &cfg);
       return cfg;
     };
     if (flags->listen_name.empty()) {
@@ -464,6 +513,7 @@ void RegisterDataPlane(CLI::App& app) {
         for (char& c : h) c = char(std::tolower(static_cast<unsigned char>(c)));
         cfg.node.lane_headers.push_back(h);
       }
+      ApplyAccessLogFlag(flags->access_log, &cfg);
       cfg.node.trace_capacity = flags->trace_capacity;
       try {
         cfg.node.trace_ttl_seconds = uint32_t(config::ParseDuration(flags->trace_ttl).count() / 1000);

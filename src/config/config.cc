@@ -342,7 +342,7 @@ Service Parser::ParseService(const YAML::Node& n, const std::string& path) const
 }
 
 Listener Parser::ParseListener(const YAML::Node& n, const std::string& path) const {
-  CheckMap(n, path, {"name", "kind", "address", "service", "trust"});
+  CheckMap(n, path, {"name", "kind", "address", "service", "trust", "accessLog"});
   if (!n["name"]) Fail(n, path, "missing required key \"name\"");
   if (!n["address"]) Fail(n, path, "missing required key \"address\"");
   Listener l;
@@ -374,6 +374,7 @@ Listener Parser::ParseListener(const YAML::Node& n, const std::string& path) con
     Fail(n, path, "missing required key \"service\" (required for kind inbound and tcp)");
   }
   if (const YAML::Node trust = n["trust"]) l.trust = ParseListenerTrust(trust, path + ".trust");
+  if (const YAML::Node log = n["accessLog"]) l.access_log = NonEmpty(log, path + ".accessLog");
   return l;
 }
 

@@ -75,6 +75,7 @@ struct Listener {
   HostPort address;
   std::string service;  // kInbound: the local app's service; kTcp: the target
   Trust trust;
+  std::string access_log;  // "stdout", "stderr" or a file; "" = none
 };
 
 struct Timeouts {

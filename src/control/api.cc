@@ -71,6 +71,7 @@ const char* kIndex =
     "GET|DELETE /v1/rules/KIND/NAME\n"
     "GET  /v1/snapshot?version=N&wait=SECONDS[&store=ID][&gateway=L1,L2]\n"
     "GET  /v1/events[?since=UNIX_MS][&limit=N]\n"
+    "POST /v1/reports (proxies)         GET /v1/traffic?window=60s\n"
     "GET  /metrics   GET /healthz\n"
     "GET  / in a browser: the web console\n";
 
@@ -196,6 +197,12 @@ asio::awaitable<net::HttpReply> Api::Handle(const Request& req) {
     } else if (what == "events" && seg.size() == 2) {
       if (!get) co_return MethodNotAllowed("GET");
       co_return ListEvents(req);
+    } else if (what == "reports" && seg.size() == 2) {
+      if (m != "POST") co_return MethodNotAllowed("POST");
+      co_return Report(req);
+    } else if (what == "traffic" && seg.size() == 2) {
+      if (!get) co_return MethodNotAllowed("GET");
+      co_return Traffic(req);
     } else if (what == "snapshot" && seg.size() == 2) {
       if (!get) co_return MethodNotAllowed("GET");
       co_return co_await Snapshot(req);
@@ -247,6 +254,10 @@ asio::awaitable<net::HttpReply> Api::Snapshot(const Request& req) {
     revision = co_await hub_.Wait(
         version, std::chrono::milliseconds(static_cast<int64_t>(std::llround(wait * 1000))));
     revision = std::max(revision, store_.Revision());
+    if (revision != version) {
+      CountPush(std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                              hub_.notified_at()).count());
+    }
   } else {
     gateways_.Begin(gateways, std::chrono::steady_clock::now());
     gateways_.End(gateways, std::chrono::steady_clock::now());
@@ -313,6 +324,7 @@ net::HttpReply Api::Metrics() {
   out += fmt::format("graymesh_control_snapshots_served_total {}\n", counters_.snapshots_served);
   family("unauthorized_total", "counter", "Writes refused for a missing or wrong token.");
   out += fmt::format("graymesh_control_unauthorized_total {}\n", counters_.unauthorized);
+  out += TrafficMetrics();
   Reply r;
   r.content_type = "text/plain; version=0.0.4";
   r.body = std::move(out);

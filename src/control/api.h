@@ -8,6 +8,7 @@
 #pragma once
 
 #include <asio/awaitable.hpp>
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <nlohmann/json.hpp>
@@ -21,6 +22,7 @@
 #include "control/events.h"
 #include "wire/gateway_listeners.h"
 #include "control/store.h"
+#include "control/traffic_store.h"
 #include "control/watch_hub.h"
 #include "net/http_server.h"
 
@@ -46,7 +48,13 @@ struct ApiCounters {
   uint64_t lease_expirations = 0;
   uint64_t snapshots_served = 0;
   uint64_t unauthorized = 0;
+  uint64_t reports_refused = 0;
+  // Push latency: store change to the snapshot reply of a woken watcher.
+  std::array<uint64_t, 8> push_buckets{};  // by kPushBounds, last = +Inf
+  uint64_t pushes = 0;
+  double push_seconds = 0;
 };
+inline constexpr std::array<double, 7> kPushBounds = {0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1};
 
 class Api {
  public:
@@ -64,6 +72,7 @@ class Api {
   // store has already removed them; their service and lane are the ones
   // this process last saw).
   void LeasesExpired(const std::vector<std::string>& ids);
+  TrafficStore& traffic() { return traffic_; }
 
  private:
   using Reply = net::HttpReply;
@@ -90,6 +99,11 @@ class Api {
   void RecordRule(const char* kind, const config::RuleDocument& doc, const char* change);
   // api_events.cc
   Reply ListEvents(const Request& req);
+  // api_traffic.cc
+  Reply Report(const Request& req);
+  Reply Traffic(const Request& req);
+  void CountPush(double seconds);
+  std::string TrafficMetrics() const;
   // api.cc
   asio::awaitable<Reply> Snapshot(const Request& req);
   Reply Metrics();
@@ -110,6 +124,7 @@ class Api {
   // knew the instance.
   std::map<std::string, std::pair<std::string, std::string>> known_instances_;
   wire::GatewayListeners gateways_;  // names sent by watching gateways
+  TrafficStore traffic_;       // the proxies' reports (POST /v1/reports)
   int64_t cached_revision_ = -1;
   std::shared_ptr<const std::string> cached_snapshot_;  // shared by every reply of a revision
 };

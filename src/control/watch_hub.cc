@@ -9,6 +9,7 @@ namespace graymesh::control {
 void WatchHub::Notify(int64_t revision) {
   if (revision <= revision_) return;
   revision_ = revision;
+  notified_at_ = std::chrono::steady_clock::now();
   WakeAll();
 }
 

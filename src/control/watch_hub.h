@@ -28,12 +28,15 @@ class WatchHub {
   asio::awaitable<int64_t> Wait(int64_t version, std::chrono::milliseconds timeout);
 
   int64_t revision() const { return revision_; }
+  // When the last Notify moved the revision (for the push latency metric).
+  std::chrono::steady_clock::time_point notified_at() const { return notified_at_; }
   size_t waiting() const { return timers_.size(); }
 
  private:
   void WakeAll();
 
   int64_t revision_;
+  std::chrono::steady_clock::time_point notified_at_{};
   bool stopped_ = false;
   std::set<asio::steady_timer*> timers_;
 };

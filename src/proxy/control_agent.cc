@@ -392,4 +392,9 @@ bool ControlAgent::registered() const { return state_->registered; }
 bool ControlAgent::has_snapshot() const { return state_->has_snapshot; }
 bool ControlAgent::app_ready() const { return state_->app_ready; }
 
+std::string ControlAgent::instance_id() const {
+  std::lock_guard<std::mutex> lock(state_->mu);
+  return state_->id;
+}
+
 }  // namespace graymesh::proxy

@@ -83,6 +83,8 @@ class ControlAgent {
   bool has_snapshot() const;
   // The app passed its last probes (true without an app address).
   bool app_ready() const;
+  // The registered instance's id; "" before registration. Any thread.
+  std::string instance_id() const;
 
  private:
   struct State;

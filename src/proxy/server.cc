@@ -8,7 +8,9 @@
 #include <asio/signal_set.hpp>
 #include <asio/steady_timer.hpp>
 #include <nlohmann/json.hpp>
+#include <condition_variable>
 #include <functional>
+#include <mutex>
 #include <thread>
 
 #include "net/fd_limits.h"
@@ -38,6 +40,13 @@ Server::Server(std::shared_ptr<const config::Config> cfg, ServerOptions options)
 Server::~Server() {
   for (auto& w : workers_) w->Stop();
   for (auto& w : workers_) w->Join();
+  StopAccessLog();
+}
+
+void Server::StopAccessLog() {
+  if (!access_log_) return;
+  for (auto& w : workers_) w->recorder().FlushLogs();  // workers joined: safe here
+  access_log_->Stop();
 }
 
 void Server::WarnUnknownGateways(const config::Config& cfg) {
@@ -67,8 +76,10 @@ void Server::Start() {
   WarnUnknownGateways(*cfg_);
   auto snap = Snapshot::Compile(cfg_, version_);
   std::vector<ListenerInfo> listeners;
+  access_log_ = std::make_unique<AccessLogWriter>();
   for (const config::Listener& l : cfg_->listeners) {
     listeners.push_back({l, net::Resolve(l.address.host, l.address.port)});
+    if (!l.access_log.empty()) listeners.back().access_log = access_log_->Open(l.access_log);
   }
   traces_ = std::make_unique<lane::TraceLaneMap>(cfg_->node.trace_capacity,
                                                  cfg_->node.trace_ttl_seconds);
@@ -86,6 +97,7 @@ void Server::Start() {
   for (int i = 0; i < n; ++i) {
     auto w = std::make_unique<Worker>(i, snap, traces_.get());
     w->LimitConnections(fit);
+    w->recorder().SetAccessLog(access_log_.get());
     try {
       w->Listen(listeners);
     } catch (const std::exception& e) {
@@ -93,6 +105,7 @@ void Server::Start() {
     }
     workers_.push_back(std::move(w));
   }
+  access_log_->Start();
   for (auto& w : workers_) w->Start();
   for (const ListenerInfo& l : listeners) {
     spdlog::info("{} listener '{}' on {}", options_.role, l.cfg.name, l.cfg.address.ToString());
@@ -256,6 +269,7 @@ int Server::Run() {
 
   for (auto& w : workers_) w->Stop();
   for (auto& w : workers_) w->Join();
+  StopAccessLog();
   if (exit_code == 0) spdlog::info("stopped cleanly");
   return exit_code;
 }
@@ -289,9 +303,52 @@ std::string Server::MetricsText() const {
   GRAYMESH_PROXY_COUNTERS(GRAYMESH_EMIT)
 #undef GRAYMESH_EMIT
   int64_t active = 0;
-  for (const auto& w : workers_) active += w->stats().downstream_cx_active.Get();
+  uint64_t retries = 0;
+  for (const auto& w : workers_) {
+    active += w->stats().downstream_cx_active.Get();
+    retries += w->stats().upstream_rq_retry.Get();
+  }
   out += "# TYPE graymesh_downstream_cx_active gauge\ngraymesh_downstream_cx_active " +
          std::to_string(active) + "\n";
+  out += RenderServerGauges(active, retries, admin_->drain_requested);
+  out += RenderTrafficMetrics(CollectTraffic());
+  return out;
+}
+
+TrafficSample Server::CollectTraffic() const {
+  struct Shared {
+    std::mutex mu;
+    std::condition_variable cv;
+    size_t left = 0;
+    TrafficSample all;
+  };
+  auto shared = std::make_shared<Shared>();
+  shared->left = workers_.size();
+  for (size_t i = 0; i < workers_.size(); ++i) {
+    Worker* w = workers_[i].get();
+    if (w->io().stopped()) {  // stopped workers run no posted task; their tables stay
+      std::lock_guard<std::mutex> lock(shared->mu);
+      --shared->left;
+      continue;
+    }
+    asio::post(w->io(), [shared, w, first = i == 0] {
+      std::vector<SeriesSample> series = w->recorder().metrics().Samples();
+      std::vector<EndpointSample> endpoints;
+      if (first) endpoints = ConfiguredEndpoints(*w->upstreams().snapshot());
+      std::lock_guard<std::mutex> lock(shared->mu);
+      for (SeriesSample& s : series) shared->all.series.push_back(std::move(s));
+      if (first) shared->all.endpoints = std::move(endpoints);
+      --shared->left;
+      shared->cv.notify_one();
+    });
+  }
+  std::unique_lock<std::mutex> lock(shared->mu);
+  shared->cv.wait_for(lock, std::chrono::seconds(2), [&] { return shared->left == 0; });
+  TrafficSample out = std::move(shared->all);
+  shared->all = {};
+  lock.unlock();
+  out.series = MergeSeries(std::move(out.series));
+  for (const auto& w : workers_) out.active_requests += w->recorder().active_requests();
   return out;
 }
 

@@ -25,6 +25,8 @@
 #include <vector>
 
 #include "config/config.h"
+#include "proxy/access_log.h"
+#include "proxy/metrics_text.h"
 #include "proxy/worker.h"
 
 namespace graymesh::proxy {
@@ -71,16 +73,22 @@ class Server {
   // Prometheus text of every worker's counters, summed.
   std::string MetricsText() const;
   std::string ConfigJson() const;
+  // Every worker's request series, merged, and the endpoints as worker 0
+  // sees them. Any thread but a worker's; waits up to 2 s for the workers.
+  TrafficSample CollectTraffic() const;
 
  private:
   struct Admin;
   // Gateways: logs lanes whose entrance.gateway is none of this gateway's
   // listeners, once per change of that list.
   void WarnUnknownGateways(const config::Config& cfg);
+  // Hands the stopped workers' last access-log lines over and stops the writer.
+  void StopAccessLog();
 
   std::shared_ptr<const config::Config> cfg_;
   ServerOptions options_;
   uint64_t version_ = 1;
+  std::unique_ptr<AccessLogWriter> access_log_;  // outlives the workers
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<Admin> admin_;
   std::unique_ptr<lane::TraceLaneMap> traces_;

@@ -127,6 +127,7 @@ http::Parser& Session::ResponseParser() {
 
 asio::awaitable<void> Session::SendError(int status, std::string_view reason) {
   worker_.stats().CountError(status);
+  replied_status_ = status;
   close_after_ = close_after_ || status == 400 || status == 408 || status == 413 || status == 431;
   std::string reply = http::ErrorReply(status, reason, close_after_);
   SetDeadline(Timeout::kStream, worker_.config().timeouts.idle);
@@ -195,7 +196,10 @@ asio::awaitable<bool> Session::ReadHead() {
 
   Request rq;
   rq.head_end = parsed;
+  replied_status_ = 0;
+  const auto started = worker_.recorder().Begin();
   co_await Handle(rq);
+  RecordRequest(rq, started);
   // llhttp stops for good after a request with Upgrade; the proxy ignored the
   // upgrade, so the next request gets a fresh parser.
   if (rq.upgrade) Renew(req_parser_, http::MessageKind::kRequest);
@@ -345,6 +349,7 @@ asio::awaitable<void> Session::Handle(Request& rq) {
   }
   if (!rq.keep_alive) close_after_ = true;
   DecideLane(rq);
+  NoteForRecord(rq);
   BuildUpstreamHead(rq);
   co_await Forward(rq);
 }
@@ -454,6 +459,8 @@ asio::awaitable<Session::Outcome> Session::TryEndpoint(Request& rq, ServiceState
   bool reused = svc.TakeIdle(host, &up, &stale);
   stats.upstream_cx_stale.Inc(stale);
   const EndpointInfo& ep = *svc.endpoint(host).info;
+  rq.lane_served = ep.lane;
+  rq.endpoint = ep.address_text;
   if (reused) {
     stats.upstream_cx_reused.Inc();
   } else {
@@ -563,6 +570,7 @@ asio::awaitable<Session::Outcome> Session::TryEndpoint(Request& rq, ServiceState
   ClearDeadline();
 
   bool reusable = false;
+  replied_status_ = rp.status_code();
   bool ok = co_await RelayResponse(rq, up, parsed, &reusable);
   if (ok && reusable && !body_cut) {
     svc.PutIdle(host, std::move(up), Worker::NowMs(), cfg.max_idle_per_endpoint);

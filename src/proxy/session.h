@@ -101,6 +101,11 @@ class Session {
     bool rewrite_baggage = false;   // the baggage sent on is rebuilt (AppendLaneHeaders)
     std::string_view lane;  // the lane it travels in; "" = base
     int service = -1;
+    // ---- Kept for its record (session_record.cc): copies, as in_ moves ----
+    std::string source, destination, lane_requested;
+    std::string lane_served, endpoint;  // of the endpoint tried last
+    std::string path;                   // only when the listener has an access log
+    std::string trace_id;
 
     std::span<const std::string_view> ConnectionLines() const {
       return {connection.data(), size_t(connection_lines)};
@@ -156,6 +161,12 @@ class Session {
   // caller to out_.
   void AppendLaneHeaders(const Request& rq);
 
+  // ---- session_record.cc ----
+  // Copies what the request's record needs once its service and lane are known.
+  void NoteForRecord(Request& rq);
+  // The one record of a finished request: metrics and access log.
+  void RecordRequest(const Request& rq, RequestRecorder::Clock::time_point started);
+
   void SetDeadline(Timeout kind, config::Millis after);
   void ClearDeadline() { timeout_ = Timeout::kNone; }
 
@@ -193,6 +204,7 @@ class Session {
   Timeout timeout_ = Timeout::kNone;
   Timeout expired_ = Timeout::kNone;
   int64_t deadline_ms_ = 0;
+  int replied_status_ = 0;    // status sent to the client for the current request; 0 = none
   bool idle_ = true;          // waiting for the first byte of a request
   bool close_after_ = false;  // close once the current response is sent
 };

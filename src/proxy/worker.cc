@@ -194,6 +194,7 @@ asio::awaitable<void> Worker::Tick() {
     auto [ec] = co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
     if (ec) co_return;
     int64_t now = NowMs();
+    recorder_.FlushLogs();
     for (Session* s = sessions_; s != nullptr;) {
       Session* next = s->next;  // CheckDeadline only cancels; nothing unlinks here
       s->CheckDeadline(now);

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "lane/trace_map.h"
+#include "proxy/request_recorder.h"
 #include "proxy/stats.h"
 #include "proxy/upstream.h"
 
@@ -34,6 +35,7 @@ Side SideOf(const config::Listener& l);
 struct ListenerInfo {
   config::Listener cfg;
   asio::ip::tcp::endpoint address;
+  int access_log = -1;  // AccessLogWriter sink; -1 = no access log
 };
 
 class Worker {
@@ -74,6 +76,8 @@ class Worker {
   int index() const { return index_; }
   WorkerStats& stats() { return stats_; }
   const WorkerStats& stats() const { return stats_; }
+  RequestRecorder& recorder() { return recorder_; }
+  const RequestRecorder& recorder() const { return recorder_; }
   WorkerUpstreams& upstreams() { return upstreams_; }
   const config::Config& config() const { return upstreams_.snapshot()->config(); }
   bool draining() const { return draining_; }
@@ -116,6 +120,7 @@ class Worker {
   asio::io_context io_{1};
   std::thread thread_;
   WorkerStats stats_;
+  RequestRecorder recorder_;
   WorkerUpstreams upstreams_;
   std::vector<ListenerInfo> listeners_;
   std::vector<asio::ip::tcp::acceptor> acceptors_;

@@ -100,7 +100,8 @@ void Mesh::Start(const std::string& lanes_yaml, const std::string& entry_service
                                              "routes:\n  - { pathPrefix: /, service: " +
                                              entry_service + " }\n" + services + lanes_yaml);
   gateway_ = std::make_unique<ChildProcess>(
-      GraymeshBin(), std::vector<std::string>{"gateway", "--config", gw, "--admin", "none"});
+      GraymeshBin(), std::vector<std::string>{"gateway", "--config", gw, "--admin",
+                                              gateway_admin == 0 ? "none" : Addr(gateway_admin)});
   for (const auto& in : instances_) {
     ASSERT_TRUE(WaitForPort(in->app, 5s)) << in->app_proc->Log();
     ASSERT_TRUE(WaitForPort(in->inbound, 5s)) << in->sidecar->Log();

@@ -37,6 +37,8 @@ class Mesh {
   uint16_t gateway_port() const { return gateway_port_; }
   // Set before Start: the gateway listener's `trust` (YAML value); "" = default.
   std::string gateway_trust;
+  // Set before Start: the gateway's admin port (metrics); 0 = no admin endpoint.
+  uint16_t gateway_admin = 0;
 
  private:
   std::vector<std::unique_ptr<MeshInstance>> instances_;

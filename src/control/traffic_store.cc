@@ -1,0 +1,276 @@
+#include "control/traffic_store.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <set>
+#include <tuple>
+
+namespace graymesh::control {
+namespace {
+
+using nlohmann::json;
+
+constexpr int64_t kDenseMs = 120'000;   // every report kept this far back
+constexpr int64_t kSparseMs = 10'000;   // then one per this
+
+using EdgeKey = std::tuple<std::string, std::string, std::string, std::string, std::string>;
+EdgeKey KeyOf(const EdgeTotals& e) {
+  return {e.direction, e.source, e.destination, e.lane_requested, e.lane_served};
+}
+
+// The traffic of one edge over the window, summed over nodes.
+struct Flow {
+  double rps = 0;
+  double errors_rps = 0;
+  std::map<double, double> buckets;  // upper bound -> cumulative count in the window
+};
+
+void AddFlow(Flow* f, const EdgeTotals& last, const EdgeTotals* base, double span_s) {
+  uint64_t requests = last.requests, errors = last.errors;
+  bool from_zero = base == nullptr || base->requests > last.requests || base->errors > last.errors;
+  if (!from_zero) {
+    requests -= base->requests;
+    errors -= base->errors;
+  }
+  f->rps += requests / span_s;
+  f->errors_rps += errors / span_s;
+  for (size_t i = 0; i < last.buckets.size(); ++i) {
+    uint64_t n = last.buckets[i].second;
+    if (!from_zero && i < base->buckets.size() && base->buckets[i].first == last.buckets[i].first &&
+        base->buckets[i].second <= n) {
+      n -= base->buckets[i].second;
+    }
+    f->buckets[last.buckets[i].first] += double(n);
+  }
+}
+
+// Like Prometheus' histogram_quantile: linear within the bucket.
+double Quantile(const std::map<double, double>& buckets, double q) {
+  if (buckets.empty()) return 0;
+  const double total = buckets.rbegin()->second;
+  if (total <= 0) return 0;
+  const double rank = q * total;
+  double lower = 0, below = 0;
+  for (const auto& [bound, cumulative] : buckets) {
+    if (cumulative >= rank) {
+      if (std::isinf(bound)) return lower;  // above the largest bound: the largest bound
+      const double in_bucket = cumulative - below;
+      return in_bucket <= 0 ? bound : lower + (bound - lower) * (rank - below) / in_bucket;
+    }
+    lower = bound;
+    below = cumulative;
+  }
+  return lower;
+}
+
+struct LaneKey {
+  std::string requested, served;
+  bool operator<(const LaneKey& o) const {
+    return std::tie(requested, served) < std::tie(o.requested, o.served);
+  }
+};
+
+// Flows of one service or one edge, by lane pair.
+struct Group {
+  std::map<LaneKey, Flow> lanes;
+  json ToJson(bool edge) const {
+    Flow all;
+    double gray = 0, fallbacks = 0;
+    json by_lane = json::array();
+    for (const auto& [k, f] : lanes) {
+      all.rps += f.rps;
+      all.errors_rps += f.errors_rps;
+      for (const auto& [b, n] : f.buckets) all.buckets[b] += n;
+      if (!k.served.empty()) gray += f.rps;
+      if (k.served != k.requested) fallbacks += f.rps;
+      by_lane.push_back({{"laneRequested", k.requested}, {"laneServed", k.served}, {"rps", f.rps},
+                         {"errorRate", f.rps > 0 ? f.errors_rps / f.rps : 0.0}});
+    }
+    json j = {{"rps", all.rps},
+              {"errorRate", all.rps > 0 ? all.errors_rps / all.rps : 0.0},
+              {"p99Seconds", Quantile(all.buckets, 0.99)},
+              {"byLane", std::move(by_lane)}};
+    if (edge) {
+      j["grayShare"] = all.rps > 0 ? gray / all.rps : 0.0;
+      j["fallbacks"] = fallbacks;
+    }
+    return j;
+  }
+};
+
+}  // namespace
+
+TrafficStore::TrafficStore(std::chrono::milliseconds retention, size_t max_nodes)
+    : retention_(retention), max_nodes_(max_nodes) {}
+
+void TrafficStore::Add(TrafficReport report, int64_t received_ms) {
+  ++reports_;
+  auto it = nodes_.find(report.node);
+  if (it == nodes_.end()) {
+    if (nodes_.size() >= max_nodes_) {
+      auto oldest = std::min_element(nodes_.begin(), nodes_.end(), [](const auto& a, const auto& b) {
+        return a.second.back().at_ms < b.second.back().at_ms;
+      });
+      nodes_.erase(oldest);
+    }
+    it = nodes_.emplace(report.node, std::deque<Sample>{}).first;
+  }
+  std::deque<Sample>& samples = it->second;
+  if (on_ejected_) {
+    for (const EndpointTotals& e : report.endpoints) {
+      if (e.state != "ejected") continue;
+      bool was_ejected = false;
+      if (!samples.empty()) {
+        for (const EndpointTotals& p : samples.back().report->endpoints) {
+          was_ejected = was_ejected || (p.service == e.service && p.address == e.address &&
+                                        p.state == "ejected");
+        }
+      }
+      if (!was_ejected) on_ejected_(e, report.node, received_ms);
+    }
+  }
+  samples.push_back({received_ms, std::make_shared<const TrafficReport>(std::move(report))});
+  // Older than the retention: gone (the newest always stays).
+  while (samples.size() > 1 && samples.front().at_ms < received_ms - retention_.count()) {
+    samples.pop_front();
+  }
+  // Past the dense part: one per kSparseMs.
+  int64_t last_kept = std::numeric_limits<int64_t>::min();
+  for (auto s = samples.begin(); s != samples.end() && s->at_ms < received_ms - kDenseMs;) {
+    if (s->at_ms - last_kept < kSparseMs && std::next(s) != samples.end()) {
+      s = samples.erase(s);
+    } else {
+      last_kept = s->at_ms;
+      ++s;
+    }
+  }
+  // Drop nodes not heard from for the whole retention.
+  for (auto n = nodes_.begin(); n != nodes_.end();) {
+    if (n->second.back().at_ms < received_ms - retention_.count()) {
+      n = nodes_.erase(n);
+    } else {
+      ++n;
+    }
+  }
+}
+
+json TrafficStore::Query(int64_t now_ms, int64_t window_ms) const {
+  const int64_t start = now_ms - window_ms;
+  std::map<EdgeKey, Flow> flows;
+  json endpoints = json::array();
+  for (const auto& [node, samples] : nodes_) {
+    const Sample& last = samples.back();
+    if (last.at_ms <= start || last.at_ms > now_ms) continue;
+    const TrafficReport& l = *last.report;
+    for (const EndpointTotals& e : l.endpoints) {
+      endpoints.push_back({{"service", e.service}, {"address", e.address}, {"reportedBy", node},
+                           {"state", e.state}, {"weight", e.weight}, {"ejections", e.ejections}});
+    }
+    // The base: the last report at or before the window's start; for a node
+    // that started inside the window, zero; else its first report.
+    const Sample* base = nullptr;
+    for (const Sample& s : samples) {
+      if (s.at_ms > start) break;
+      base = &s;
+    }
+    const bool started_inside = l.started_ms + (last.at_ms - l.now_ms) >= start;
+    if (base == nullptr && !started_inside) base = &samples.front();
+    if (base != nullptr && base->report->started_ms != l.started_ms) base = nullptr;  // restarted
+    double span_ms;
+    if (base == nullptr) {
+      span_ms = std::min<double>(double(window_ms), double(l.now_ms - l.started_ms));
+    } else {
+      span_ms = double(last.at_ms - base->at_ms);
+    }
+    if (base == &last || span_ms <= 0) continue;  // one report: no rate yet
+    std::map<EdgeKey, const EdgeTotals*> before;
+    if (base != nullptr) {
+      for (const EdgeTotals& e : base->report->edges) before.emplace(KeyOf(e), &e);
+    }
+    for (const EdgeTotals& e : l.edges) {
+      auto b = before.find(KeyOf(e));
+      AddFlow(&flows[KeyOf(e)], e, b == before.end() ? nullptr : b->second, span_ms / 1000.0);
+    }
+  }
+
+  // Services from the callers' side; a service no caller reported, from its own inbound side.
+  std::map<std::string, Group> by_service, inbound_only;
+  std::map<std::pair<std::string, std::string>, Group> by_edge;
+  for (const auto& [k, f] : flows) {
+    const auto& [direction, source, destination, requested, served] = k;
+    if (destination.empty()) continue;  // answered before a service was chosen
+    LaneKey lane{requested, served};
+    if (direction == "inbound") {
+      Flow& g = inbound_only[destination].lanes[lane];
+      g.rps += f.rps;
+      g.errors_rps += f.errors_rps;
+      for (const auto& [b, n] : f.buckets) g.buckets[b] += n;
+      continue;
+    }
+    for (Group* g : {&by_service[destination], &by_edge[{source, destination}]}) {
+      Flow& t = g->lanes[lane];
+      t.rps += f.rps;
+      t.errors_rps += f.errors_rps;
+      for (const auto& [b, n] : f.buckets) t.buckets[b] += n;
+    }
+  }
+  for (auto& [name, g] : inbound_only) by_service.emplace(name, std::move(g));
+
+  json services = json::array();
+  for (const auto& [name, g] : by_service) {
+    json j = g.ToJson(false);
+    j["name"] = name;
+    services.push_back(std::move(j));
+  }
+  json edges = json::array();
+  for (const auto& [k, g] : by_edge) {
+    json j = g.ToJson(true);
+    j["source"] = k.first;
+    j["destination"] = k.second;
+    edges.push_back(std::move(j));
+  }
+  return {{"windowSeconds", window_ms / 1000.0}, {"nowMs", now_ms},
+          {"services", std::move(services)}, {"edges", std::move(edges)},
+          {"endpoints", std::move(endpoints)}};
+}
+
+uint64_t TrafficStore::FailedBetween(std::string_view service, int64_t from_ms,
+                                     int64_t to_ms) const {
+  // Errors of `service` a report holds, caller-side or inbound.
+  auto errors = [service](const TrafficReport& r, bool caller) {
+    uint64_t n = 0;
+    for (const EdgeTotals& e : r.edges) {
+      if (e.destination == service && e.caller_side() == caller) n += e.errors;
+    }
+    return n;
+  };
+  auto between = [&](bool caller) {
+    uint64_t total = 0;
+    for (const auto& [node, samples] : nodes_) {
+      const Sample* at_from = nullptr;
+      const Sample* at_to = nullptr;
+      for (const Sample& s : samples) {
+        if (s.at_ms <= from_ms) at_from = &s;
+        if (s.at_ms <= to_ms) at_to = &s;
+      }
+      if (at_to == nullptr) continue;
+      const uint64_t to = errors(*at_to->report, caller);
+      uint64_t from = 0;
+      if (at_from != nullptr && at_from->report->started_ms == at_to->report->started_ms) {
+        from = std::min(to, errors(*at_from->report, caller));
+      }
+      total += to - from;
+    }
+    return total;
+  };
+  bool any_caller = false;
+  for (const auto& [node, samples] : nodes_) {
+    for (const EdgeTotals& e : samples.back().report->edges) {
+      any_caller = any_caller || (e.destination == service && e.caller_side());
+    }
+  }
+  return between(any_caller);
+}
+
+}  // namespace graymesh::control

@@ -1,0 +1,269 @@
+// The control plane's traffic store: windows over cumulative reports,
+// restarts, lane splits, p99, and refusing malformed reports.
+#include "control/traffic_store.h"
+
+#include <gtest/gtest.h>
+
+#include <limits>
+
+#include "control/traffic_report.h"
+#include "control/traffic_table.h"
+
+namespace graymesh::control {
+namespace {
+
+using nlohmann::json;
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+EdgeTotals Edge(std::string direction, std::string src, std::string dst, std::string req,
+                std::string served, uint64_t requests, uint64_t errors = 0) {
+  EdgeTotals e{.direction = direction, .source = src, .destination = dst, .lane_requested = req,
+               .lane_served = served, .requests = requests, .errors = errors};
+  // All requests took between 5 and 10 ms.
+  e.buckets = {{0.005, 0}, {0.01, requests}, {kInf, requests}};
+  e.latency_sum = requests * 0.0075;
+  return e;
+}
+
+TrafficReport Report(std::string node, int64_t started, int64_t now, std::vector<EdgeTotals> edges) {
+  return {.node = node, .service = "order", .started_ms = started, .now_ms = now,
+          .edges = std::move(edges)};
+}
+
+const json* FindEdge(const json& t, const std::string& src, const std::string& dst) {
+  for (const json& e : t["edges"]) {
+    if (e["source"] == src && e["destination"] == dst) return &e;
+  }
+  return nullptr;
+}
+
+const json* FindService(const json& t, const std::string& name) {
+  for (const json& s : t["services"]) {
+    if (s["name"] == name) return &s;
+  }
+  return nullptr;
+}
+
+TEST(TrafficStore, RateIsTheDifferenceOverTheWindow) {
+  TrafficStore store;
+  // Started long before; 100 requests at t=0, 700 at t=60s: 10 rps.
+  store.Add(Report("n1", -600'000, 0, {Edge("outbound", "order", "payment", "", "", 100)}), 0);
+  store.Add(Report("n1", -600'000, 30'000, {Edge("outbound", "order", "payment", "", "", 400)}),
+            30'000);
+  store.Add(Report("n1", -600'000, 60'000, {Edge("outbound", "order", "payment", "", "", 700)}),
+            60'000);
+  json t = store.Query(60'000, 60'000);
+  const json* e = FindEdge(t, "order", "payment");
+  ASSERT_NE(e, nullptr) << t.dump();
+  EXPECT_DOUBLE_EQ((*e)["rps"].get<double>(), 10.0);
+  // A 30 s window starts at the middle report.
+  t = store.Query(60'000, 30'000);
+  EXPECT_DOUBLE_EQ((*FindEdge(t, "order", "payment"))["rps"].get<double>(), 10.0);
+  EXPECT_EQ(t["windowSeconds"], 30.0);
+}
+
+TEST(TrafficStore, LaneSplitGrayShareAndFallbacks) {
+  TrafficStore store;
+  store.Add(Report("n1", -1000, 0, {}), 0);
+  store.Add(Report("n1", -1000, 10'000,
+                   {Edge("outbound", "order", "payment", "", "", 80),
+                    Edge("outbound", "order", "payment", "gray", "gray", 15),
+                    Edge("outbound", "order", "payment", "gray", "", 5, 5)}),
+            10'000);
+  json t = store.Query(10'000, 60'000);
+  const json* e = FindEdge(t, "order", "payment");
+  ASSERT_NE(e, nullptr) << t.dump();
+  // Started 1 s before its first report, inside the window: counted from zero.
+  EXPECT_NEAR((*e)["rps"].get<double>(), 100.0 / 11.0, 1e-9);
+  EXPECT_NEAR((*e)["grayShare"].get<double>(), 0.15, 1e-9);
+  EXPECT_NEAR((*e)["fallbacks"].get<double>(), 5.0 / 11.0, 1e-9);
+  EXPECT_NEAR((*e)["errorRate"].get<double>(), 0.05, 1e-9);
+  EXPECT_EQ((*e)["byLane"].size(), 3u);
+  const json* s = FindService(t, "payment");
+  ASSERT_NE(s, nullptr);
+  EXPECT_NEAR((*s)["rps"].get<double>(), 100.0 / 11.0, 1e-9);
+  // Every request took 5..10 ms: p99 interpolates inside that bucket.
+  EXPECT_GT((*e)["p99Seconds"].get<double>(), 0.005);
+  EXPECT_LE((*e)["p99Seconds"].get<double>(), 0.01);
+}
+
+TEST(TrafficStore, ARestartedProxyCountsFromZero) {
+  TrafficStore store;
+  store.Add(Report("n1", -600'000, 0, {Edge("gateway", "ingress", "order", "", "", 5000)}), 0);
+  // Restarted at 50 s (new startedMs, lower counters): 100 requests since.
+  store.Add(Report("n1", 50'000, 60'000, {Edge("gateway", "ingress", "order", "", "", 100)}),
+            60'000);
+  json t = store.Query(60'000, 60'000);
+  const json* e = FindEdge(t, "ingress", "order");
+  ASSERT_NE(e, nullptr) << t.dump();
+  EXPECT_DOUBLE_EQ((*e)["rps"].get<double>(), 10.0) << "not negative, not 5000";
+}
+
+TEST(TrafficStore, ACounterThatFellCountsFromZeroToo) {
+  TrafficStore store;
+  store.Add(Report("n1", -600'000, 0, {Edge("outbound", "order", "payment", "", "", 500)}), 0);
+  store.Add(Report("n1", -600'000, 10'000, {Edge("outbound", "order", "payment", "", "", 50)}),
+            10'000);
+  json t = store.Query(10'000, 10'000);
+  EXPECT_DOUBLE_EQ((*FindEdge(t, "order", "payment"))["rps"].get<double>(), 5.0);
+}
+
+TEST(TrafficStore, NodesAreSummedAndOldReportsLeaveTheWindow) {
+  TrafficStore store;
+  for (const char* node : {"a", "b"}) {
+    store.Add(Report(node, -600'000, 0, {Edge("outbound", "order", "payment", "", "", 0)}), 0);
+    store.Add(Report(node, -600'000, 10'000, {Edge("outbound", "order", "payment", "", "", 50)}),
+              10'000);
+  }
+  json t = store.Query(10'000, 10'000);
+  EXPECT_DOUBLE_EQ((*FindEdge(t, "order", "payment"))["rps"].get<double>(), 10.0);
+  // Nobody reported in the last minute: no traffic, no stale rates.
+  t = store.Query(100'000, 60'000);
+  EXPECT_TRUE(t["edges"].empty()) << t.dump();
+}
+
+TEST(TrafficStore, InboundCountsOnlyWhenNoCallerReported) {
+  TrafficStore store;
+  store.Add(Report("pay", -1000, 0, {}), 0);
+  store.Add(Report("pay", -1000, 9'000,
+                   {Edge("inbound", "order", "payment", "", "", 100),
+                    Edge("inbound", "", "data", "", "", 30)}),
+            9'000);
+  store.Add(Report("ord", -1000, 0, {}), 0);
+  store.Add(Report("ord", -1000, 9'000, {Edge("outbound", "order", "payment", "", "", 100)}),
+            9'000);
+  json t = store.Query(9'000, 60'000);
+  EXPECT_NEAR((*FindService(t, "payment"))["rps"].get<double>(), 10.0, 1e-9) << "not 20";
+  ASSERT_NE(FindService(t, "data"), nullptr) << t.dump();
+  EXPECT_NEAR((*FindService(t, "data"))["rps"].get<double>(), 3.0, 1e-9);
+  EXPECT_EQ(t["edges"].size(), 1u) << "edges come from callers only";
+}
+
+TEST(TrafficStore, EndpointsComeFromEachNodesLatestReport) {
+  TrafficStore store;
+  TrafficReport r = Report("n1", 0, 0, {});
+  r.endpoints = {{.service = "payment", .address = "127.0.0.1:9001", .state = "ejected",
+                  .weight = 0, .ejections = 1}};
+  store.Add(r, 1000);
+  json t = store.Query(2000, 60'000);
+  ASSERT_EQ(t["endpoints"].size(), 1u) << t.dump();
+  EXPECT_EQ(t["endpoints"][0]["reportedBy"], "n1");
+  EXPECT_EQ(t["endpoints"][0]["state"], "ejected");
+}
+
+TEST(TrafficStore, AnEndpointTurningEjectedIsAnnouncedOnce) {
+  TrafficStore store;
+  std::vector<std::string> seen;
+  store.SetOnEjected([&](const EndpointTotals& e, const std::string& node, int64_t at) {
+    seen.push_back(e.address + " by " + node + " at " + std::to_string(at));
+  });
+  auto with = [](std::string state) {
+    TrafficReport r = Report("n1", 0, 0, {});
+    r.endpoints = {{.service = "payment", .address = "a:1", .state = state, .weight = 100}};
+    return r;
+  };
+  store.Add(with("healthy"), 1000);
+  store.Add(with("ejected"), 2000);
+  store.Add(with("ejected"), 3000);  // still ejected: not again
+  store.Add(with("healthy"), 4000);
+  store.Add(with("ejected"), 5000);
+  EXPECT_EQ(seen, (std::vector<std::string>{"a:1 by n1 at 2000", "a:1 by n1 at 5000"}));
+}
+
+TEST(TrafficStore, FailedBetweenCountsErrorsInTheInterval) {
+  TrafficStore store;
+  store.Add(Report("n1", -600'000, 0, {Edge("outbound", "order", "payment", "", "", 100, 2)}), 0);
+  store.Add(Report("n1", -600'000, 30'000, {Edge("outbound", "order", "payment", "", "", 200, 9)}),
+            30'000);
+  store.Add(Report("n1", -600'000, 60'000, {Edge("outbound", "order", "payment", "", "", 300, 9)}),
+            60'000);
+  EXPECT_EQ(store.FailedBetween("payment", 0, 30'000), 7u);
+  EXPECT_EQ(store.FailedBetween("payment", 30'000, 60'000), 0u);
+  EXPECT_EQ(store.FailedBetween("order", 0, 60'000), 0u);
+}
+
+TEST(TrafficStore, NodesAreCapped) {
+  TrafficStore store(std::chrono::minutes(65), 3);
+  for (int i = 0; i < 10; ++i) store.Add(Report("n" + std::to_string(i), 0, i, {}), i);
+  EXPECT_EQ(store.nodes(), 3u);
+}
+
+TEST(TrafficStore, OldReportsAreThinnedButWindowsStillWork) {
+  TrafficStore store;
+  // One report a second for ten minutes, 10 requests each.
+  for (int64_t s = 0; s <= 600; ++s) {
+    store.Add(Report("n1", -1'000'000, s * 1000,
+                     {Edge("outbound", "order", "payment", "", "", uint64_t(s) * 10)}),
+              s * 1000);
+  }
+  json t = store.Query(600'000, 300'000);
+  EXPECT_NEAR((*FindEdge(t, "order", "payment"))["rps"].get<double>(), 10.0, 1e-9);
+}
+
+json Parse(const std::string& text) { return json::parse(text); }
+
+TEST(TrafficReport, ParsesTheDocumentedShape) {
+  TrafficReport r = ParseTrafficReport(Parse(R"({
+    "node": "n1", "service": "order", "instance": "", "gateway": "",
+    "startedMs": 1764639000000, "nowMs": 1764639005000,
+    "edges": [{"direction": "outbound", "source": "order", "destination": "payment",
+               "laneRequested": "gray", "laneServed": "", "requests": 120, "errors": 2,
+               "latencyBuckets": [[0.005, 10], [0.01, 40], ["+Inf", 120]], "latencySum": 1.84}],
+    "endpoints": [{"service": "payment", "address": "127.0.0.1:9001", "state": "healthy",
+                   "weight": 100, "ejections": 0}]})"));
+  ASSERT_EQ(r.edges.size(), 1u);
+  EXPECT_EQ(r.edges[0].lane_requested, "gray");
+  EXPECT_EQ(r.edges[0].buckets.size(), 3u);
+  EXPECT_TRUE(std::isinf(r.edges[0].buckets[2].first));
+  EXPECT_EQ(r.endpoints[0].weight, 100u);
+}
+
+TEST(TrafficReport, RefusesMalformedReportsNamingTheField) {
+  auto reason = [](const std::string& text) -> std::string {
+    try {
+      ParseTrafficReport(Parse(text));
+    } catch (const std::invalid_argument& e) {
+      return e.what();
+    }
+    return "accepted";
+  };
+  const std::string base = R"("node": "n", "startedMs": 1, "nowMs": 2)";
+  EXPECT_EQ(reason("[]"), "report: expected a JSON object");
+  EXPECT_EQ(reason(R"({"startedMs": 1, "nowMs": 2})"), "node: missing");
+  EXPECT_EQ(reason(R"({"node": "n", "nowMs": 2})"), "startedMs: expected an integer (Unix ms)");
+  EXPECT_EQ(reason("{" + base + R"(, "edges": [{"direction": "sideways"}]})"),
+            "edges[0].direction: must be inbound, outbound or gateway, got \"sideways\"");
+  EXPECT_EQ(reason("{" + base + R"(, "edges": [{"direction": "inbound", "requests": -1}]})"),
+            "edges[0].requests: expected a non-negative integer");
+  EXPECT_EQ(reason("{" + base +
+                   R"(, "edges": [{"direction": "inbound", "requests": 1, "errors": 2}]})"),
+            "edges[0].errors: more errors than requests");
+  EXPECT_EQ(reason("{" + base +
+                   R"(, "edges": [{"direction": "inbound", "latencyBuckets": [[0.1, 5], [0.05, 6], ["+Inf", 6]]}]})"),
+            "edges[0].latencyBuckets[1]: bounds must ascend and counts must not fall (they are "
+            "cumulative)");
+  EXPECT_EQ(reason("{" + base +
+                   R"(, "edges": [{"direction": "inbound", "latencyBuckets": [[0.1, 5]]}]})"),
+            "edges[0].latencyBuckets: the last bound must be \"+Inf\"");
+  EXPECT_EQ(reason("{" + base + R"(, "endpoints": [{"service": "p", "address": "a", "state": "x"}]})"),
+            "endpoints[0].state: must be healthy, ejected, warming or draining, got \"x\"");
+  EXPECT_EQ(reason("{" + base + R"(, "node": ")" + std::string(300, 'n') + R"("})"),
+            "node: longer than 253 characters");
+}
+
+TEST(TrafficTable, PrintsServicesEdgesAndLanes) {
+  TrafficStore store;
+  store.Add(Report("n1", -1000, 0, {}), 0);
+  store.Add(Report("n1", -1000, 10'000,
+                   {Edge("outbound", "order", "payment", "", "", 90),
+                    Edge("outbound", "order", "payment", "gray", "gray", 11)}),
+            10'000);
+  const std::string out = FormatTraffic(store.Query(10'000, 60'000));
+  EXPECT_NE(out.find("SERVICE"), std::string::npos) << out;
+  EXPECT_NE(out.find("order"), std::string::npos) << out;
+  EXPECT_NE(out.find("gray>gray 1.0"), std::string::npos) << out;
+  EXPECT_NE(out.find("10.9%"), std::string::npos) << out;
+}
+
+}  // namespace
+}  // namespace graymesh::control
