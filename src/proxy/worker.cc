@@ -26,11 +26,47 @@ asio::awaitable<void> RunTcp(std::unique_ptr<TcpSession> s) { co_await s->Run();
 
 }  // namespace
 
-Worker::Worker(int index, std::shared_ptr<const Snapshot> snap, lane::TraceLaneMap* traces)
+Worker::Worker(int index, std::shared_ptr<const Snapshot> snap, lane::TraceLaneMap* traces,
+               const health::Clock* clock)
     : index_(index),
+      clock_(clock),
       traces_(traces),
       rng_(uint64_t(NowMs()) ^ (uint64_t(index + 1) * 0x9E3779B97F4A7C15ull)) {
-  upstreams_.Apply(std::move(snap), uint64_t(index) * 0x9E3779B97F4A7C15ull + 1);
+  ApplyNow(std::move(snap));
+}
+
+void Worker::ApplyNow(std::shared_ptr<const Snapshot> snap) {
+  for (const ServiceInfo& info : snap->services()) {
+    health_.Service(info.name)->SetListener(
+        [this](const auto& s, const auto& ep, std::string_view what, std::string_view detail) {
+          LogHealth(s, ep, what, detail);
+        });
+  }
+  upstreams_.Apply(std::move(snap), uint64_t(index_) * 0x9E3779B97F4A7C15ull + 1, &health_,
+                   HealthNow());
+  PublishHealth(HealthNow());
+}
+
+void Worker::LogHealth(const health::ServiceHealth& s, const health::EndpointHealth& ep,
+                       std::string_view what, std::string_view detail) {
+  if (what == "ejected") {
+    spdlog::warn("worker {}: endpoint {} of service '{}' ejected: {}", index_, ep.address(),
+                 s.name(), detail);
+  } else {
+    spdlog::info("worker {}: endpoint {} of service '{}' {}: {}", index_, ep.address(), s.name(),
+                 what, detail);
+  }
+}
+
+void Worker::PublishHealth(int64_t now_ms) {
+  std::vector<health::EndpointStatus> next = upstreams_.Statuses(now_ms);
+  std::lock_guard lock(published_mu_);
+  published_.swap(next);
+}
+
+std::vector<health::EndpointStatus> Worker::EndpointStatuses() const {
+  std::lock_guard lock(published_mu_);
+  return published_;
 }
 
 void Worker::Listen(const std::vector<ListenerInfo>& listeners) {
@@ -79,7 +115,7 @@ void Worker::Join() {
 
 void Worker::Apply(std::shared_ptr<const Snapshot> snap) {
   asio::post(io_, [this, snap = std::move(snap)]() mutable {
-    upstreams_.Apply(std::move(snap), uint64_t(index_) * 0x9E3779B97F4A7C15ull + 1);
+    ApplyNow(std::move(snap));
   });
 }
 
@@ -154,6 +190,10 @@ asio::awaitable<void> Worker::Tick() {
       if (draining_) s->CloseIfIdle();
       s = next;
     }
+    // Endpoint health: rates, returns from ejection, warmup ramps.
+    const int64_t health_now = HealthNow();
+    upstreams_.EvaluateHealth(health_now);
+    PublishHealth(health_now);
     if (now - last_sweep >= 1000) {
       last_sweep = now;
       upstreams_.SweepIdle(now - config().upstream.idle_timeout.count());
