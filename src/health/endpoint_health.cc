@@ -159,7 +159,11 @@ bool ServiceHealth::Evaluate(int64_t now) {
       ep.suspect_until_ = 0;
       changed = true;
     }
-    if (Warming(ep, now)) changed = true;
+    // Warming endpoints ramp every tick; the tick that ends the ramp sets
+    // the full weight.
+    const bool warming = Warming(ep, now);
+    if (warming || ep.was_warming_) changed = true;
+    ep.was_warming_ = warming;
     if (o == nullptr || ep.ejected(now)) continue;
     if (ep.times_ejected_ > 0 && ep.last_return_ms_ != 0 &&
         now - ep.last_return_ms_ >= o->max_ejection.count()) {

@@ -73,6 +73,7 @@ class EndpointHealth {
   uint64_t ejections_ = 0;       // total, for metrics
   uint32_t consecutive_ = 0;
   bool probation_ = false;       // returned from ejection: a failure ejects again at once
+  bool was_warming_ = false;     // at the last Evaluate
   std::array<Bucket, kBuckets> window_{};
 };
 

@@ -1,4 +1,5 @@
 #include "proxy/server.h"
+#include "proxy/endpoint_status.h"
 
 #include <spdlog/spdlog.h>
 
@@ -233,7 +234,12 @@ std::string Server::MetricsText() const {
   for (const auto& w : workers_) active += w->stats().downstream_cx_active.Get();
   out += "# TYPE graymesh_downstream_cx_active gauge\ngraymesh_downstream_cx_active " +
          std::to_string(active) + "\n";
+  out += EndpointMetricsText(EndpointStatuses());
   return out;
+}
+
+std::vector<health::EndpointStatus> Server::EndpointStatuses() const {
+  return MergedEndpointStatuses(workers_);
 }
 
 std::string Server::ConfigJson() const {
@@ -253,6 +259,7 @@ std::string Server::ConfigJson() const {
   for (const config::Listener& l : cfg_->listeners) {
     j["listeners"].push_back({{"name", l.name}, {"address", l.address.ToString()}});
   }
+  j["endpointHealth"] = EndpointStatusJson(EndpointStatuses());
   return j.dump(2);
 }
 

@@ -44,6 +44,9 @@ class Server {
   // Prometheus text of every worker's counters, summed.
   std::string MetricsText() const;
   std::string ConfigJson() const;
+  // Every endpoint's health merged over workers (proxy/endpoint_status.h);
+  // any thread. The traffic report's `endpoints` come from here.
+  std::vector<health::EndpointStatus> EndpointStatuses() const;
 
  private:
   struct Admin;
