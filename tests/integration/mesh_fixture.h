@@ -37,6 +37,9 @@ class Mesh {
   uint16_t gateway_port() const { return gateway_port_; }
   // Set before Start: the gateway listener's `trust` (YAML value); "" = default.
   std::string gateway_trust;
+  // Set before Start: lines added to every service entry (indented by 4),
+  // e.g. "    outlier: { consecutiveErrors: 3 }\n".
+  std::string service_extra;
 
  private:
   std::vector<std::unique_ptr<MeshInstance>> instances_;
