@@ -488,8 +488,11 @@ asio::awaitable<Session::Outcome> Session::TryEndpoint(Request& rq, ServiceState
   SetDeadline(Timeout::kStream, cfg.timeouts.idle);
   std::array<asio::const_buffer, 2> head_and_body{
       asio::buffer(out_), asio::buffer(in_.data() + rq.head_end, rq.body_buffered)};
+  // A pooled connection the upstream closed just as it was taken says nothing
+  // of the endpoint (keep-alive races its idle timeout): not counted against it.
+  const health::Outcome lost = reused ? health::Outcome::kAborted : health::Outcome::kReset;
   if (auto [ec, n] = co_await asio::async_write(up, head_and_body, kNoThrow); ec) {
-    outcome(health::Outcome::kReset);
+    outcome(lost);
     co_return co_await fail(resendable, 502, "upstream " + ep.address_text +
                                                  " reset while sending: " + ec.message());
   }
@@ -564,7 +567,7 @@ asio::awaitable<Session::Outcome> Session::TryEndpoint(Request& rq, ServiceState
       if (up_in_.wpos() > 0) {
         co_return co_await protocol_error("upstream " + ep.address_text + " closed mid-head");
       }
-      outcome(health::Outcome::kReset);
+      outcome(body_cut ? health::Outcome::kReset : lost);
       if (body_cut) {
         co_return co_await fail(false, 502, "upstream " + ep.address_text +
                                                 " reset while receiving the body");

@@ -269,10 +269,15 @@ void WorkerUpstreams::Apply(std::shared_ptr<const Snapshot> snap, uint64_t seed,
   if (health != nullptr) health->Prune();
 }
 
-void WorkerUpstreams::EvaluateHealth(int64_t now_ms) {
+bool WorkerUpstreams::EvaluateHealth(int64_t now_ms) {
+  bool changed = false;
   for (auto& s : services_) {
-    if (s->health() != nullptr && s->health()->Evaluate(now_ms)) s->RefreshWeights(now_ms);
+    if (s->health() != nullptr && s->health()->Evaluate(now_ms)) {
+      s->RefreshWeights(now_ms);
+      changed = true;
+    }
   }
+  return changed;
 }
 
 std::vector<health::EndpointStatus> WorkerUpstreams::Statuses(int64_t now_ms) const {

@@ -128,7 +128,8 @@ class WorkerUpstreams {
              health::HealthTable* health = nullptr, int64_t now_ms = 0);
   // The ticker: lets each service's health judge its window and ramp warming
   // endpoints, and refreshes balancer weights where anything changed.
-  void EvaluateHealth(int64_t now_ms);
+  // True when any endpoint's state or weight may have changed.
+  bool EvaluateHealth(int64_t now_ms);
   // Every endpoint of the current snapshot, for /metrics and the report.
   std::vector<health::EndpointStatus> Statuses(int64_t now_ms) const;
 

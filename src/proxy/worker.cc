@@ -179,6 +179,7 @@ asio::awaitable<void> Worker::AcceptLoop(size_t i) {
 asio::awaitable<void> Worker::Tick() {
   asio::steady_timer timer(io_);
   int64_t last_sweep = NowMs();
+  int64_t last_publish = last_sweep;
   for (;;) {
     timer.expires_after(kTick);
     auto [ec] = co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
@@ -190,10 +191,17 @@ asio::awaitable<void> Worker::Tick() {
       if (draining_) s->CloseIfIdle();
       s = next;
     }
-    // Endpoint health: rates, returns from ejection, warmup ramps.
+    // Endpoint health: rates, returns from ejection, warmup ramps. The admin
+    // side's copy is renewed when something changed (a suspect mark or a
+    // drain the request path set shows at the next change or within 1 s).
     const int64_t health_now = HealthNow();
-    upstreams_.EvaluateHealth(health_now);
-    PublishHealth(health_now);
+    const bool changed = upstreams_.EvaluateHealth(health_now);
+    const uint64_t ejections = stats_.upstream_ejections.Get();
+    if (changed || ejections != published_ejections_ || now - last_publish >= 1000) {
+      published_ejections_ = ejections;
+      last_publish = now;
+      PublishHealth(health_now);
+    }
     if (now - last_sweep >= 1000) {
       last_sweep = now;
       upstreams_.SweepIdle(now - config().upstream.idle_timeout.count());

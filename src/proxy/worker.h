@@ -102,6 +102,7 @@ class Worker {
   WorkerUpstreams upstreams_;
   mutable std::mutex published_mu_;
   std::vector<health::EndpointStatus> published_;
+  uint64_t published_ejections_ = 0;
   std::vector<ListenerInfo> listeners_;
   std::vector<asio::ip::tcp::acceptor> acceptors_;
   Session* sessions_ = nullptr;  // intrusive list, for deadlines and drain
