@@ -5,6 +5,7 @@
 // keep failing.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <thread>
 
 #include "integration/mesh_fixture.h"
@@ -84,6 +85,51 @@ TEST(HealthMesh, GrayAppCrashedWithHealthOffEveryGrayRequestFails) {
   m.gray->app_proc->Kill();
   Counts c = Send(m.mesh.gateway_port(), 20);
   EXPECT_EQ(c.failed, 20);
+}
+
+}  // namespace
+}  // namespace graymesh::test
+
+namespace graymesh::test {
+namespace {
+
+// gateway -> order -> payment (two instances) -> data, under load; payment b's
+// sidecar drains (POST /drain, as on SIGTERM). No request may hang in order's
+// sidecar: each is answered, and promptly.
+TEST(HealthMesh, AMiddleInstanceDrainingUnderLoadLeavesNoRequestHanging) {
+  Mesh mesh;
+  mesh.Add("order", "", {"payment"});
+  mesh.Add("payment", "", {"data"});
+  MeshInstance& b = mesh.Add("payment", "", {"data"});
+  mesh.Add("data", "");
+  mesh.Start("");
+  std::atomic<bool> stop{false};
+  std::atomic<int> ok{0}, failed{0}, slow{0};
+  std::vector<std::thread> clients;
+  for (int c = 0; c < 3; ++c) {
+    clients.emplace_back([&, c] {
+      for (int i = 0; !stop; ++i) {
+        auto start = std::chrono::steady_clock::now();
+        Response r = (i + c) % 2 ? HttpPost(mesh.gateway_port(), "/x", "data", {}, 10s)
+                                 : HttpGet(mesh.gateway_port(), "/x", {}, 10s);
+        if (std::chrono::steady_clock::now() - start > 1s) ++slow;
+        if (r.status == 200) ++ok;
+        else ++failed;
+      }
+    });
+  }
+  std::this_thread::sleep_for(500ms);
+  EXPECT_EQ(HttpPost(b.admin, "/drain", "").status, 200);
+  std::this_thread::sleep_for(2500ms);
+  stop = true;
+  for (auto& t : clients) t.join();
+  EXPECT_GT(ok.load(), 50);
+  EXPECT_EQ(slow.load(), 0);
+  // A POST sent on a pooled connection the drain closes at that moment is
+  // not resent (it may have been acted on), so failures are recorded, not
+  // asserted here; that race is the draining side's to close (answer with
+  // connection: close instead of closing under a request).
+  RecordProperty("failed", failed.load());
 }
 
 }  // namespace
