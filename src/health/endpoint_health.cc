@@ -234,7 +234,9 @@ void HealthTable::Prune() {
 HealthPolicy PolicyFor(const config::Config& cfg, const std::string& service) {
   HealthPolicy p;
   p.enabled = cfg.upstream.health;
-  p.drain_hold_ms = cfg.timeouts.drain.count();
+  // As long as the callee may take to drain; at least a second, so the mark
+  // still means something with `drain: 0`.
+  p.drain_hold_ms = std::max<int64_t>(1000, cfg.timeouts.drain.count());
   for (const config::Service& s : cfg.services) {
     if (s.name != service) continue;
     p.outlier = s.outlier;
