@@ -119,7 +119,7 @@ TEST(Outlier, AllFailingLaneFallsBackToBaseAtOnce) {
 
 TEST(Outlier, DeadLaneInstanceFallsBackToBaseOnTheFirstRetry) {
   SampleApp base = SampleApp::Start("s");
-  const uint16_t dead = FreePort();  // a SIGKILLed gray instance: connect refused
+  const RefusingPort dead;  // a SIGKILLed gray instance: connect refused
   Gateway gw = Gateway::Start(Services({{base.port, ""}, {dead, "gray"}}, kOutlier));
   // The retry of the first request already goes to base; the endpoint is
   // suspect, then ejected: no gray request fails.
@@ -129,7 +129,7 @@ TEST(Outlier, DeadLaneInstanceFallsBackToBaseOnTheFirstRetry) {
 
 TEST(Outlier, DeadLaneInstanceWithHealthOffFailsEveryRequest) {
   SampleApp base = SampleApp::Start("s");
-  const uint16_t dead = FreePort();
+  const RefusingPort dead;
   Gateway gw = Gateway::Start(Services({{base.port, ""}, {dead, "gray"}}, kOutlier,
                                        "upstream: { health: false }\n"));
   // Today's behaviour: the retry picks the same dead gray host again.

@@ -40,7 +40,7 @@ std::string Config(uint16_t port, uint16_t slow, uint16_t dead, uint16_t live, i
 TEST(SnapshotSwap, RequestsInFlightKeepTheirSnapshot) {
   StubUpstream slow(StubUpstream::Mode::kSlowChunked);
   SampleApp live = SampleApp::Start("flaky");
-  const uint16_t dead = FreePort();
+  const RefusingPort dead;
   Gateway gw = Gateway::Start("");  // replaced below by the full file, then reloaded
   const std::string path = gw.config_path;
   auto write = [&](int weight) {

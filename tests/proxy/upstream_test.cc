@@ -32,7 +32,7 @@ int CountStatus(uint16_t port, const std::string& method, int n, int status) {
 // Health off: every other request tries the dead endpoint first.
 TEST(Upstream, DeadEndpointIsRetriedOnTheOther) {
   SampleApp live = SampleApp::Start("s");
-  uint16_t dead = FreePort();  // nothing listens: connect is refused
+  const RefusingPort dead;  // bound, not listening: connect is refused
   Gateway gw = Gateway::Start(Service({live.port, dead}, "upstream: { health: false }\n"));
   // Connect refused means the request never reached anyone: even POST is safe.
   EXPECT_EQ(CountStatus(gw.port, "GET", 20, 200), 20);
@@ -45,7 +45,7 @@ TEST(Upstream, DeadEndpointIsRetriedOnTheOther) {
 // following requests (and the retry) go to the live one at once.
 TEST(Upstream, DeadEndpointIsSetAsideAfterItsFirstFailure) {
   SampleApp live = SampleApp::Start("s");
-  uint16_t dead = FreePort();
+  const RefusingPort dead;
   Gateway gw = Gateway::Start(Service({live.port, dead}));
   EXPECT_EQ(CountStatus(gw.port, "GET", 20, 200), 20);
   EXPECT_EQ(CountStatus(gw.port, "POST", 20, 200), 20);
@@ -54,7 +54,7 @@ TEST(Upstream, DeadEndpointIsSetAsideAfterItsFirstFailure) {
 
 TEST(Upstream, WithoutRetriesTheDeadEndpointShowsAs502) {
   SampleApp live = SampleApp::Start("s");
-  uint16_t dead = FreePort();
+  const RefusingPort dead;
   Gateway gw =
       Gateway::Start(Service({live.port, dead}, "upstream: { retries: 0, health: false }\n"));
   int failed = CountStatus(gw.port, "GET", 20, 502);
@@ -64,7 +64,7 @@ TEST(Upstream, WithoutRetriesTheDeadEndpointShowsAs502) {
 
 TEST(Upstream, WithoutRetriesHealthLimitsTheDeadEndpointToItsFirstFailure) {
   SampleApp live = SampleApp::Start("s");
-  uint16_t dead = FreePort();
+  const RefusingPort dead;
   Gateway gw = Gateway::Start(Service({live.port, dead}, "upstream: { retries: 0 }\n"));
   EXPECT_LE(CountStatus(gw.port, "GET", 20, 502), 2);
 }
