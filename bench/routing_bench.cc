@@ -35,6 +35,10 @@ std::shared_ptr<const Snapshot> MakeSnapshot() {
 // A service state with its endpoint health, as a worker builds it; every
 // attempt is reported as a 200 in 2 ms (what the health bookkeeping costs).
 struct Routed {
+  explicit Routed(bool health = true) {
+    table.Service("order")->SetPolicy(
+        {.enabled = health, .outlier = config::OutlierPolicy{}, .warmup = std::nullopt});
+  }
   std::shared_ptr<const Snapshot> snap = MakeSnapshot();
   health::HealthTable table;
   WorkerStats stats;
@@ -65,8 +69,9 @@ void BM_RouteMatchFortieth(benchmark::State& state) { Route(state, "/svc39/order
 // No rule matches: every one of the 50 is evaluated, then base is chosen.
 void BM_RouteNoMatch(benchmark::State& state) { Route(state, "/catalog/items", ""); }
 // A request already carrying its lane (header or baggage) skips the rules.
+// state.range(0): endpoint health (with an outlier policy) on or off.
 void BM_RouteCarriedLane(benchmark::State& state) {
-  Routed r;
+  Routed r(state.range(0) != 0);
   auto& snap = r.snap;
   ServiceState& svc = r.svc;
   for (auto _ : state) {
@@ -79,7 +84,7 @@ void BM_RouteCarriedLane(benchmark::State& state) {
 
 BENCHMARK(BM_RouteMatchFortieth);
 BENCHMARK(BM_RouteNoMatch);
-BENCHMARK(BM_RouteCarriedLane);
+BENCHMARK(BM_RouteCarriedLane)->Arg(0)->Arg(1);
 
 }  // namespace
 }  // namespace graymesh::proxy
