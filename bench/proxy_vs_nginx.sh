@@ -26,6 +26,9 @@
 #   GRAYMESH_BIN   graymesh binary (default build/release/src/cli/graymesh,
 #                  built with `cmake --preset release` if missing or older
 #                  than the sources)
+#   HEALTH=on      graymesh endpoint health: on (an outlier section on the
+#                  service, so every attempt is counted) or off
+#                  (upstream.health: false); compare the CPU per request
 #   KEEP_TMP=1     keep the temp dir (configs, logs, wrk output) on success;
 #                  it is always kept when the script fails
 set -euo pipefail
@@ -35,6 +38,8 @@ DURATION=${DURATION:-10}
 RUNS=${RUNS:-3}
 WARMUP=${WARMUP:-2}
 CONNECTIONS=${CONNECTIONS:-64}
+HEALTH=${HEALTH:-on}
+[[ $HEALTH == on || $HEALTH == off ]] || { echo "HEALTH must be on or off" >&2; exit 2; }
 SPLIT_SAMPLES=1000        # requests per proxy for the 10/90 split check
 PROXY_CORE=0
 LOAD_CORE=1
@@ -481,8 +486,13 @@ services:
     endpoints:
       - { address: 127.0.0.1:$UP1, weight: 10 }
       - { address: 127.0.0.1:$UP2, weight: 90 }
-upstream: { maxIdlePerEndpoint: 256 }
 EOF
+    if [[ $HEALTH == on ]]; then
+      echo "    outlier: { consecutiveErrors: 5, errorRatePercent: 50, slowCallThreshold: 1s }"
+      echo "upstream: { maxIdlePerEndpoint: 256 }"
+    else
+      echo "upstream: { maxIdlePerEndpoint: 256, health: false }"
+    fi
     if [[ $cname == lanes ]]; then graymesh_lanes; fi
   } >"$file"
 }

@@ -155,6 +155,8 @@ class Parser {
 
   ServicePolicy ParsePolicySpec(const YAML::Node& n) const;
   CanarySpec ParseCanarySpec(const YAML::Node& n) const;
+  WarmupPolicy ParseWarmup(const YAML::Node& n, const std::string& path) const;
+  OutlierPolicy ParseOutlier(const YAML::Node& n, const std::string& path) const;
   BaseFallback ParseBaseFallback(const YAML::Node& n, const std::string& path) const;
   uint32_t Percent(const YAML::Node& n, const std::string& path) const;
 
@@ -314,7 +316,7 @@ Endpoint Parser::ParseEndpoint(const YAML::Node& n, const std::string& path) con
 }
 
 Service Parser::ParseService(const YAML::Node& n, const std::string& path) const {
-  CheckMap(n, path, {"name", "lb", "endpoints", "baseFallback"});
+  CheckMap(n, path, {"name", "lb", "endpoints", "baseFallback", "warmup", "outlier"});
   if (!n["name"]) Fail(n, path, "missing required key \"name\"");
   Service s;
   s.name = NonEmpty(n["name"], path + ".name");
@@ -331,6 +333,8 @@ Service Parser::ParseService(const YAML::Node& n, const std::string& path) const
   if (const YAML::Node bf = n["baseFallback"]) {
     s.base_fallback = ParseBaseFallback(bf, path + ".baseFallback");
   }
+  if (const YAML::Node w = n["warmup"]) s.warmup = ParseWarmup(w, path + ".warmup");
+  if (const YAML::Node o = n["outlier"]) s.outlier = ParseOutlier(o, path + ".outlier");
   // No endpoints is allowed: the control plane may fill them in later, and
   // requests meanwhile get 503.
   const std::string epath = path + ".endpoints";
@@ -459,7 +463,13 @@ void Parser::ParseLimits(const YAML::Node& n, Limits& l) const {
 }
 
 void Parser::ParseUpstream(const YAML::Node& n, UpstreamOptions& u) const {
-  CheckMap(n, "upstream", {"maxIdlePerEndpoint", "idleTimeout", "retries"});
+  CheckMap(n, "upstream", {"maxIdlePerEndpoint", "idleTimeout", "retries", "health"});
+  if (const YAML::Node h = n["health"]) {
+    if (!h.IsScalar() || (h.Scalar() != "true" && h.Scalar() != "false")) {
+      Fail(h, "upstream.health", "must be true or false, got \"" + h.Scalar() + "\"");
+    }
+    u.health = h.Scalar() == "true";
+  }
   if (n["retries"]) {
     // 0 turns retries off: a refused or reset attempt is answered 502 at once.
     u.retries = static_cast<uint32_t>(Integer(n["retries"], "upstream.retries", 0, 5));
@@ -729,49 +739,79 @@ BaseFallback Parser::ParseBaseFallback(const YAML::Node& n, const std::string& p
   Fail(n, path, "must be none or anyLane, got \"" + v + "\"");
 }
 
+WarmupPolicy Parser::ParseWarmup(const YAML::Node& w, const std::string& path) const {
+  CheckMap(w, path, {"window", "aggression", "minWeightPercent"});
+  WarmupPolicy warmup;
+  if (w["window"]) warmup.window = Duration(w["window"], path + ".window", false);
+  if (const YAML::Node a = w["aggression"]) {
+    warmup.aggression = Number(a, path + ".aggression");
+    if (warmup.aggression <= 0 || warmup.aggression > 100) {
+      Fail(a, path + ".aggression", "must be greater than 0 and at most 100, got " + a.Scalar());
+    }
+  }
+  if (w["minWeightPercent"]) {
+    warmup.min_weight_percent = Percent(w["minWeightPercent"], path + ".minWeightPercent");
+  }
+  return warmup;
+}
+
+OutlierPolicy Parser::ParseOutlier(const YAML::Node& o, const std::string& path) const {
+  CheckMap(o, path,
+           {"consecutiveErrors", "errorRatePercent", "minRequests", "interval", "baseEjection",
+            "maxEjection", "maxEjectionPercent", "slowCallThreshold", "slowCallPercent",
+            "errorStatuses"});
+  OutlierPolicy outlier;
+  if (o["consecutiveErrors"]) {
+    outlier.consecutive_errors = static_cast<uint32_t>(
+        Integer(o["consecutiveErrors"], path + ".consecutiveErrors", 0, 1000));
+  }
+  if (o["errorRatePercent"]) {
+    outlier.error_rate_percent = Percent(o["errorRatePercent"], path + ".errorRatePercent");
+  }
+  if (o["minRequests"]) {
+    outlier.min_requests =
+        static_cast<uint32_t>(Integer(o["minRequests"], path + ".minRequests", 1, 1'000'000));
+  }
+  if (o["interval"]) outlier.interval = Duration(o["interval"], path + ".interval", false);
+  if (o["baseEjection"]) {
+    outlier.base_ejection = Duration(o["baseEjection"], path + ".baseEjection", false);
+  }
+  if (o["maxEjection"]) {
+    outlier.max_ejection = Duration(o["maxEjection"], path + ".maxEjection", false);
+  } else if (outlier.max_ejection < outlier.base_ejection) {
+    outlier.max_ejection = outlier.base_ejection;
+  }
+  if (outlier.max_ejection < outlier.base_ejection) {
+    Fail(o["maxEjection"], path + ".maxEjection", "must not be shorter than baseEjection");
+  }
+  if (o["maxEjectionPercent"]) {
+    outlier.max_ejection_percent = Percent(o["maxEjectionPercent"], path + ".maxEjectionPercent");
+  }
+  if (o["slowCallThreshold"]) {
+    outlier.slow_call_threshold =
+        Duration(o["slowCallThreshold"], path + ".slowCallThreshold", true);
+  }
+  if (o["slowCallPercent"]) {
+    outlier.slow_call_percent = static_cast<uint32_t>(
+        Integer(o["slowCallPercent"], path + ".slowCallPercent", 1, 100));
+  }
+  if (const YAML::Node st = o["errorStatuses"]) {
+    const std::string spath = path + ".errorStatuses";
+    if (!st.IsSequence()) Fail(st, spath, "must be a list of status codes (100..599)");
+    std::vector<uint16_t>& list = outlier.error_statuses.emplace();
+    const std::vector<YAML::Node> items = List(st, spath);
+    for (size_t i = 0; i < items.size(); ++i) {
+      list.push_back(static_cast<uint16_t>(Integer(items[i], Index(spath, i), 100, 599)));
+    }
+  }
+  return outlier;
+}
+
 ServicePolicy Parser::ParsePolicySpec(const YAML::Node& n) const {
   CheckMap(n, "spec", {"warmup", "outlier", "lossless", "fallback", "baseFallback"});
   ServicePolicy p;
-  if (const YAML::Node w = n["warmup"]) {
-    CheckMap(w, "spec.warmup", {"window", "aggression", "minWeightPercent"});
-    WarmupPolicy& warmup = p.warmup.emplace();
-    if (w["window"]) warmup.window = Duration(w["window"], "spec.warmup.window", false);
-    if (const YAML::Node a = w["aggression"]) {
-      warmup.aggression = Number(a, "spec.warmup.aggression");
-      if (warmup.aggression <= 0 || warmup.aggression > 100) {
-        Fail(a, "spec.warmup.aggression",
-             "must be greater than 0 and at most 100, got " + a.Scalar());
-      }
-    }
-    if (w["minWeightPercent"]) {
-      warmup.min_weight_percent = Percent(w["minWeightPercent"], "spec.warmup.minWeightPercent");
-    }
-  }
-  if (const YAML::Node o = n["outlier"]) {
-    const std::string path = "spec.outlier";
-    CheckMap(o, path,
-             {"consecutiveErrors", "errorRatePercent", "minRequests", "interval", "baseEjection",
-              "maxEjectionPercent"});
-    OutlierPolicy& outlier = p.outlier.emplace();
-    if (o["consecutiveErrors"]) {
-      outlier.consecutive_errors = static_cast<uint32_t>(
-          Integer(o["consecutiveErrors"], path + ".consecutiveErrors", 0, 1000));
-    }
-    if (o["errorRatePercent"]) {
-      outlier.error_rate_percent = Percent(o["errorRatePercent"], path + ".errorRatePercent");
-    }
-    if (o["minRequests"]) {
-      outlier.min_requests =
-          static_cast<uint32_t>(Integer(o["minRequests"], path + ".minRequests", 1, 1'000'000));
-    }
-    if (o["interval"]) outlier.interval = Duration(o["interval"], path + ".interval", false);
-    if (o["baseEjection"]) {
-      outlier.base_ejection = Duration(o["baseEjection"], path + ".baseEjection", false);
-    }
-    if (o["maxEjectionPercent"]) {
-      outlier.max_ejection_percent = Percent(o["maxEjectionPercent"], path + ".maxEjectionPercent");
-    }
-  }
+  if (const YAML::Node w = n["warmup"]) p.warmup = ParseWarmup(w, "spec.warmup");
+  if (const YAML::Node o = n["outlier"]) p.outlier = ParseOutlier(o, "spec.outlier");
   if (const YAML::Node l = n["lossless"]) {
     CheckMap(l, "spec.lossless", {"delayRegistration", "drainTimeout"});
     LosslessPolicy& lossless = p.lossless.emplace();

@@ -35,13 +35,47 @@ struct Endpoint {
   uint32_t weight = 100;                      // relative; 1..10000
   std::map<std::string, std::string> labels;  // e.g. {"lane": "gray"}
   std::string lane;                           // labels["lane"], "" = base
+  // Unix ms the instance last became ready (registry `readySince`); warmup
+  // counts from it. 0 = unknown (static endpoints warm from their first success).
+  int64_t ready_since_ms = 0;
 };
+
+// Slow start (Envoy's formula): weight * max(min_weight_percent / 100,
+// (t / window) ^ (1 / aggression)), t counted from the instance's readySince.
+struct WarmupPolicy {
+  Millis window{120'000};            // > 0
+  double aggression = 1.0;           // > 0 (1.0 = linear)
+  uint32_t min_weight_percent = 10;  // 0..100
+};
+
+// Outlier ejection (docs/config.md, outlier): an endpoint whose attempts
+// fail is taken out of rotation for base_ejection x times ejected (at most
+// max_ejection), then returns on probation.
+struct OutlierPolicy {
+  uint32_t consecutive_errors = 5;     // 0..1000, 0 = off
+  uint32_t error_rate_percent = 50;    // 0..100, 0 = off
+  uint32_t min_requests = 20;          // per interval before the rate counts
+  Millis interval{10'000};             // > 0: the sliding window of the rates
+  Millis base_ejection{30'000};        // > 0
+  Millis max_ejection{300'000};        // >= base_ejection
+  uint32_t max_ejection_percent = 20;  // 0..100 of a service's endpoints
+  Millis slow_call_threshold{0};       // 0 = slow calls do not count
+  uint32_t slow_call_percent = 50;     // 1..100: share of slow calls that ejects
+  // Response statuses that count as errors (network failures always do);
+  // absent = every 5xx, empty = network failures only.
+  std::optional<std::vector<uint16_t>> error_statuses;
+};
+
+
 
 struct Service {
   std::string name;
   LbPolicy lb = LbPolicy::kRoundRobin;
   std::vector<Endpoint> endpoints;
   BaseFallback base_fallback = BaseFallback::kNone;  // a ServicePolicy's overrides it
+  // Static warmup and outlier settings; a ServicePolicy's override them.
+  std::optional<WarmupPolicy> warmup;
+  std::optional<OutlierPolicy> outlier;
 };
 
 // Gateway routing: the first route whose host and path prefix match wins.
@@ -98,6 +132,9 @@ struct UpstreamOptions {
   // Extra attempts, each on another endpoint, for a request that failed before
   // any response byte and is safe to resend. 0..5.
   uint32_t retries = 1;
+  // Endpoint health (outlier ejection, warmup, reacting to draining
+  // endpoints, avoiding a failed endpoint on the retry). false = off.
+  bool health = true;
 };
 
 // ---- Lanes (full-link gray release), docs/design.md, lane model ----
@@ -148,23 +185,6 @@ struct Lane {
 // ---- Service policies (ServicePolicy rule documents) ----
 // Parsed and stored by the control plane and carried in its snapshots; the
 // fields are what the warmup, outlier and lossless features will read.
-
-// Slow start (Envoy's formula): weight * max(min_weight_percent / 100,
-// (t / window) ^ (1 / aggression)), t counted from the instance's readySince.
-struct WarmupPolicy {
-  Millis window{120'000};            // > 0
-  double aggression = 1.0;           // > 0 (1.0 = linear)
-  uint32_t min_weight_percent = 10;  // 0..100
-};
-
-struct OutlierPolicy {
-  uint32_t consecutive_errors = 5;     // 0..1000, 0 = off
-  uint32_t error_rate_percent = 50;    // 0..100, 0 = off
-  uint32_t min_requests = 20;          // per interval before the rate counts
-  Millis interval{10'000};             // > 0
-  Millis base_ejection{30'000};        // > 0
-  uint32_t max_ejection_percent = 20;  // 0..100 of a service's endpoints
-};
 
 struct LosslessPolicy {
   Millis delay_registration{0};  // >= 0: wait this long after ready before registering

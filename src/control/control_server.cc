@@ -180,9 +180,24 @@ int RunControl(const ControlOptions& o) {
     asio::post(io, [&hub, revision] { hub.Notify(revision); });
   });
   Api api(*store, hub, api_options);
-  // Judged from the proxies' reports (the traffic view); until those exist
-  // a canary waits for traffic at its first step.
-  CanaryController canaries(*store, CanaryTrafficSource{},
+  // Release events count the failed requests around them, and note the
+  // ejections the proxies report, from the proxies' traffic reports.
+  api.events().SetFailedCounter([&api](std::string_view service, int64_t from, int64_t to) {
+    return api.traffic().FailedBetween(service, from, to);
+  });
+  api.traffic().SetOnEjected([&api](const EndpointTotals& e, const std::string& node, int64_t at) {
+    api.events().Record({.time_ms = at,
+                         .kind = "ejected",
+                         .service = e.service,
+                         .detail = e.address + " ejected by " + node});
+  });
+  // Canaries are judged from the same reports.
+  auto canary_traffic = [&api](const std::string& service, const std::string& lane, int64_t from,
+                               int64_t to) {
+    const TrafficStore::LaneTotals t = api.traffic().LaneBetween(service, lane, from, to);
+    return CanaryTraffic{t.requests, t.errors, t.p99_seconds};
+  };
+  CanaryController canaries(*store, canary_traffic,
                             [&api](const CanaryStatus& s, const std::string& what) {
                               api.events().Record({.kind = "canary-step",
                                                    .service = s.service,

@@ -273,4 +273,43 @@ uint64_t TrafficStore::FailedBetween(std::string_view service, int64_t from_ms,
   return between(any_caller);
 }
 
+TrafficStore::LaneTotals TrafficStore::LaneBetween(std::string_view service,
+                                                   std::string_view lane_served, int64_t from_ms,
+                                                   int64_t to_ms) const {
+  bool any_caller = false;
+  for (const auto& [node, samples] : nodes_) {
+    for (const EdgeTotals& e : samples.back().report->edges) {
+      any_caller = any_caller || (e.destination == service && e.caller_side());
+    }
+  }
+  Flow f;  // counts over the span, not rates: span 1
+  for (const auto& [node, samples] : nodes_) {
+    const Sample* at_from = nullptr;
+    const Sample* at_to = nullptr;
+    for (const Sample& s : samples) {
+      if (s.at_ms <= from_ms) at_from = &s;
+      if (s.at_ms <= to_ms) at_to = &s;
+    }
+    if (at_to == nullptr) continue;
+    const bool same_run =
+        at_from != nullptr && at_from->report->started_ms == at_to->report->started_ms;
+    for (const EdgeTotals& e : at_to->report->edges) {
+      if (e.destination != service || e.lane_served != lane_served) continue;
+      if (e.caller_side() != any_caller) continue;
+      const EdgeTotals* base = nullptr;
+      if (same_run) {
+        for (const EdgeTotals& b : at_from->report->edges) {
+          if (KeyOf(b) == KeyOf(e)) base = &b;
+        }
+      }
+      // A node first heard of inside the span counts from zero only if it
+      // started inside it; one heard of before the span with no sample at
+      // its start has nothing to diff against and is left out.
+      if (!same_run && at_from == nullptr && at_to->report->started_ms < from_ms) continue;
+      AddFlow(&f, e, base, 1.0);
+    }
+  }
+  return {uint64_t(f.rps + 0.5), uint64_t(f.errors_rps + 0.5), Quantile(f.buckets, 0.99)};
+}
+
 }  // namespace graymesh::control

@@ -48,6 +48,18 @@ class TrafficStore {
   // the service's own inbound counts when no caller reported it).
   uint64_t FailedBetween(std::string_view service, int64_t from_ms, int64_t to_ms) const;
 
+  // Requests to `service` served in lane `lane_served` ("" = base) between
+  // the two times, their 5xx and their p99 (caller-side counts; the
+  // service's own inbound counts when no caller reported it): what a canary
+  // judges.
+  struct LaneTotals {
+    uint64_t requests = 0;
+    uint64_t errors = 0;
+    double p99_seconds = 0;
+  };
+  LaneTotals LaneBetween(std::string_view service, std::string_view lane_served, int64_t from_ms,
+                         int64_t to_ms) const;
+
   size_t nodes() const { return nodes_.size(); }
   uint64_t reports() const { return reports_; }
 

@@ -101,6 +101,12 @@ std::string RenderTrafficMetrics(const TrafficSample& t) {
                    PromLabel(e.service), PromLabel(e.address), e.state,
                    e.state == "ejected" ? 0 : 1);
   }
+  out += "# HELP graymesh_endpoint_ejected 1 while outlier detection keeps the endpoint out.\n"
+         "# TYPE graymesh_endpoint_ejected gauge\n";
+  for (const EndpointSample& e : t.endpoints) {
+    fmt::format_to(it, "graymesh_endpoint_ejected{{service=\"{}\",address=\"{}\"}} {}\n",
+                   PromLabel(e.service), PromLabel(e.address), e.state == "ejected" ? 1 : 0);
+  }
   out += "# HELP graymesh_endpoint_ejections_total Times the endpoint was ejected.\n"
          "# TYPE graymesh_endpoint_ejections_total counter\n";
   for (const EndpointSample& e : t.endpoints) {

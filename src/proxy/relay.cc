@@ -44,7 +44,7 @@ void Session::BuildUpstreamHead(const Request& rq) {
   const char* base = in_.data();
   const bool is_outbound = listener_.cfg.kind == config::ListenerKind::kOutbound;
   const bool add_xff = !is_outbound;
-  const std::span<const std::string> lane_aliases = worker_.config().node.lane_headers;
+  const std::span<const std::string> lane_aliases = cfg().node.lane_headers;
   out_.clear();
   codings_.clear();
   out_.append(llhttp_method_name(rq.method)).append(" ");
@@ -117,8 +117,11 @@ void Session::BuildDownstreamHead(BodyOut body_out) {
   codings_.clear();
   down_.append("HTTP/1.1 ").append(code, end).append(" ");
   down_.append(rp.reason().In(base)).append("\r\n");
+  // The draining mark is for the hop that called the draining sidecar; this
+  // proxy has acted on it. The inbound side of a draining sidecar sets its own.
   for (const http::HeaderSlice& h : rp.headers()) {
     std::string_view name = h.name.In(base);
+    if (name.size() == kDrainingHeader.size() && http::IEquals(name, kDrainingHeader)) continue;
     if (name.size() == 14 && http::IEquals(name, "content-length")) continue;  // written below
     if (name.size() == 17 && http::IEquals(name, "transfer-encoding")) {
       JoinCodings(&codings_, h.value.In(base));
@@ -139,8 +142,9 @@ void Session::BuildDownstreamHead(BodyOut body_out) {
   }
   if (close_after_) down_.append("connection: close\r\n");
   // Active notification: consumers stop choosing a draining instance at once.
-  if (worker_.announces_drain() && listener_.cfg.kind == config::ListenerKind::kInbound) {
-    down_.append("x-graymesh-draining: 1\r\n");
+  const bool inbound = listener_.cfg.kind == config::ListenerKind::kInbound;
+  if (worker_.announces_drain() && inbound) {
+    AppendHeader(&down_, kDrainingHeader, "1");
   }
   down_.append("\r\n");
 }

@@ -1,4 +1,5 @@
 #include "proxy/server.h"
+#include "proxy/endpoint_status.h"
 
 #include <spdlog/spdlog.h>
 
@@ -349,7 +350,20 @@ TrafficSample Server::CollectTraffic() const {
   lock.unlock();
   out.series = MergeSeries(std::move(out.series));
   for (const auto& w : workers_) out.active_requests += w->recorder().active_requests();
+  // The configured endpoints, as endpoint health sees them over all workers.
+  for (const health::EndpointStatus& st : EndpointStatuses()) {
+    for (EndpointSample& e : out.endpoints) {
+      if (e.service != st.service || e.address != st.address) continue;
+      e.state = health::StateName(st.state);
+      e.weight = st.weight;
+      e.ejections = st.ejections;
+    }
+  }
   return out;
+}
+
+std::vector<health::EndpointStatus> Server::EndpointStatuses() const {
+  return MergedEndpointStatuses(workers_);
 }
 
 std::string Server::ConfigJson() const {
@@ -369,6 +383,7 @@ std::string Server::ConfigJson() const {
   for (const config::Listener& l : cfg_->listeners) {
     j["listeners"].push_back({{"name", l.name}, {"address", l.address.ToString()}});
   }
+  j["endpointHealth"] = EndpointStatusJson(EndpointStatuses());
   return j.dump(2);
 }
 

@@ -76,6 +76,9 @@ class Server {
   // Every worker's request series, merged, and the endpoints as worker 0
   // sees them. Any thread but a worker's; waits up to 2 s for the workers.
   TrafficSample CollectTraffic() const;
+  // Every endpoint's health merged over workers (proxy/endpoint_status.h);
+  // any thread. The traffic report's `endpoints` come from here.
+  std::vector<health::EndpointStatus> EndpointStatuses() const;
 
  private:
   struct Admin;

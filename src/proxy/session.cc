@@ -15,6 +15,7 @@
 #include "http/headers.h"
 #include "http/reply.h"
 #include "lane/propagation.h"
+#include "proxy/chooser.h"
 #include "proxy/target.h"
 
 namespace graymesh::proxy {
@@ -46,6 +47,18 @@ bool InterimResponseWaiting(asio::ip::tcp::socket& up) {
   char b[12];
   ssize_t n = ::recv(up.native_handle(), b, sizeof(b), MSG_PEEK | MSG_DONTWAIT);
   return n >= 10 && std::memcmp(b, "HTTP/1.", 7) == 0 && b[9] == '1';
+}
+
+// A draining sidecar marks its responses (docs/design.md, lossless offline):
+// its callers stop choosing it at once, without waiting for the registry.
+bool SaysDraining(const http::Parser& rp, const char* base) {
+  for (const http::HeaderSlice& h : rp.headers()) {
+    std::string_view name = h.name.In(base);
+    if (name.size() == kDrainingHeader.size() && http::IEquals(name, kDrainingHeader)) {
+      return http::Trim(h.value.In(base)) == "1";
+    }
+  }
+  return false;
 }
 
 std::string_view StripPort(std::string_view authority) {
@@ -130,7 +143,7 @@ asio::awaitable<void> Session::SendError(int status, std::string_view reason) {
   replied_status_ = status;
   close_after_ = close_after_ || status == 400 || status == 408 || status == 413 || status == 431;
   std::string reply = http::ErrorReply(status, reason, close_after_);
-  SetDeadline(Timeout::kStream, worker_.config().timeouts.idle);
+  SetDeadline(Timeout::kStream, cfg().timeouts.idle);
   auto [ec, n] = co_await asio::async_write(client_, asio::buffer(reply), kNoThrow);
   if (ec) close_after_ = true;
 }
@@ -198,8 +211,10 @@ asio::awaitable<bool> Session::ReadHead() {
   rq.head_end = parsed;
   replied_status_ = 0;
   const auto started = worker_.recorder().Begin();
+  pinned_ = worker_.upstreams().snapshot_ptr();
   co_await Handle(rq);
   RecordRequest(rq, started);
+  pinned_.reset();
   // llhttp stops for good after a request with Upgrade; the proxy ignored the
   // upgrade, so the next request gets a fresh parser.
   if (rq.upgrade) Renew(req_parser_, http::MessageKind::kRequest);
@@ -213,7 +228,7 @@ asio::awaitable<bool> Session::ReadHead() {
 }
 
 asio::awaitable<void> Session::Handle(Request& rq) {
-  const config::Config& cfg = worker_.config();
+  const config::Config& cfg = this->cfg();
   const size_t parsed = rq.head_end;
   // ---- Interpret the head: one pass over the headers ----
   const char* base = in_.data();
@@ -315,7 +330,7 @@ asio::awaitable<void> Session::Handle(Request& rq) {
   }
 
   // ---- Choose the service ----
-  const Snapshot& snap = *worker_.upstreams().snapshot();
+  const Snapshot& snap = this->snap();
   std::string_view service_host = StripPort(rq.authority);
   switch (listener_.cfg.kind) {
     case config::ListenerKind::kGateway: {
@@ -387,42 +402,30 @@ const char* Session::ResolveTarget(Request& rq, std::string_view host) {
 }
 
 asio::awaitable<void> Session::Forward(Request& rq) {
-  const config::Config& cfg = worker_.config();
+  const config::Config& cfg = this->cfg();
   settings_ = {.timeouts = cfg.timeouts,
                .max_body_bytes = cfg.limits.max_body_bytes,
                .max_idle_per_endpoint = cfg.upstream.max_idle_per_endpoint,
                .retries = cfg.upstream.retries};
+  // The service state of the pinned snapshot: the worker may have moved on to
+  // a newer one since the head was read only if a co_await came between.
   std::shared_ptr<ServiceState> svc = worker_.upstreams().service(rq.service);
-  const bool fallback = worker_.upstreams().snapshot()->FallbackToBase(rq.lane);
-  int exclude = -1;
+  const bool fallback = snap().FallbackToBase(rq.lane);
+  EndpointChooser chooser(*svc, rq.lane, fallback);
   for (int attempt = 0;; ++attempt) {
-    Choice choice = svc->Pick(rq.lane, fallback, exclude);
-    if (choice.host < 0 && attempt > 0) choice = svc->Pick(rq.lane, fallback, -1);
+    Choice choice = chooser.Next(worker_.HealthNow());
     if (choice.host < 0) {
-      if (!rq.lane.empty() && !fallback && !svc->HasLane(rq.lane)) {
-        co_await SendError(503, "service '" + svc->info().name + "' has no instance in lane '" +
-                                    std::string(rq.lane) + "' (fallback: none)");
-      } else if (svc->size() > 0 && !svc->HasBase() && (rq.lane.empty() || fallback)) {
-        // Built before the co_await: GCC 12 mis-frees temporaries of a
-        // conditional expression inside a co_await's arguments.
-        std::string reason = "service '" + svc->info().name + "' has no ";
-        if (rq.lane.empty()) {
-          reason += "base instance";
-        } else {
-          reason += "instance in lane '" + std::string(rq.lane) + "' and no base instance";
-        }
-        co_await SendError(503, reason);
-      } else {
-        co_await SendError(503, "no endpoint available for service '" + svc->info().name + "'");
-      }
+      // Built before the co_await: GCC 12 mis-frees temporaries of an
+      // expression inside a co_await's arguments.
+      std::string reason = chooser.Refusal(worker_.HealthNow());
+      co_await SendError(503, reason);
       co_return;
     }
-    const int host = choice.host;
     bool last_try = attempt >= int(settings_.retries);
     Outcome outcome = co_await TryEndpoint(rq, *svc, choice, last_try);
     if (outcome != Outcome::kRetry) co_return;
     worker_.stats().upstream_rq_retry.Inc();
-    exclude = host;
+    chooser.Failed(choice);
   }
 }
 
@@ -434,15 +437,22 @@ asio::awaitable<Session::Outcome> Session::TryEndpoint(Request& rq, ServiceState
   const RequestSettings& cfg = settings_;
   WorkerStats& stats = worker_.stats();
   svc.OnStart(choice);
+  // Every way out of this attempt reports its result, once.
   struct Finish {
+    Worker& w;
     ServiceState& s;
     Choice c;
     asio::ip::tcp::socket** up;
+    int64_t started_ms;
+    health::AttemptResult result{.outcome = health::Outcome::kAborted};
     ~Finish() {
-      s.OnFinish(c);
+      const int64_t now = w.HealthNow();
+      if (result.latency_ms == 0) result.latency_ms = now - started_ms;
+      s.Report(c, result, now, w.stats());
       *up = nullptr;
     }
-  } finish{svc, choice, &upstream_};
+  } finish{worker_, svc, choice, &upstream_, worker_.HealthNow()};
+  auto outcome = [&](health::Outcome o) { finish.result.outcome = o; };
 
   // Resending is safe when the request never reached the upstream, or when
   // it is idempotent and its whole body is still in hand.
@@ -468,11 +478,12 @@ asio::awaitable<Session::Outcome> Session::TryEndpoint(Request& rq, ServiceState
     auto [ec] = co_await up.async_connect(ep.address, kNoThrow);
     ClearDeadline();
     if (ec) {
-      stats.upstream_cx_connect_fail.Inc();
       if (expired_ == Timeout::kConnect) {
+        outcome(health::Outcome::kTimeout);
         expired_ = Timeout::kNone;
         co_return co_await fail(true, 504, "upstream connect timeout to " + ep.address_text);
       }
+      outcome(health::Outcome::kConnectFail);
       co_return co_await fail(true, 502,
                               "upstream connect to " + ep.address_text + " failed: " + ec.message());
     }
@@ -485,7 +496,11 @@ asio::awaitable<Session::Outcome> Session::TryEndpoint(Request& rq, ServiceState
   SetDeadline(Timeout::kStream, cfg.timeouts.idle);
   std::array<asio::const_buffer, 2> head_and_body{
       asio::buffer(out_), asio::buffer(in_.data() + rq.head_end, rq.body_buffered)};
+  // A pooled connection the upstream closed just as it was taken says nothing
+  // of the endpoint (keep-alive races its idle timeout): not counted against it.
+  const health::Outcome lost = reused ? health::Outcome::kAborted : health::Outcome::kReset;
   if (auto [ec, n] = co_await asio::async_write(up, head_and_body, kNoThrow); ec) {
+    outcome(lost);
     co_return co_await fail(resendable, 502, "upstream " + ep.address_text +
                                                  " reset while sending: " + ec.message());
   }
@@ -517,6 +532,7 @@ asio::awaitable<Session::Outcome> Session::TryEndpoint(Request& rq, ServiceState
   // A response the proxy cannot frame leaves nothing trustworthy on either
   // connection: both close (the upstream one is simply not pooled).
   auto protocol_error = [&](std::string reason) -> asio::awaitable<Outcome> {
+    outcome(health::Outcome::kReset);  // a broken response says as much as a reset
     close_after_ = true;
     co_return co_await fail(false, 502, std::move(reason));
   };
@@ -551,6 +567,7 @@ asio::awaitable<Session::Outcome> Session::TryEndpoint(Request& rq, ServiceState
         asio::buffer(up_in_.write_ptr(), up_in_.writable()), kNoThrow);
     if (ec || n == 0) {
       if (expired_ == Timeout::kResponse) {
+        outcome(health::Outcome::kTimeout);
         expired_ = Timeout::kNone;
         close_after_ = true;
         co_return co_await fail(false, 504, "upstream " + ep.address_text + " response timeout");
@@ -558,6 +575,7 @@ asio::awaitable<Session::Outcome> Session::TryEndpoint(Request& rq, ServiceState
       if (up_in_.wpos() > 0) {
         co_return co_await protocol_error("upstream " + ep.address_text + " closed mid-head");
       }
+      outcome(body_cut ? health::Outcome::kReset : lost);
       if (body_cut) {
         co_return co_await fail(false, 502, "upstream " + ep.address_text +
                                                 " reset while receiving the body");
@@ -568,11 +586,16 @@ asio::awaitable<Session::Outcome> Session::TryEndpoint(Request& rq, ServiceState
     up_in_.Commit(n);
   }
   ClearDeadline();
+  finish.result = {.outcome = health::Outcome::kOk,
+                   .status = uint16_t(rp.status_code()),
+                   .latency_ms = std::max<int64_t>(1, worker_.HealthNow() - finish.started_ms),
+                   .draining = SaysDraining(rp, up_in_.data())};
 
   bool reusable = false;
   replied_status_ = rp.status_code();
   bool ok = co_await RelayResponse(rq, up, parsed, &reusable);
-  if (ok && reusable && !body_cut) {
+  // A draining endpoint closes this connection itself; it is not pooled.
+  if (ok && reusable && !body_cut && !finish.result.draining) {
     svc.PutIdle(host, std::move(up), Worker::NowMs(), cfg.max_idle_per_endpoint);
   }
   co_return ok ? Outcome::kDone : Outcome::kFailed;

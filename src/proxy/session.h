@@ -33,6 +33,10 @@
 
 namespace graymesh::proxy {
 
+// On every response of a draining sidecar's inbound side; callers take the
+// endpoint out of rotation when they see it, and do not pass it on.
+inline constexpr std::string_view kDrainingHeader = "x-graymesh-draining";
+
 // Fixed-size storage taken from the heap on first use, so connections that
 // never need it (idle ones, requests no rule looks at) do not carry it.
 template <typename T, size_t N>
@@ -119,6 +123,10 @@ class Session {
   asio::awaitable<void> Forward(Request& rq);
   asio::awaitable<Outcome> TryEndpoint(Request& rq, ServiceState& svc, Choice choice,
                                        bool last_try);
+  // The snapshot the request in hand uses (pinned_ while a request is being
+  // handled, else the worker's current one).
+  const Snapshot& snap() const { return pinned_ ? *pinned_ : *worker_.upstreams().snapshot(); }
+  const config::Config& cfg() const { return snap().config(); }
   // Reads the rest of a streamed request body and sends it upstream. Stops
   // early, returning kEarly, when the upstream answers before the body ends.
   enum class BodyEnd { kSent, kEarly, kFailed };
@@ -190,6 +198,10 @@ class Session {
   LazyArray<std::pair<std::string_view, std::string_view>, http::kMaxHeaders> view_headers_;
   http::Parser req_parser_{http::MessageKind::kRequest};
   std::unique_ptr<http::Parser> resp_parser_;  // made on the first forward; renewed per attempt
+  // Pinned from the head's interpretation until the response is sent: every
+  // view into configuration (lane tags, endpoint infos, rules) a request holds
+  // across a co_await points into this snapshot, which a swap cannot free.
+  std::shared_ptr<const Snapshot> pinned_;
 
   // Configuration a forwarded request uses, copied when it starts: no
   // reference into a snapshot (which a reload may free) crosses a co_await.

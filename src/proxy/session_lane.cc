@@ -22,7 +22,7 @@ void AppendHeader(std::string* out, std::string_view name, std::string_view valu
 }  // namespace
 
 void Session::DecideLane(Request& rq) {
-  const Snapshot& snap = *worker_.upstreams().snapshot();
+  const Snapshot& snap = this->snap();
   const config::ListenerKind kind = listener_.cfg.kind;
   const uint64_t now = Worker::NowMs() / 1000;
   lane::TraceLaneMap& traces = *worker_.traces();
@@ -108,7 +108,7 @@ std::string_view Session::ChooseLane(const Request& rq, uint8_t learnt, lane::Re
   if (learnt != 0 && learnt != lane::TraceLaneMap::kSeenBase) {
     if (std::string_view l = lane::LaneIds::Name(learnt); !l.empty()) return l;
   }
-  const Snapshot& snap = *worker_.upstreams().snapshot();
+  const Snapshot& snap = this->snap();
   const config::ListenerKind kind = listener_.cfg.kind;
   const lane::EntranceRules* rules[2] = {nullptr, nullptr};
   switch (kind) {
@@ -137,7 +137,7 @@ std::string_view Session::ChooseLane(const Request& rq, uint8_t learnt, lane::Re
       if (std::string_view l = r->Match(*view); !l.empty()) return l;
     }
   }
-  if (kind != config::ListenerKind::kGateway) return worker_.config().node.lane;
+  if (kind != config::ListenerKind::kGateway) return cfg().node.lane;
   return {};
 }
 
@@ -159,7 +159,7 @@ lane::RequestView Session::MakeView(const Request& rq) {
   // The caller: this node itself on the outbound side, else what the
   // caller's sidecar said (if this client is trusted to say it).
   if (listener_.cfg.kind == config::ListenerKind::kOutbound) {
-    v.source_service = worker_.config().node.service;
+    v.source_service = cfg().node.service;
   } else if (trusted_ != 0) {
     v.source_service = v.Header(lane::kSourceHeader);
   }
@@ -187,7 +187,7 @@ bool Session::DropsLaneHeader(const Request& rq, std::string_view name) const {
       break;
   }
   if (untrusted) {
-    for (const std::string& alias : worker_.config().node.lane_headers) {
+    for (const std::string& alias : cfg().node.lane_headers) {
       if (http::IEquals(name, alias)) return true;
     }
   }
@@ -217,8 +217,8 @@ void Session::AppendLaneHeaders(const Request& rq) {
     }
   }
   if (rq.made_traceparent) AppendHeader(&out_, "traceparent", rq.traceparent);
-  if (is_outbound && !worker_.config().node.service.empty()) {
-    AppendHeader(&out_, lane::kSourceHeader, worker_.config().node.service);
+  if (is_outbound && !cfg().node.service.empty()) {
+    AppendHeader(&out_, lane::kSourceHeader, cfg().node.service);
   }
 }
 

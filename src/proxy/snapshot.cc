@@ -22,7 +22,8 @@ std::shared_ptr<const Snapshot> Snapshot::Compile(std::shared_ptr<const config::
       info.endpoints.push_back({.address = net::Resolve(e.address.host, e.address.port),
                                 .address_text = e.address.ToString(),
                                 .weight = e.weight,
-                                .lane = e.lane});
+                                .lane = e.lane,
+                                .ready_since_ms = e.ready_since_ms});
     }
     snap->by_name_.emplace(s.name, int(snap->services_.size()));
     snap->services_.push_back(std::move(info));

@@ -22,6 +22,7 @@ struct EndpointInfo {
   std::string address_text;  // as configured, for logs and metrics
   uint32_t weight = 100;
   std::string lane;  // "" = base
+  int64_t ready_since_ms = 0;  // registry readySince (unix ms); 0 = static
 };
 
 struct ServiceInfo {

@@ -18,6 +18,9 @@ namespace graymesh::proxy {
   X(upstream_cx_stale, "pooled connections found closed and dropped before use")  \
   X(upstream_cx_connect_fail, "upstream connects refused or failed")              \
   X(upstream_rq_retry, "requests retried on another endpoint")                    \
+  X(upstream_rq_reset, "upstream connections closed or reset under a request")    \
+  X(upstream_rq_timeout, "upstream connect or response timeouts")                 \
+  X(upstream_ejections, "endpoints ejected by outlier detection")                 \
   X(rq_error_400, "malformed requests (400)")                                     \
   X(rq_error_404, "requests with no route (404)")                                 \
   X(rq_error_408, "client header timeouts (408)")                                 \

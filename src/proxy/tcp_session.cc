@@ -6,6 +6,8 @@
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 
+#include "proxy/chooser.h"
+
 namespace graymesh::proxy {
 namespace {
 
@@ -36,7 +38,9 @@ void TcpSession::Shutdown() {
 }
 
 asio::awaitable<void> TcpSession::Run() {
-  const Snapshot& snap = *worker_.upstreams().snapshot();
+  // Pinned for the connection's life: `lane` may point into its rules.
+  const std::shared_ptr<const Snapshot> pinned = worker_.upstreams().snapshot_ptr();
+  const Snapshot& snap = *pinned;
   const int service = snap.FindService(listener_.cfg.service);
   if (service < 0) co_return;
   // The lane, from what a TCP connection has: its client address.
@@ -56,20 +60,34 @@ asio::awaitable<void> TcpSession::Run() {
 
 asio::awaitable<bool> TcpSession::Connect(ServiceState& svc, std::string_view lane,
                                           bool fallback) {
-  const config::Config& cfg = worker_.config();
-  int exclude = -1;
+  const config::Config& cfg = svc.snapshot().config();  // pinned by the caller's svc
+  EndpointChooser chooser(svc, lane, fallback);
   for (uint32_t attempt = 0; attempt <= cfg.upstream.retries; ++attempt) {
-    Choice choice = svc.Pick(lane, fallback, exclude);
+    Choice choice = chooser.Next(worker_.HealthNow());
     if (choice.host < 0) break;
     const EndpointInfo& ep = *svc.endpoint(choice.host).info;
+    svc.OnStart(choice);
+    const int64_t started = worker_.HealthNow();
     asio::steady_timer timer(worker_.io());
+    bool timed_out = false;
     timer.expires_after(cfg.timeouts.connect);
-    timer.async_wait([this](const asio::error_code& ec) {
-      if (!ec) upstream_.close();
+    timer.async_wait([this, &timed_out](const asio::error_code& ec) {
+      if (!ec) {
+        timed_out = true;
+        upstream_.close();
+      }
     });
     upstream_ = asio::ip::tcp::socket(worker_.io());
     auto [ec] = co_await upstream_.async_connect(ep.address, kNoThrow);
     timer.cancel();
+    // A TCP connection's result is its connect: what flows after it is the
+    // client's business.
+    health::AttemptResult result{.outcome = health::Outcome::kOk,
+                                 .status = 0,
+                                 .latency_ms = worker_.HealthNow() - started,
+                                 .draining = false};
+    if (ec) result.outcome = timed_out ? health::Outcome::kTimeout : health::Outcome::kConnectFail;
+    svc.Report(choice, result, worker_.HealthNow(), worker_.stats());
     if (!ec) {
       worker_.stats().upstream_cx_total.Inc();
       asio::error_code ignored;
@@ -77,8 +95,7 @@ asio::awaitable<bool> TcpSession::Connect(ServiceState& svc, std::string_view la
       client_.set_option(asio::ip::tcp::no_delay(true), ignored);
       co_return true;
     }
-    worker_.stats().upstream_cx_connect_fail.Inc();
-    exclude = choice.host;
+    chooser.Failed(choice);
   }
   // Nothing to answer on a raw TCP connection: closing tells the client.
   worker_.stats().rq_error_503.Inc();

@@ -30,11 +30,47 @@ Side SideOf(const config::Listener& l) {
   return l.kind == config::ListenerKind::kOutbound ? Side::kOutbound : Side::kEntry;
 }
 
-Worker::Worker(int index, std::shared_ptr<const Snapshot> snap, lane::TraceLaneMap* traces)
+Worker::Worker(int index, std::shared_ptr<const Snapshot> snap, lane::TraceLaneMap* traces,
+               const health::Clock* clock)
     : index_(index),
+      clock_(clock),
       traces_(traces),
       rng_(uint64_t(NowMs()) ^ (uint64_t(index + 1) * 0x9E3779B97F4A7C15ull)) {
-  upstreams_.Apply(std::move(snap), uint64_t(index) * 0x9E3779B97F4A7C15ull + 1);
+  ApplyNow(std::move(snap));
+}
+
+void Worker::ApplyNow(std::shared_ptr<const Snapshot> snap) {
+  for (const ServiceInfo& info : snap->services()) {
+    health_.Service(info.name)->SetListener(
+        [this](const auto& s, const auto& ep, std::string_view what, std::string_view detail) {
+          LogHealth(s, ep, what, detail);
+        });
+  }
+  upstreams_.Apply(std::move(snap), uint64_t(index_) * 0x9E3779B97F4A7C15ull + 1, &health_,
+                   HealthNow());
+  PublishHealth(HealthNow());
+}
+
+void Worker::LogHealth(const health::ServiceHealth& s, const health::EndpointHealth& ep,
+                       std::string_view what, std::string_view detail) {
+  if (what == "ejected") {
+    spdlog::warn("worker {}: endpoint {} of service '{}' ejected: {}", index_, ep.address(),
+                 s.name(), detail);
+  } else {
+    spdlog::info("worker {}: endpoint {} of service '{}' {}: {}", index_, ep.address(), s.name(),
+                 what, detail);
+  }
+}
+
+void Worker::PublishHealth(int64_t now_ms) {
+  std::vector<health::EndpointStatus> next = upstreams_.Statuses(now_ms);
+  std::lock_guard lock(published_mu_);
+  published_.swap(next);
+}
+
+std::vector<health::EndpointStatus> Worker::EndpointStatuses() const {
+  std::lock_guard lock(published_mu_);
+  return published_;
 }
 
 void Worker::Listen(const std::vector<ListenerInfo>& listeners) {
@@ -102,7 +138,7 @@ void Worker::Join() {
 
 void Worker::Apply(std::shared_ptr<const Snapshot> snap) {
   asio::post(io_, [this, snap = std::move(snap)]() mutable {
-    upstreams_.Apply(std::move(snap), uint64_t(index_) * 0x9E3779B97F4A7C15ull + 1);
+    ApplyNow(std::move(snap));
   });
 }
 
@@ -189,6 +225,7 @@ asio::awaitable<void> Worker::AcceptLoop(size_t i) {
 asio::awaitable<void> Worker::Tick() {
   asio::steady_timer timer(io_);
   int64_t last_sweep = NowMs();
+  int64_t last_publish = last_sweep;
   for (;;) {
     timer.expires_after(kTick);
     auto [ec] = co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
@@ -200,6 +237,17 @@ asio::awaitable<void> Worker::Tick() {
       s->CheckDeadline(now);
       if (draining_ && closed_[size_t(SideOf(s->listener().cfg))]) s->CloseIfIdle();
       s = next;
+    }
+    // Endpoint health: rates, returns from ejection, warmup ramps. The admin
+    // side's copy is renewed when something changed (a suspect mark or a
+    // drain the request path set shows at the next change or within 1 s).
+    const int64_t health_now = HealthNow();
+    const bool changed = upstreams_.EvaluateHealth(health_now);
+    const uint64_t ejections = stats_.upstream_ejections.Get();
+    if (changed || ejections != published_ejections_ || now - last_publish >= 1000) {
+      published_ejections_ = ejections;
+      last_publish = now;
+      PublishHealth(health_now);
     }
     if (now - last_sweep >= 1000) {
       last_sweep = now;

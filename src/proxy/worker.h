@@ -11,8 +11,12 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <vector>
+
+#include "health/clock.h"
+#include "health/endpoint_health.h"
 
 #include "lane/trace_map.h"
 #include "proxy/request_recorder.h"
@@ -41,7 +45,9 @@ struct ListenerInfo {
 class Worker {
  public:
   // `traces` is the process's loose-mode map, shared by every worker.
-  Worker(int index, std::shared_ptr<const Snapshot> snap, lane::TraceLaneMap* traces);
+  // `clock` is what endpoint health counts time by (tests pass their own).
+  Worker(int index, std::shared_ptr<const Snapshot> snap, lane::TraceLaneMap* traces,
+         const health::Clock* clock = &health::SystemClock::Get());
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
 
@@ -105,6 +111,13 @@ class Worker {
   int64_t last_request_ms(Side side) const {
     return last_request_ms_[size_t(side)].load(std::memory_order_relaxed);
   }
+  // Endpoint health's time (unix ms).
+  int64_t HealthNow() const { return clock_->NowMs(); }
+
+  // Thread-safe: this worker's endpoint states as its ticker last published
+  // them (at most one tick old). The ticker takes the lock once a tick,
+  // off the request path.
+  std::vector<health::EndpointStatus> EndpointStatuses() const;
 
   static int64_t NowMs() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -115,13 +128,22 @@ class Worker {
  private:
   asio::awaitable<void> AcceptLoop(size_t listener);
   asio::awaitable<void> Tick();
+  void ApplyNow(std::shared_ptr<const Snapshot> snap);
+  void PublishHealth(int64_t now_ms);
+  void LogHealth(const health::ServiceHealth& s, const health::EndpointHealth& ep,
+                 std::string_view what, std::string_view detail);
 
   int index_;
   asio::io_context io_{1};
   std::thread thread_;
   WorkerStats stats_;
   RequestRecorder recorder_;
+  const health::Clock* clock_;
+  health::HealthTable health_;  // before upstreams_: its states hold entries of it
   WorkerUpstreams upstreams_;
+  mutable std::mutex published_mu_;
+  std::vector<health::EndpointStatus> published_;
+  uint64_t published_ejections_ = 0;
   std::vector<ListenerInfo> listeners_;
   std::vector<asio::ip::tcp::acceptor> acceptors_;
   Session* sessions_ = nullptr;  // intrusive list, for deadlines and drain

@@ -120,7 +120,11 @@ json PolicySpecToJson(const config::ServicePolicy& p) {
                       {"minRequests", o.min_requests},
                       {"interval", FormatDuration(o.interval)},
                       {"baseEjection", FormatDuration(o.base_ejection)},
-                      {"maxEjectionPercent", o.max_ejection_percent}};
+                      {"maxEjection", FormatDuration(o.max_ejection)},
+                      {"maxEjectionPercent", o.max_ejection_percent},
+                      {"slowCallThreshold", FormatDuration(o.slow_call_threshold)},
+                      {"slowCallPercent", o.slow_call_percent}};
+    if (o.error_statuses) out["outlier"]["errorStatuses"] = *o.error_statuses;
   }
   if (p.lossless) {
     out["lossless"] = {{"delayRegistration", FormatDuration(p.lossless->delay_registration)},

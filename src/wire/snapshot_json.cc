@@ -95,6 +95,7 @@ SnapshotEndpoint EndpointFromJson(const json& e, const std::string& where) {
   }
   if (e.contains("readySince") && e.at("readySince").is_number_integer()) {
     out.ready_since_ms = e.at("readySince").get<int64_t>();
+    out.endpoint.ready_since_ms = out.ready_since_ms;  // warmup counts from it
   }
   return out;
 }

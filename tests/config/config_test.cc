@@ -513,3 +513,54 @@ TEST(ConfigReject, ListenerTrust) {
 
 }  // namespace
 }  // namespace graymesh::config
+
+namespace graymesh::config {
+namespace {
+
+TEST(ConfigParse, EndpointHealthSections) {
+  Config c = ParseConfig(R"(services:
+  - name: payment
+    outlier: { consecutiveErrors: 3, baseEjection: 10s, slowCallThreshold: 250ms,
+               slowCallPercent: 40, errorStatuses: [502, 503] }
+    warmup: { window: 60s, aggression: 2, minWeightPercent: 5 }
+upstream: { health: false }
+)",
+                         "gw.yaml");
+  ASSERT_EQ(c.services.size(), 1u);
+  const Service& s = c.services[0];
+  ASSERT_TRUE(s.outlier && s.warmup);
+  EXPECT_EQ(s.outlier->consecutive_errors, 3u);
+  EXPECT_EQ(s.outlier->base_ejection, Millis(10'000));
+  EXPECT_EQ(s.outlier->max_ejection, Millis(300'000));
+  EXPECT_EQ(s.outlier->slow_call_threshold, Millis(250));
+  EXPECT_EQ(s.outlier->slow_call_percent, 40u);
+  EXPECT_EQ(s.outlier->error_statuses, (std::vector<uint16_t>{502, 503}));
+  EXPECT_EQ(s.warmup->window, Millis(60'000));
+  EXPECT_EQ(s.warmup->min_weight_percent, 5u);
+  EXPECT_FALSE(c.upstream.health);
+  EXPECT_TRUE(ParseConfig("", "gw.yaml").upstream.health);
+  // A base ejection longer than the default cap raises the cap with it.
+  Config long_base = ParseConfig(
+      "services: [{ name: a, outlier: { baseEjection: 10m } }]\n", "gw.yaml");
+  EXPECT_EQ(long_base.services[0].outlier->max_ejection, Millis(600'000));
+}
+
+TEST(ConfigReject, EndpointHealthKeys) {
+  ExpectError("upstream:\n  health: maybe\n", 2, "upstream.health: must be true or false");
+  ExpectError("services:\n  - name: a\n    outlier:\n      baseEjection: 60s\n"
+              "      maxEjection: 30s\n",
+              5, "services[0].outlier.maxEjection: must not be shorter than baseEjection");
+  ExpectError("services:\n  - name: a\n    outlier: { errorStatuses: [500, 700] }\n", 3,
+              "services[0].outlier.errorStatuses[1]");
+  ExpectError("services:\n  - name: a\n    outlier: { errorStatuses: 500 }\n", 3,
+              "must be a list of status codes");
+  ExpectError("services:\n  - name: a\n    outlier: { consecutive: 5 }\n", 3,
+              "unknown key \"consecutive\"");
+  ExpectError("services:\n  - name: a\n    warmup: { aggression: 0 }\n", 3,
+              "services[0].warmup.aggression: must be greater than 0");
+  ExpectError("services:\n  - name: a\n    outlier: { slowCallPercent: 0 }\n", 3,
+              "services[0].outlier.slowCallPercent");
+}
+
+}  // namespace
+}  // namespace graymesh::config

@@ -72,7 +72,8 @@ TEST(ControlSnapshotJson, ConfigRoundTripsThroughSnapshotJson) {
   cfg.policies.push_back(
       config::ParseRuleDocuments(
           "kind: ServicePolicy\nname: order\nspec:\n  warmup: {window: 90s}\n"
-          "  outlier: {consecutiveErrors: 3, interval: 1500ms}\n  fallback: base\n",
+          "  outlier: {consecutiveErrors: 3, interval: 1500ms, maxEjection: 90s,\n"
+          "            slowCallThreshold: 200ms, errorStatuses: [502, 503]}\n  fallback: base\n",
           "p.yaml")[0]
           .policy);
   json j = wire::SnapshotToJson(cfg, 42);
@@ -116,6 +117,9 @@ TEST(ControlSnapshotJson, ConfigRoundTripsThroughSnapshotJson) {
   ASSERT_EQ(back.policies.size(), 1u);
   EXPECT_EQ(wire::PolicySpecToJson(back.policies[0]), wire::PolicySpecToJson(cfg.policies[0]));
   EXPECT_EQ(back.policies[0].outlier->interval, config::Millis(1500));
+  EXPECT_EQ(back.policies[0].outlier->max_ejection, config::Millis(90'000));
+  EXPECT_EQ(back.policies[0].outlier->slow_call_threshold, config::Millis(200));
+  EXPECT_EQ(back.policies[0].outlier->error_statuses, (std::vector<uint16_t>{502, 503}));
   // The proxy's own parts stay.
   ASSERT_EQ(back.listeners.size(), 1u);
   EXPECT_EQ(back.listeners[0].name, "mine");
@@ -146,6 +150,8 @@ TEST(ControlSnapshotJson, OnlyReadyEndpointsReachTheProxy) {
   wire::ApplySnapshotJson(j, &cfg);
   ASSERT_EQ(cfg.services[0].endpoints.size(), 1u);
   EXPECT_EQ(cfg.services[0].endpoints[0].address.port, 1);
+  // Warmup counts from it in the proxies.
+  EXPECT_EQ(cfg.services[0].endpoints[0].ready_since_ms, 1000);
 }
 
 TEST(ControlSnapshotJson, ABadSnapshotChangesNothing) {

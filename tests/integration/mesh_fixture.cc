@@ -65,7 +65,7 @@ void Mesh::Start(const std::string& lanes_yaml, const std::string& entry_service
   }
   std::string services = "services:\n";
   for (const std::string& name : names) {
-    services += "  - name: " + name + "\n    endpoints:\n";
+    services += "  - name: " + name + "\n" + service_extra + "    endpoints:\n";
     for (const auto& in : instances_) {
       if (in->service != name) continue;
       services += "      - address: " + Addr(in->inbound) + "\n";

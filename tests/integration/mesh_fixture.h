@@ -39,6 +39,9 @@ class Mesh {
   std::string gateway_trust;
   // Set before Start: the gateway's admin port (metrics); 0 = no admin endpoint.
   uint16_t gateway_admin = 0;
+  // Set before Start: lines added to every service entry (indented by 4),
+  // e.g. "    outlier: { consecutiveErrors: 3 }\n".
+  std::string service_extra;
 
  private:
   std::vector<std::unique_ptr<MeshInstance>> instances_;

@@ -22,11 +22,17 @@ std::string WriteTempFile(const std::string& name, const std::string& text) {
 }
 
 SampleApp SampleApp::Start(const std::string& name, const std::string& lane) {
+  return Start(name, lane, {});
+}
+
+SampleApp SampleApp::Start(const std::string& name, const std::string& lane,
+                           std::vector<std::string> extra, uint16_t port) {
   SampleApp app;
-  app.port = FreePort();
+  app.port = port != 0 ? port : FreePort();
   std::vector<std::string> args{"sample-app", "--name", name, "--listen",
                                 "127.0.0.1:" + std::to_string(app.port)};
   if (!lane.empty()) args.insert(args.end(), {"--lane", lane});
+  args.insert(args.end(), extra.begin(), extra.end());
   app.proc = std::make_unique<ChildProcess>(GraymeshBin(), args);
   EXPECT_TRUE(WaitForPort(app.port, 5s)) << app.proc->Log();
   return app;

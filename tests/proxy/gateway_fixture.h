@@ -18,6 +18,9 @@ struct SampleApp {
   uint16_t port = 0;
   std::unique_ptr<ChildProcess> proc;
   static SampleApp Start(const std::string& name, const std::string& lane = "");
+  // With extra sample-app flags (e.g. {"--fail-rate", "1"}), on `port` (0 = a free one).
+  static SampleApp Start(const std::string& name, const std::string& lane,
+                         std::vector<std::string> extra, uint16_t port = 0);
 };
 
 struct Gateway {

@@ -38,6 +38,21 @@ void StubUpstream::AcceptLoop() {
   }
 }
 
+namespace {
+
+bool SendSlowChunked(int fd) {
+  std::string head = "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n";
+  if (::send(fd, head.data(), head.size(), MSG_NOSIGNAL) < 0) return false;
+  const std::string chunk = "400\r\n" + std::string(1024, 'x') + "\r\n";
+  for (int i = 0; i < StubUpstream::kSlowChunks; ++i) {
+    std::this_thread::sleep_for(10ms);
+    if (::send(fd, chunk.data(), chunk.size(), MSG_NOSIGNAL) < 0) return false;
+  }
+  return ::send(fd, "0\r\n\r\n", 5, MSG_NOSIGNAL) == 5;
+}
+
+}  // namespace
+
 // Reads request heads (bodies are not used by these tests) and answers each.
 void StubUpstream::Serve(int fd) {
   std::string buf;
@@ -58,6 +73,16 @@ void StubUpstream::Serve(int fd) {
     buf.erase(0, end + 4);
     ++requests_;
     if (mode_ == Mode::kCloseAfterRequest) break;
+    if (mode_ == Mode::kSlowChunked) {
+      if (!SendSlowChunked(fd)) break;
+      continue;
+    }
+    if (mode_ == Mode::kDraining) {
+      std::string reply =
+          "HTTP/1.1 200 OK\r\ncontent-length: 3\r\nx-graymesh-draining: 1\r\n\r\nok\n";
+      if (::send(fd, reply.data(), reply.size(), MSG_NOSIGNAL) < 0) break;
+      continue;  // keeps the connection open: the caller must stop using it by itself
+    }
     std::string reply = mode_ == Mode::kGarbage
                             ? "this is not http\r\n\r\n"
                             : "HTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\nok\n";

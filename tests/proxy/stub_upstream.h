@@ -13,10 +13,13 @@ namespace graymesh::test {
 
 class StubUpstream {
  public:
+  static constexpr int kSlowChunks = 20;
   enum class Mode {
     kOk,                // 200 "ok", keep-alive
     kCloseAfterRequest,  // reads the request head, closes without a byte
     kGarbage,           // answers bytes that are not HTTP
+    kSlowChunked,       // 200, a chunked body of kSlowChunks 1 KiB chunks 10 ms apart
+    kDraining,          // 200 "ok" with x-graymesh-draining: 1, as a draining sidecar answers
   };
 
   // `idle_close`: close a keep-alive connection idle this long (0 = never).

@@ -29,10 +29,11 @@ int CountStatus(uint16_t port, const std::string& method, int n, int status) {
   return hits;
 }
 
+// Health off: every other request tries the dead endpoint first.
 TEST(Upstream, DeadEndpointIsRetriedOnTheOther) {
   SampleApp live = SampleApp::Start("s");
-  uint16_t dead = FreePort();  // nothing listens: connect is refused
-  Gateway gw = Gateway::Start(Service({live.port, dead}));
+  const RefusingPort dead;  // bound, not listening: connect is refused
+  Gateway gw = Gateway::Start(Service({live.port, dead}, "upstream: { health: false }\n"));
   // Connect refused means the request never reached anyone: even POST is safe.
   EXPECT_EQ(CountStatus(gw.port, "GET", 20, 200), 20);
   EXPECT_EQ(CountStatus(gw.port, "POST", 20, 200), 20);
@@ -40,19 +41,40 @@ TEST(Upstream, DeadEndpointIsRetriedOnTheOther) {
   EXPECT_GE(gw.Metric("upstream_cx_connect_fail"), 15u);
 }
 
+// With health on, the refused connect makes the endpoint suspect: the
+// following requests (and the retry) go to the live one at once.
+TEST(Upstream, DeadEndpointIsSetAsideAfterItsFirstFailure) {
+  SampleApp live = SampleApp::Start("s");
+  const RefusingPort dead;
+  Gateway gw = Gateway::Start(Service({live.port, dead}));
+  EXPECT_EQ(CountStatus(gw.port, "GET", 20, 200), 20);
+  EXPECT_EQ(CountStatus(gw.port, "POST", 20, 200), 20);
+  EXPECT_LE(gw.Metric("upstream_cx_connect_fail"), 3u);
+}
+
 TEST(Upstream, WithoutRetriesTheDeadEndpointShowsAs502) {
   SampleApp live = SampleApp::Start("s");
-  uint16_t dead = FreePort();
-  Gateway gw = Gateway::Start(Service({live.port, dead}, "upstream: { retries: 0 }\n"));
+  const RefusingPort dead;
+  Gateway gw =
+      Gateway::Start(Service({live.port, dead}, "upstream: { retries: 0, health: false }\n"));
   int failed = CountStatus(gw.port, "GET", 20, 502);
   EXPECT_GE(failed, 8);  // round robin: about every other request
   EXPECT_LE(failed, 12);
 }
 
+TEST(Upstream, WithoutRetriesHealthLimitsTheDeadEndpointToItsFirstFailure) {
+  SampleApp live = SampleApp::Start("s");
+  const RefusingPort dead;
+  Gateway gw = Gateway::Start(Service({live.port, dead}, "upstream: { retries: 0 }\n"));
+  EXPECT_LE(CountStatus(gw.port, "GET", 20, 502), 2);
+}
+
 TEST(Upstream, ResetBeforeResponseRetriesOnlyWhatIsSafe) {
   StubUpstream resetting(StubUpstream::Mode::kCloseAfterRequest);
   SampleApp live = SampleApp::Start("s");
-  Gateway gw = Gateway::Start(Service({resetting.port(), live.port}));
+  // Health off, so the resetting endpoint keeps its turn in the rotation.
+  Gateway gw =
+      Gateway::Start(Service({resetting.port(), live.port}, "upstream: { health: false }\n"));
   // GET is idempotent: the reset attempt is resent to the live endpoint.
   EXPECT_EQ(CountStatus(gw.port, "GET", 10, 200), 10);
   // POST may have been acted on: never resent, answered 502 with a reason.
@@ -68,6 +90,18 @@ TEST(Upstream, ResetBeforeResponseRetriesOnlyWhatIsSafe) {
   EXPECT_EQ(posts_ok + posts_502, 10);
   EXPECT_GE(posts_502, 4);
   EXPECT_GE(posts_ok, 4);
+}
+
+// With health on, the first reset makes the endpoint suspect: at most the
+// first POST (never resent) sees it.
+TEST(Upstream, ResetEndpointIsSetAsideSoPostsStopFailing) {
+  StubUpstream resetting(StubUpstream::Mode::kCloseAfterRequest);
+  SampleApp live = SampleApp::Start("s");
+  Gateway gw = Gateway::Start(Service({resetting.port(), live.port}));
+  int posts_ok = 0;
+  for (int i = 0; i < 20; ++i) posts_ok += HttpPost(gw.port, "/x", "data").status == 200;
+  EXPECT_GE(posts_ok, 19);
+  EXPECT_LE(resetting.requests(), 2);
 }
 
 TEST(Upstream, GarbageResponseIs502) {

@@ -17,5 +17,21 @@ bool WaitForPort(uint16_t port, std::chrono::milliseconds timeout);
 // A listening socket on 127.0.0.1 at a port the kernel picks (backlog 128);
 // its port goes to *port. The caller owns (and closes) the descriptor.
 int ListenOnLoopback(uint16_t* port);
+// A port on 127.0.0.1 that refuses connections for as long as the object
+// lives: bound, never listening, so no other test process can take it (a
+// FreePort() meant to stay dead may be bound by a test running alongside).
+class RefusingPort {
+ public:
+  RefusingPort();
+  ~RefusingPort();
+  RefusingPort(const RefusingPort&) = delete;
+  RefusingPort& operator=(const RefusingPort&) = delete;
+  uint16_t port() const { return port_; }
+  operator uint16_t() const { return port_; }
+
+ private:
+  int fd_ = -1;
+  uint16_t port_ = 0;
+};
 
 }  // namespace graymesh::test
