@@ -313,7 +313,7 @@ Endpoint Parser::ParseEndpoint(const YAML::Node& n, const std::string& path) con
 }
 
 Service Parser::ParseService(const YAML::Node& n, const std::string& path) const {
-  CheckMap(n, path, {"name", "lb", "endpoints", "baseFallback"});
+  CheckMap(n, path, {"name", "lb", "endpoints", "baseFallback", "protocol"});
   if (!n["name"]) Fail(n, path, "missing required key \"name\"");
   Service s;
   s.name = NonEmpty(n["name"], path + ".name");
@@ -329,6 +329,18 @@ Service Parser::ParseService(const YAML::Node& n, const std::string& path) const
   }
   if (const YAML::Node bf = n["baseFallback"]) {
     s.base_fallback = ParseBaseFallback(bf, path + ".baseFallback");
+  }
+  if (const YAML::Node pr = n["protocol"]) {
+    const std::string v = String(pr, path + ".protocol");
+    if (v == "http1") {
+      s.protocol = UpstreamProtocol::kHttp1;
+    } else if (v == "http2") {
+      s.protocol = UpstreamProtocol::kHttp2;
+    } else if (v == "auto") {
+      s.protocol = UpstreamProtocol::kAuto;
+    } else {
+      Fail(pr, path + ".protocol", "must be http1, http2 or auto, got \"" + v + "\"");
+    }
   }
   // No endpoints is allowed: the control plane may fill them in later, and
   // requests meanwhile get 503.

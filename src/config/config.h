@@ -25,6 +25,11 @@ struct HostPort {
 
 enum class LbPolicy { kRoundRobin, kLeastRequest };
 
+// What the proxy speaks to a service's endpoints (docs/http.md, HTTP/2).
+// kAuto: HTTP/2 for requests that came in over HTTP/2, else HTTP/1.1; gRPC
+// requests always go over HTTP/2.
+enum class UpstreamProtocol { kHttp1, kHttp2, kAuto };
+
 // Base requests to a service without a base instance: kNone answers 503
 // (they never reach a lane instance, docs/design.md, lane model); kAnyLane lets any
 // instance serve them.
@@ -42,6 +47,7 @@ struct Service {
   LbPolicy lb = LbPolicy::kRoundRobin;
   std::vector<Endpoint> endpoints;
   BaseFallback base_fallback = BaseFallback::kNone;  // a ServicePolicy's overrides it
+  UpstreamProtocol protocol = UpstreamProtocol::kAuto;
 };
 
 // Gateway routing: the first route whose host and path prefix match wins.

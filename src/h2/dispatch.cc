@@ -1,0 +1,59 @@
+#include "h2/dispatch.h"
+
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/use_awaitable.hpp>
+#include <sys/socket.h>
+
+#include <memory>
+
+#include "h2/downstream_connection.h"
+#include "h2/preface.h"
+#include "proxy/session.h"
+
+namespace graymesh::h2 {
+namespace {
+
+constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
+
+// Waits for the first bytes and tells the protocol. Gives kHttp1 on a
+// connection that sent nothing in time or closed: the Session then answers
+// (408) or closes it as it always did.
+asio::awaitable<Sniff> Detect(asio::ip::tcp::socket& socket, config::Millis within) {
+  using namespace asio::experimental::awaitable_operators;
+  asio::steady_timer timer(socket.get_executor());
+  timer.expires_after(within);
+  char buf[kPreface.size()];
+  for (;;) {
+    auto r = co_await (socket.async_wait(asio::ip::tcp::socket::wait_read, kNoThrow) ||
+                       timer.async_wait(kNoThrow));
+    if (r.index() == 1 || std::get<0>(std::get<0>(r))) co_return Sniff::kHttp1;
+    const ssize_t n = ::recv(socket.native_handle(), buf, sizeof(buf), MSG_PEEK | MSG_DONTWAIT);
+    if (n <= 0) co_return Sniff::kHttp1;
+    Sniff s = ClassifyFirstBytes(std::string_view(buf, size_t(n)));
+    if (s != Sniff::kNeedMore) co_return s;
+    // A part of the preface: the rest is on its way (a short wait, not a spin).
+    asio::steady_timer pause(socket.get_executor());
+    pause.expires_after(std::chrono::milliseconds(5));
+    co_await pause.async_wait(kNoThrow);
+    if (timer.expiry() <= asio::steady_timer::clock_type::now()) co_return Sniff::kHttp1;
+  }
+}
+
+}  // namespace
+
+asio::awaitable<void> ServeHttpConnection(proxy::Worker& worker,
+                                          const proxy::ListenerInfo& listener,
+                                          asio::ip::tcp::socket socket) {
+  const Sniff sniff = co_await Detect(socket, worker.config().timeouts.header_read);
+  if (sniff == Sniff::kHttp2) {
+    auto conn = std::make_shared<DownstreamConnection>(worker, listener, std::move(socket));
+    conn->Start();  // runs on its own coroutines, which hold it
+    co_return;
+  }
+  auto session = std::make_unique<proxy::Session>(worker, listener, std::move(socket));
+  co_await session->Run();
+}
+
+}  // namespace graymesh::h2
