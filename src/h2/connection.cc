@@ -6,6 +6,8 @@
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 
+#include <spdlog/spdlog.h>
+
 #include "h2/limits.h"
 
 namespace graymesh::h2 {
@@ -59,6 +61,7 @@ asio::awaitable<void> Connection::ReadLoop(std::shared_ptr<Connection> self) {
     if (ec || n == 0) break;
     ssize_t rv = nghttp2_session_mem_recv(session_, buf, n);
     if (rv < 0) {
+      spdlog::debug("h2: closing a connection: {}", nghttp2_strerror(int(rv)));
       // A protocol error nghttp2 has already answered with GOAWAY, or a
       // callback that refused the peer's frames (flood, oversized block).
       const uint32_t code = rv == NGHTTP2_ERR_CALLBACK_FAILURE || rv == NGHTTP2_ERR_FLOODED
@@ -88,7 +91,10 @@ asio::awaitable<void> Connection::WriteLoop(std::shared_ptr<Connection> self) {
     }
     if (!out_.empty()) {
       auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(out_), kNoThrow);
-      if (ec) break;
+      if (ec) {
+        spdlog::debug("h2: write failed: {}", ec.message());
+        break;
+      }
       continue;
     }
     if (!nghttp2_session_want_read(session_) && !nghttp2_session_want_write(session_)) break;

@@ -343,12 +343,11 @@ void DownstreamConnection::Attach(const std::shared_ptr<ProxyStream>& s) {
   }
   s->choice = choice;
   s->exclude = choice.host;
-  s->attempts++;
   svc.OnStart(choice);
   s->counted = true;
   const proxy::EndpointInfo& ep = *svc.endpoint(choice.host).info;
   std::shared_ptr<UpstreamConnection> conn = UpstreamPool::ForThisThread().Get(
-      worker_.io(), ep.address, worker_.config().timeouts.connect);
+      worker_.io(), ep.address, worker_.config().timeouts.connect, worker_.stats());
   if (!conn->Submit(s)) {
     return Reply(*s, 502, "upstream HTTP/2 session refused a new stream");
   }
@@ -357,8 +356,8 @@ void DownstreamConnection::Attach(const std::shared_ptr<ProxyStream>& s) {
 void DownstreamConnection::OnUpstreamClosed(const std::shared_ptr<ProxyStream>& s, uint32_t code,
                                             bool refused) {
   if (s->resp_started && s->resp_eof) return;  // done; the rest drains to the client
-  if (!s->resp_started && refused && s->replayable &&
-      s->attempts <= int(worker_.config().upstream.retries)) {
+  if (!s->resp_started && refused && s->replayable && s->refused < kMaxRefusedResends) {
+    ++s->refused;
     // Never processed upstream (GOAWAY, REFUSED_STREAM, no connection):
     // send it again, to another endpoint where there is one.
     s->Finish();

@@ -24,6 +24,10 @@ inline constexpr int64_t kEarlyResetWindowMs = 10'000;
 inline constexpr int32_t kStreamWindow = 256 * 1024;
 inline constexpr int32_t kConnectionWindow = 4 * 1024 * 1024;
 
+// Times a stream the upstream refused unprocessed (GOAWAY, REFUSED_STREAM,
+// no connection) is sent again. Separate from upstream.retries: nothing
+// failed upstream, and resending is always safe.
+inline constexpr int kMaxRefusedResends = 4;
 // Request body bytes kept after sending, so a refused stream can be resent.
 inline constexpr size_t kMaxReplayBytes = 64 * 1024;
 

@@ -69,7 +69,7 @@ struct ProxyStream {
   // upstream refused (GOAWAY, REFUSED_STREAM) can go to another endpoint.
   std::string req_replay;
   bool replayable = true;
-  int attempts = 0;
+  int refused = 0;  // resends after a refused stream
   int exclude = -1;  // the endpoint a retry avoids
   std::string lane;  // "" = base
 

@@ -252,13 +252,18 @@ UpstreamPool& UpstreamPool::ForThisThread() {
 
 std::shared_ptr<UpstreamConnection> UpstreamPool::Get(asio::io_context& io,
                                                       const asio::ip::tcp::endpoint& address,
-                                                      config::Millis connect_timeout) {
+                                                      config::Millis connect_timeout,
+                                                      proxy::WorkerStats& stats) {
   std::string key = address.address().to_string() + ":" + std::to_string(address.port());
   auto& conns = by_address_[key];
   std::erase_if(conns, [](const auto& c) { return c->closed() || (!c->Usable() && c->streams() == 0); });
   for (auto& c : conns) {
-    if (c->Usable()) return c;
+    if (c->Usable()) {
+      stats.upstream_cx_reused.Inc();
+      return c;
+    }
   }
+  stats.upstream_cx_total.Inc();
   auto c = std::make_shared<UpstreamConnection>(asio::ip::tcp::socket(io), address);
   c->Connect(connect_timeout);
   conns.push_back(c);

@@ -18,6 +18,7 @@
 #include "config/config.h"
 #include "h2/connection.h"
 #include "h2/stream.h"
+#include "proxy/stats.h"
 
 namespace graymesh::h2 {
 
@@ -63,7 +64,8 @@ class UpstreamPool {
   // `io` when there is none.
   std::shared_ptr<UpstreamConnection> Get(asio::io_context& io,
                                           const asio::ip::tcp::endpoint& address,
-                                          config::Millis connect_timeout);
+                                          config::Millis connect_timeout,
+                                          proxy::WorkerStats& stats);
 
  private:
   std::unordered_map<std::string, std::vector<std::shared_ptr<UpstreamConnection>>> by_address_;
