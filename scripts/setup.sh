@@ -12,18 +12,34 @@ PACKAGES=(
   curl jq procps python3
   nginx  # tests/integration/nginx_chain_test: a real access layer in front of a sidecar
   etcd-server etcd-client
+  nodejs npm  # tests/h2: Node's http2 server and @grpc/grpc-js peers (tests/h2/grpc)
 )
 # Only the benchmark needs these; `setup.sh --bench` adds them.
-BENCH_PACKAGES=(wrk)
+BENCH_PACKAGES=(wrk nghttp2-client)  # nghttp2-client: h2load
 
 want=("${PACKAGES[@]}")
 if [[ "${1:-}" == "--bench" ]]; then want+=("${BENCH_PACKAGES[@]}"); fi
 
+# The gRPC test peers: the versions in the committed lockfile, from npm.
+install_grpc_peers() {
+  local dir
+  dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/h2/grpc"
+  if [[ ! -d "$dir/node_modules/@grpc/grpc-js" ]]; then
+    echo "setup: npm ci in tests/h2/grpc"
+    (cd "$dir" && npm ci --no-audit --no-fund --silent)
+  fi
+}
+
 missing=()
 for p in "${want[@]}"; do
+  # nodejs from NodeSource ships npm itself; Debian's npm package then conflicts.
+  if [[ "$p" == "npm" ]] && command -v npm >/dev/null; then continue; fi
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
 done
-[[ ${#missing[@]} -eq 0 ]] && exit 0
+if [[ ${#missing[@]} -eq 0 ]]; then
+  install_grpc_peers
+  exit 0
+fi
 
 echo "setup: installing ${missing[*]}"
 SUDO=""
@@ -31,3 +47,4 @@ SUDO=""
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+install_grpc_peers

@@ -97,6 +97,32 @@ TEST(Http2Proxy, SlowUpstreamIsA504) {
   EXPECT_TRUE(Has(r, "< HTTP/2 504")) << r.out;
 }
 
+// grpc-timeout is the upstream deadline: the proxy answers DEADLINE_EXCEEDED
+// itself (x-graymesh-reason says so) long before timeouts.response.
+TEST(Http2Proxy, GrpcTimeoutEndsTheCallAtTheProxy) {
+  NodeH2Server up = NodeH2Server::Start("up1");
+  Gateway gw = Gateway::Start(Http2ServiceAt(up.port));
+  auto start = std::chrono::steady_clock::now();
+  CurlResult r = Curl({"--http2-prior-knowledge", "-H", "content-type: application/grpc", "-H",
+                       "te: trailers", "-H", "grpc-timeout: 300m", "--data-binary", "@/dev/null",
+                       Url(gw.port, "/slow?ms=5000")});
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 3s);
+  EXPECT_TRUE(Has(r, "< HTTP/2 200")) << r.out;
+  EXPECT_TRUE(Has(r, "< grpc-status: 4")) << r.out;
+  EXPECT_TRUE(Has(r, "< x-graymesh-reason: upstream did not answer within grpc-timeout")) << r.out;
+}
+
+TEST(Http2Proxy, GrpcRequestWithNoEndpointIsUnavailable) {
+  Gateway gw = Gateway::Start(
+      "routes:\n  - { pathPrefix: /, service: app }\nservices:\n  - name: app\n"
+      "    protocol: http2\n    endpoints: []\n");
+  CurlResult r = Curl({"--http2-prior-knowledge", "-H", "content-type: application/grpc",
+                       "--data-binary", "@/dev/null", Url(gw.port, "/pkg.Svc/Call")});
+  EXPECT_TRUE(Has(r, "< HTTP/2 200")) << r.out;
+  EXPECT_TRUE(Has(r, "< grpc-status: 14")) << r.out;
+  EXPECT_TRUE(Has(r, "< grpc-message: no endpoint available for service 'app'")) << r.out;
+}
+
 TEST(Http2Proxy, UpstreamResetMidBodyResetsTheClientStream) {
   NodeH2Server up = NodeH2Server::Start("up1");
   Gateway gw = Gateway::Start(Http2ServiceAt(up.port));
