@@ -353,7 +353,7 @@ Service Parser::ParseService(const YAML::Node& n, const std::string& path) const
 }
 
 Listener Parser::ParseListener(const YAML::Node& n, const std::string& path) const {
-  CheckMap(n, path, {"name", "kind", "address", "service", "trust"});
+  CheckMap(n, path, {"name", "kind", "address", "service", "trust", "tls"});
   if (!n["name"]) Fail(n, path, "missing required key \"name\"");
   if (!n["address"]) Fail(n, path, "missing required key \"address\"");
   Listener l;
@@ -385,6 +385,27 @@ Listener Parser::ParseListener(const YAML::Node& n, const std::string& path) con
     Fail(n, path, "missing required key \"service\" (required for kind inbound and tcp)");
   }
   if (const YAML::Node trust = n["trust"]) l.trust = ParseListenerTrust(trust, path + ".trust");
+  if (const YAML::Node tls = n["tls"]) {
+    const std::string tpath = path + ".tls";
+    if (l.kind != ListenerKind::kGateway) Fail(tls, tpath, "only valid for kind gateway");
+    CheckMap(tls, tpath, {"cert", "key", "sni"});
+    if (!tls["cert"] || !tls["key"]) Fail(tls, tpath, "needs both \"cert\" and \"key\"");
+    Tls t;
+    t.certs.push_back({"", NonEmpty(tls["cert"], tpath + ".cert"),
+                       NonEmpty(tls["key"], tpath + ".key")});
+    const std::vector<YAML::Node> sni = List(tls["sni"], tpath + ".sni");
+    for (size_t i = 0; i < sni.size(); ++i) {
+      const std::string spath = Index(tpath + ".sni", i);
+      CheckMap(sni[i], spath, {"serverName", "cert", "key"});
+      if (!sni[i]["serverName"] || !sni[i]["cert"] || !sni[i]["key"]) {
+        Fail(sni[i], spath, "needs \"serverName\", \"cert\" and \"key\"");
+      }
+      t.certs.push_back({NonEmpty(sni[i]["serverName"], spath + ".serverName"),
+                         NonEmpty(sni[i]["cert"], spath + ".cert"),
+                         NonEmpty(sni[i]["key"], spath + ".key")});
+    }
+    l.tls = std::move(t);
+  }
   return l;
 }
 

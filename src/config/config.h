@@ -75,12 +75,26 @@ struct Trust {
   bool operator==(const Trust&) const = default;
 };
 
+// TLS on an HTTP listener (docs/config.md): a default certificate and, by
+// SNI server name, others. Files are PEM; re-read when they change.
+struct TlsCert {
+  std::string server_name;  // "" = the default certificate
+  std::string cert;         // certificate chain file
+  std::string key;          // private key file
+  bool operator==(const TlsCert&) const = default;
+};
+struct Tls {
+  std::vector<TlsCert> certs;  // [0] is the default
+  bool operator==(const Tls&) const = default;
+};
+
 struct Listener {
   std::string name;
   ListenerKind kind = ListenerKind::kGateway;
   HostPort address;
   std::string service;  // kInbound: the local app's service; kTcp: the target
   Trust trust;
+  std::optional<Tls> tls;  // kGateway only
 };
 
 struct Timeouts {

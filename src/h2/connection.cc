@@ -8,7 +8,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include "h2/limits.h"
 
 namespace graymesh::h2 {
 namespace {
@@ -19,19 +18,11 @@ constexpr size_t kWriteBatch = 64 * 1024;
 
 }  // namespace
 
-nghttp2_option* NewOptions() {
-  nghttp2_option* opt = nullptr;
-  nghttp2_option_new(&opt);
-  nghttp2_option_set_no_auto_window_update(opt, 1);
-  nghttp2_option_set_max_continuations(opt, kMaxContinuations);
-  nghttp2_option_set_stream_reset_rate_limit(opt, kResetBurst, kResetRate);
-  nghttp2_option_set_max_outbound_ack(opt, 1000);
-  nghttp2_option_set_max_settings(opt, 32);
-  return opt;
-}
-
 Connection::Connection(asio::ip::tcp::socket socket)
     : socket_(std::move(socket)), wake_(socket_.get_executor()) {}
+
+Connection::Connection(std::unique_ptr<TlsStream> tls)
+    : socket_(tls->get_executor()), tls_(std::move(tls)), wake_(socket_.get_executor()) {}
 
 Connection::~Connection() {
   if (session_ != nullptr) nghttp2_session_del(session_);
@@ -57,7 +48,9 @@ void Connection::StartIo() {
 asio::awaitable<void> Connection::ReadLoop(std::shared_ptr<Connection> self) {
   uint8_t buf[kReadChunk];
   while (!closed_) {
-    auto [ec, n] = co_await socket_.async_read_some(asio::buffer(buf), kNoThrow);
+    auto [ec, n] = tls_ != nullptr
+                       ? co_await tls_->async_read_some(asio::buffer(buf), kNoThrow)
+                       : co_await socket_.async_read_some(asio::buffer(buf), kNoThrow);
     if (ec || n == 0) break;
     ssize_t rv = nghttp2_session_mem_recv(session_, buf, n);
     if (rv < 0) {
@@ -90,7 +83,9 @@ asio::awaitable<void> Connection::WriteLoop(std::shared_ptr<Connection> self) {
       if (out_.size() >= kWriteBatch) break;
     }
     if (!out_.empty()) {
-      auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(out_), kNoThrow);
+      auto [ec, n] = tls_ != nullptr
+                         ? co_await asio::async_write(*tls_, asio::buffer(out_), kNoThrow)
+                         : co_await asio::async_write(socket_, asio::buffer(out_), kNoThrow);
       if (ec) {
         spdlog::debug("h2: write failed: {}", ec.message());
         break;
@@ -109,8 +104,8 @@ asio::awaitable<void> Connection::WriteLoop(std::shared_ptr<Connection> self) {
   }
   closed_ = true;
   asio::error_code ignored;
-  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-  socket_.close(ignored);
+  tcp().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+  tcp().close(ignored);
   LoopEnded();
 }
 

@@ -11,17 +11,24 @@
 
 #include <asio/awaitable.hpp>
 #include <asio/ip/tcp.hpp>
+#include <asio/ssl/stream.hpp>
 #include <asio/steady_timer.hpp>
 #include <memory>
 #include <string>
 
 #include <nghttp2/nghttp2.h>
 
+#include "h2/options.h"
+
 namespace graymesh::h2 {
+
+using TlsStream = asio::ssl::stream<asio::ip::tcp::socket>;
 
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
   explicit Connection(asio::ip::tcp::socket socket);
+  // Over TLS (handshake done).
+  explicit Connection(std::unique_ptr<TlsStream> tls);
   virtual ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -42,7 +49,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Called after each batch of received bytes was processed.
   virtual void AfterRead() {}
 
-  asio::ip::tcp::socket socket_;
+  // The TCP socket (under the TLS stream when there is one).
+  asio::ip::tcp::socket& tcp() { return tls_ != nullptr ? tls_->next_layer() : socket_; }
+
+  asio::ip::tcp::socket socket_;  // unused (never opened) over TLS
+  std::unique_ptr<TlsStream> tls_;
   nghttp2_session* session_ = nullptr;
 
  private:
@@ -57,10 +68,5 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool read_done_ = false;
   bool closed_ = false;
 };
-
-// nghttp2 options every graymesh session uses: no automatic WINDOW_UPDATE
-// (the proxy acknowledges bytes only once it has passed them on, so a slow
-// reader slows the writer) and the flood limits.
-nghttp2_option* NewOptions();
 
 }  // namespace graymesh::h2

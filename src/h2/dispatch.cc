@@ -8,9 +8,12 @@
 
 #include <memory>
 
+#include <spdlog/spdlog.h>
+
 #include "h2/downstream_connection.h"
 #include "h2/preface.h"
 #include "proxy/session.h"
+#include "tls/server_contexts.h"
 
 namespace graymesh::h2 {
 namespace {
@@ -41,11 +44,42 @@ asio::awaitable<Sniff> Detect(asio::ip::tcp::socket& socket, config::Millis with
   }
 }
 
+// TLS: handshake within timeouts.header_read, then HTTP/2 (the only ALPN
+// protocol offered).
+asio::awaitable<void> ServeTls(proxy::Worker& worker, const proxy::ListenerInfo& listener,
+                               asio::ip::tcp::socket socket) {
+  using namespace asio::experimental::awaitable_operators;
+  tls::ServerContexts* contexts = nullptr;
+  try {
+    contexts = &tls::ServerContexts::ForListener(listener.cfg.name, *listener.cfg.tls);
+  } catch (const std::exception& e) {
+    spdlog::error("listener '{}': {}", listener.cfg.name, e.what());
+    co_return;
+  }
+  auto stream = std::make_unique<TlsStream>(std::move(socket),
+                                            contexts->Current(proxy::Worker::NowMs()));
+  asio::steady_timer timer(stream->get_executor());
+  timer.expires_after(worker.config().timeouts.header_read);
+  auto r = co_await (stream->async_handshake(asio::ssl::stream_base::server, kNoThrow) ||
+                     timer.async_wait(kNoThrow));
+  if (r.index() != 0 || std::get<0>(std::get<0>(r))) co_return;  // failed or too slow
+  const unsigned char* alpn = nullptr;
+  unsigned int alpn_len = 0;
+  SSL_get0_alpn_selected(stream->native_handle(), &alpn, &alpn_len);
+  if (alpn_len != 2 || alpn[0] != 'h' || alpn[1] != '2') co_return;
+  auto conn = std::make_shared<DownstreamConnection>(worker, listener, std::move(stream));
+  conn->Start();
+}
+
 }  // namespace
 
 asio::awaitable<void> ServeHttpConnection(proxy::Worker& worker,
                                           const proxy::ListenerInfo& listener,
                                           asio::ip::tcp::socket socket) {
+  if (listener.cfg.tls) {
+    co_await ServeTls(worker, listener, std::move(socket));
+    co_return;
+  }
   const Sniff sniff = co_await Detect(socket, worker.config().timeouts.header_read);
   if (sniff == Sniff::kHttp2) {
     auto conn = std::make_shared<DownstreamConnection>(worker, listener, std::move(socket));

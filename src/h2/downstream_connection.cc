@@ -197,9 +197,20 @@ DownstreamConnection::DownstreamConnection(proxy::Worker& worker,
                                            const proxy::ListenerInfo& listener,
                                            asio::ip::tcp::socket socket)
     : Connection(std::move(socket)), worker_(worker), listener_(listener) {
+  Init();
+}
+
+DownstreamConnection::DownstreamConnection(proxy::Worker& worker,
+                                           const proxy::ListenerInfo& listener,
+                                           std::unique_ptr<TlsStream> tls)
+    : Connection(std::move(tls)), worker_(worker), listener_(listener) {
+  Init();
+}
+
+void DownstreamConnection::Init() {
   asio::error_code ec;
-  socket_.set_option(asio::ip::tcp::no_delay(true), ec);
-  auto remote = socket_.remote_endpoint(ec);
+  tcp().set_option(asio::ip::tcp::no_delay(true), ec);
+  auto remote = tcp().remote_endpoint(ec);
   if (!ec) client_ip_ = remote.address().to_string();
   trusted_ = lane::TrustsClient(listener_.cfg.trust, listener_.cfg.kind, client_ip_);
   worker_.stats().downstream_cx_total.Inc();
@@ -229,7 +240,7 @@ void DownstreamConnection::Start() {
   last_active_ms_ = proxy::Worker::NowMs();
   StartIo();
   auto self = std::static_pointer_cast<DownstreamConnection>(shared_from_this());
-  asio::co_spawn(socket_.get_executor(), Tick(self), asio::detached);
+  asio::co_spawn(tcp().get_executor(), Tick(self), asio::detached);
 }
 
 void DownstreamConnection::OnClosed() {
@@ -453,7 +464,7 @@ void DownstreamConnection::Reply(ProxyStream& s, int status, std::string_view re
 }
 
 asio::awaitable<void> DownstreamConnection::Tick(std::shared_ptr<DownstreamConnection> self) {
-  asio::steady_timer timer(socket_.get_executor());
+  asio::steady_timer timer(tcp().get_executor());
   while (!closed()) {
     timer.expires_after(kTick);
     co_await timer.async_wait(kNoThrow);

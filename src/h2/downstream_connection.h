@@ -30,6 +30,9 @@ class DownstreamConnection : public Connection {
  public:
   DownstreamConnection(proxy::Worker& worker, const proxy::ListenerInfo& listener,
                        asio::ip::tcp::socket socket);
+  // Over TLS, ALPN h2, handshake done.
+  DownstreamConnection(proxy::Worker& worker, const proxy::ListenerInfo& listener,
+                       std::unique_ptr<TlsStream> tls);
   ~DownstreamConnection() override;
   void Start();
 
@@ -45,6 +48,7 @@ class DownstreamConnection : public Connection {
 
  private:
   friend struct DownstreamCallbacks;
+  void Init();
   void OnClosed() override;
   asio::awaitable<void> Tick(std::shared_ptr<DownstreamConnection> self);
   // Routes a request whose head has arrived.
