@@ -37,6 +37,7 @@ FUZZ_TARGETS += config_yaml
 FUZZ_TARGETS += rule_docs
 FUZZ_TARGETS += snapshot_json
 FUZZ_TARGETS += baggage
+FUZZ_TARGETS += h2_input
 FUZZ ?= $(FUZZ_TARGETS)
 fuzz: setup
 	@cmake --preset fuzz >/dev/null

@@ -16,7 +16,7 @@ PACKAGES=(
   prometheus  # tests/integration/prometheus_test: a real Prometheus scrapes the proxies
 )
 # Only the benchmark needs these; `setup.sh --bench` adds them.
-BENCH_PACKAGES=(wrk)
+BENCH_PACKAGES=(wrk nghttp2-client)  # nghttp2-client: h2load
 
 want=("${PACKAGES[@]}")
 if [[ "${1:-}" == "--bench" ]]; then want+=("${BENCH_PACKAGES[@]}"); fi
@@ -25,7 +25,7 @@ missing=()
 for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
 done
-# Node.js for the browser test; a node that brings its own npm (NodeSource)
+# Node.js for the browser and gRPC tests; a node that brings its own npm (NodeSource)
 # counts, Debian's npm package would conflict with it.
 command -v npm >/dev/null || missing+=(nodejs npm)
 
@@ -51,4 +51,14 @@ if ! cmp -s tests/console/package-lock.json "$NODE_DIR/package-lock.json" ||
   # (build, demo) still works, and that test says what is missing.
   (cd "$NODE_DIR" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) ||
     echo "setup: warning: npm ci failed; tests/console cannot run until it succeeds" >&2
+fi
+
+# The gRPC test peers (tests/h2/grpc): the versions in its committed lockfile.
+grpc_dir=tests/h2/grpc
+if [[ ! -d "$grpc_dir/node_modules/@grpc/grpc-js" ]] ||
+   ! cmp -s "$grpc_dir/package-lock.json" "$grpc_dir/node_modules/.installed-lock.json"; then
+  echo "setup: npm ci in $grpc_dir"
+  (cd "$grpc_dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null &&
+     cp package-lock.json node_modules/.installed-lock.json) ||
+    echo "setup: warning: npm ci failed in $grpc_dir; the gRPC tests cannot run until it succeeds" >&2
 fi

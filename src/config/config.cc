@@ -316,7 +316,7 @@ Endpoint Parser::ParseEndpoint(const YAML::Node& n, const std::string& path) con
 }
 
 Service Parser::ParseService(const YAML::Node& n, const std::string& path) const {
-  CheckMap(n, path, {"name", "lb", "endpoints", "baseFallback", "warmup", "outlier"});
+  CheckMap(n, path, {"name", "lb", "endpoints", "baseFallback", "warmup", "outlier", "protocol"});
   if (!n["name"]) Fail(n, path, "missing required key \"name\"");
   Service s;
   s.name = NonEmpty(n["name"], path + ".name");
@@ -335,6 +335,18 @@ Service Parser::ParseService(const YAML::Node& n, const std::string& path) const
   }
   if (const YAML::Node w = n["warmup"]) s.warmup = ParseWarmup(w, path + ".warmup");
   if (const YAML::Node o = n["outlier"]) s.outlier = ParseOutlier(o, path + ".outlier");
+  if (const YAML::Node pr = n["protocol"]) {
+    const std::string v = String(pr, path + ".protocol");
+    if (v == "http1") {
+      s.protocol = UpstreamProtocol::kHttp1;
+    } else if (v == "http2") {
+      s.protocol = UpstreamProtocol::kHttp2;
+    } else if (v == "auto") {
+      s.protocol = UpstreamProtocol::kAuto;
+    } else {
+      Fail(pr, path + ".protocol", "must be http1, http2 or auto, got \"" + v + "\"");
+    }
+  }
   // No endpoints is allowed: the control plane may fill them in later, and
   // requests meanwhile get 503.
   const std::string epath = path + ".endpoints";
@@ -346,7 +358,7 @@ Service Parser::ParseService(const YAML::Node& n, const std::string& path) const
 }
 
 Listener Parser::ParseListener(const YAML::Node& n, const std::string& path) const {
-  CheckMap(n, path, {"name", "kind", "address", "service", "trust", "accessLog"});
+  CheckMap(n, path, {"name", "kind", "address", "service", "trust", "accessLog", "tls"});
   if (!n["name"]) Fail(n, path, "missing required key \"name\"");
   if (!n["address"]) Fail(n, path, "missing required key \"address\"");
   Listener l;
@@ -379,6 +391,27 @@ Listener Parser::ParseListener(const YAML::Node& n, const std::string& path) con
   }
   if (const YAML::Node trust = n["trust"]) l.trust = ParseListenerTrust(trust, path + ".trust");
   if (const YAML::Node log = n["accessLog"]) l.access_log = NonEmpty(log, path + ".accessLog");
+  if (const YAML::Node tls = n["tls"]) {
+    const std::string tpath = path + ".tls";
+    if (l.kind != ListenerKind::kGateway) Fail(tls, tpath, "only valid for kind gateway");
+    CheckMap(tls, tpath, {"cert", "key", "sni"});
+    if (!tls["cert"] || !tls["key"]) Fail(tls, tpath, "needs both \"cert\" and \"key\"");
+    Tls t;
+    t.certs.push_back({"", NonEmpty(tls["cert"], tpath + ".cert"),
+                       NonEmpty(tls["key"], tpath + ".key")});
+    const std::vector<YAML::Node> sni = List(tls["sni"], tpath + ".sni");
+    for (size_t i = 0; i < sni.size(); ++i) {
+      const std::string spath = Index(tpath + ".sni", i);
+      CheckMap(sni[i], spath, {"serverName", "cert", "key"});
+      if (!sni[i]["serverName"] || !sni[i]["cert"] || !sni[i]["key"]) {
+        Fail(sni[i], spath, "needs \"serverName\", \"cert\" and \"key\"");
+      }
+      t.certs.push_back({NonEmpty(sni[i]["serverName"], spath + ".serverName"),
+                         NonEmpty(sni[i]["cert"], spath + ".cert"),
+                         NonEmpty(sni[i]["key"], spath + ".key")});
+    }
+    l.tls = std::move(t);
+  }
   return l;
 }
 

@@ -25,6 +25,11 @@ struct HostPort {
 
 enum class LbPolicy { kRoundRobin, kLeastRequest };
 
+// What the proxy speaks to a service's endpoints (docs/http.md, HTTP/2).
+// kAuto: HTTP/2 for requests that came in over HTTP/2, else HTTP/1.1; gRPC
+// requests always go over HTTP/2.
+enum class UpstreamProtocol { kHttp1, kHttp2, kAuto };
+
 // Base requests to a service without a base instance: kNone answers 503
 // (they never reach a lane instance, docs/design.md, lane model); kAnyLane lets any
 // instance serve them.
@@ -76,6 +81,7 @@ struct Service {
   // Static warmup and outlier settings; a ServicePolicy's override them.
   std::optional<WarmupPolicy> warmup;
   std::optional<OutlierPolicy> outlier;
+  UpstreamProtocol protocol = UpstreamProtocol::kAuto;
 };
 
 // Gateway routing: the first route whose host and path prefix match wins.
@@ -103,6 +109,19 @@ struct Trust {
   bool operator==(const Trust&) const = default;
 };
 
+// TLS on an HTTP listener (docs/config.md): a default certificate and, by
+// SNI server name, others. Files are PEM; re-read when they change.
+struct TlsCert {
+  std::string server_name;  // "" = the default certificate
+  std::string cert;         // certificate chain file
+  std::string key;          // private key file
+  bool operator==(const TlsCert&) const = default;
+};
+struct Tls {
+  std::vector<TlsCert> certs;  // [0] is the default
+  bool operator==(const Tls&) const = default;
+};
+
 struct Listener {
   std::string name;
   ListenerKind kind = ListenerKind::kGateway;
@@ -110,6 +129,7 @@ struct Listener {
   std::string service;  // kInbound: the local app's service; kTcp: the target
   Trust trust;
   std::string access_log;  // "stdout", "stderr" or a file; "" = none
+  std::optional<Tls> tls;  // kGateway only
 };
 
 struct Timeouts {

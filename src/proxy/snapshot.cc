@@ -12,7 +12,8 @@ std::shared_ptr<const Snapshot> Snapshot::Compile(std::shared_ptr<const config::
   snap->version_ = version;
   for (const config::Service& s : cfg->services) {
     ServiceInfo info{.name = s.name, .lb = s.lb, .endpoints = {},
-                     .base_fallback_any_lane = s.base_fallback == config::BaseFallback::kAnyLane};
+                     .base_fallback_any_lane = s.base_fallback == config::BaseFallback::kAnyLane,
+                     .protocol = s.protocol};
     for (const config::ServicePolicy& p : cfg->policies) {
       if (p.service == s.name && p.base_fallback) {
         info.base_fallback_any_lane = *p.base_fallback == config::BaseFallback::kAnyLane;

@@ -32,6 +32,7 @@ struct ServiceInfo {
   // Base requests may go to any instance when there is no base one: the
   // service's own setting, or its ServicePolicy's.
   bool base_fallback_any_lane = false;
+  config::UpstreamProtocol protocol = config::UpstreamProtocol::kAuto;
 };
 
 struct RouteInfo {

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "h2/dispatch.h"
 #include "net/accept_backoff.h"
 #include "net/listener.h"
 #include "proxy/session.h"
@@ -21,7 +22,6 @@ namespace {
 
 constexpr std::chrono::milliseconds kTick{100};
 
-asio::awaitable<void> RunSession(std::unique_ptr<Session> s) { co_await s->Run(); }
 asio::awaitable<void> RunTcp(std::unique_ptr<TcpSession> s) { co_await s->Run(); }
 
 }  // namespace
@@ -214,8 +214,9 @@ asio::awaitable<void> Worker::AcceptLoop(size_t i) {
                      asio::detached);
       continue;
     }
-    asio::co_spawn(io_, RunSession(std::make_unique<Session>(*this, listeners_[i],
-                                                             std::move(socket))),
+    // HTTP/1.1 goes to Session; a connection opening with the HTTP/2
+    // preface to the HTTP/2 proxy (h2/dispatch.h).
+    asio::co_spawn(io_, h2::ServeHttpConnection(*this, listeners_[i], std::move(socket)),
                    asio::detached);
   }
 }

@@ -177,6 +177,34 @@ TEST(ConfigReject, WeightOutOfRange) {
               "weight: must be 1..10000, got -5");
 }
 
+TEST(ConfigParse, ServiceProtocolAndListenerTls) {
+  const Config c = ParseConfig(
+      "listeners: [{ name: a, address: '0.0.0.0:443', tls: { cert: c.pem, key: k.pem,\n"
+      "  sni: [{ serverName: b.test, cert: b.pem, key: bk.pem }] } }]\n"
+      "services: [{ name: s, protocol: http2 }, { name: t }, { name: u, protocol: http1 }]\n",
+      "x");
+  ASSERT_TRUE(c.listeners[0].tls.has_value());
+  ASSERT_EQ(c.listeners[0].tls->certs.size(), 2u);
+  EXPECT_EQ(c.listeners[0].tls->certs[0].cert, "c.pem");
+  EXPECT_EQ(c.listeners[0].tls->certs[1].server_name, "b.test");
+  EXPECT_EQ(c.services[0].protocol, UpstreamProtocol::kHttp2);
+  EXPECT_EQ(c.services[1].protocol, UpstreamProtocol::kAuto);
+  EXPECT_EQ(c.services[2].protocol, UpstreamProtocol::kHttp1);
+}
+
+TEST(ConfigReject, ServiceProtocolAndListenerTls) {
+  ExpectError("services: [{ name: a, protocol: h2c }]", 1,
+              "services[0].protocol: must be http1, http2 or auto, got \"h2c\"");
+  ExpectError("listeners: [{ name: a, address: '0.0.0.0:1', tls: { cert: c.pem } }]", 1,
+              "listeners[0].tls: needs both \"cert\" and \"key\"");
+  ExpectError("listeners: [{ name: a, kind: inbound, service: s, address: '0.0.0.0:1',\n"
+              "  tls: { cert: c.pem, key: k.pem } }]",
+              2, "listeners[0].tls: only valid for kind gateway");
+  ExpectError("listeners: [{ name: a, address: '0.0.0.0:1', tls: { cert: c, key: k,\n"
+              "  sni: [{ serverName: b, cert: c }] } }]",
+              2, "needs \"serverName\", \"cert\" and \"key\"");
+}
+
 TEST(ConfigReject, WeightNotANumber) {
   ExpectError(R"(services:
   - name: order

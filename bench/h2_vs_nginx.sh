@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# HTTP/2 through the graymesh gateway vs nginx doing the same (listen ...
+# http2 + grpc_pass), both in front of one nginx serving h2c (prior
+# knowledge). Load from h2load (Debian's nghttp2-client: setup.sh --bench).
+# Figures: requests/s, the proxy's CPU time per request (utime+stime of its
+# processes over the run / requests done) and p99 latency from h2load's
+# per-request log; the last line gives graymesh/nginx ratios.
+# Usage: bench/h2_vs_nginx.sh   Environment: REQUESTS=50000 CLIENTS=10 STREAMS=10
+#   GRAYMESH_BIN (default build/release/src/cli/graymesh)
+set -euo pipefail
+REQUESTS=${REQUESTS:-50000}
+CLIENTS=${CLIENTS:-10}
+STREAMS=${STREAMS:-10}
+BIN=${GRAYMESH_BIN:-build/release/src/cli/graymesh}
+TMP=$(mktemp -d)
+trap 'kill $(cat "$TMP"/*.pid 2>/dev/null) 2>/dev/null || true; rm -rf "$TMP"' EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+UP=$(free_port) GM=$(free_port) NG=$(free_port) ADMIN=$(free_port)
+
+nginx_conf() {  # $1 dir, $2 server block
+  mkdir -p "$1/tmp"
+  cat > "$1/nginx.conf" <<CONF
+daemon off; worker_processes 1; pid $1/nginx.pid; error_log $1/error.log;
+events { worker_connections 1024; }
+http { access_log off; client_body_temp_path $1/tmp; proxy_temp_path $1/tmp;
+       fastcgi_temp_path $1/tmp; uwsgi_temp_path $1/tmp; scgi_temp_path $1/tmp;
+       keepalive_requests 1000000;
+       $2 }
+CONF
+}
+nginx_conf "$TMP/up" "server { listen 127.0.0.1:$UP http2; location / { return 200 \"ok\\n\"; } }"
+nginx_conf "$TMP/ng" "upstream up { server 127.0.0.1:$UP; keepalive 32; }
+  server { listen 127.0.0.1:$NG http2; location / { grpc_pass grpc://up; } }"
+cat > "$TMP/gm.yaml" <<CONF
+workers: 1
+listeners: [{ name: ingress, kind: gateway, address: "127.0.0.1:$GM" }]
+routes: [{ pathPrefix: /, service: up }]
+services: [{ name: up, protocol: http2, endpoints: [{ address: "127.0.0.1:$UP" }] }]
+CONF
+nginx -c "$TMP/up/nginx.conf" & echo $! > "$TMP/up.pid"
+nginx -c "$TMP/ng/nginx.conf" & echo $! > "$TMP/ng.pid"
+"$BIN" gateway --config "$TMP/gm.yaml" --admin "127.0.0.1:$ADMIN" > "$TMP/gm.log" 2>&1 & echo $! > "$TMP/gm.pid"
+sleep 1
+
+cpu_ticks() {  # the process and its children
+  local total=0
+  for p in $1 $(pgrep -P "$1" || true); do
+    total=$((total + $(awk '{print $14 + $15}' "/proc/$p/stat")))
+  done
+  echo $total
+}
+
+run() {  # $1 name, $2 port, $3 pid
+  h2load -n 2000 -c "$CLIENTS" -m "$STREAMS" "http://127.0.0.1:$2/" > /dev/null  # warm-up
+  local before after
+  before=$(cpu_ticks "$3")
+  h2load -n "$REQUESTS" -c "$CLIENTS" -m "$STREAMS" --log-file "$TMP/$1.log" \
+    "http://127.0.0.1:$2/" > "$TMP/$1.out"
+  after=$(cpu_ticks "$3")
+  local rps ok p99 cpu
+  rps=$(awk '/^finished in/ {print $4}' "$TMP/$1.out" | tr -d ',')
+  ok=$(awk '/^status codes:/ {print $3}' "$TMP/$1.out")
+  p99=$(awk '{print $3}' "$TMP/$1.log" | sort -n | awk '{a[NR]=$1} END {print a[int(NR*0.99)]/1000}')
+  cpu=$(awk -v t=$((after - before)) -v n="$ok" -v hz="$(getconf CLK_TCK)" \
+    'BEGIN {printf "%.2f", t / hz * 1e6 / n}')
+  echo "$1 rps=$rps 2xx=$ok cpu_us_per_req=$cpu p99_ms=$p99"
+}
+G=$(run graymesh "$GM" "$(cat "$TMP/gm.pid")")
+N=$(run nginx "$NG" "$(cat "$TMP/ng.pid")")
+echo "$G"; echo "$N"
+awk -v g="$G" -v n="$N" 'BEGIN {
+  split(g, a, /[ =]/); split(n, b, /[ =]/)
+  printf "ratio graymesh/nginx: cpu_per_req=%.2f p99=%.2f rps=%.2f\n", a[7]/b[7], a[9]/b[9], a[3]/b[3] }'

@@ -1,0 +1,45 @@
+#include "h2/stream.h"
+
+#include "proxy/worker.h"
+
+#include <cstring>
+
+namespace graymesh::h2 {
+
+size_t BodyQueue::Take(uint8_t* out, size_t n) {
+  n = std::min(n, size());
+  std::memcpy(out, buf_.data() + off_, n);
+  off_ += n;
+  if (off_ == buf_.size()) {
+    buf_.clear();
+    off_ = 0;
+  } else if (off_ > 64 * 1024 && off_ * 2 > buf_.size()) {
+    buf_.erase(0, off_);
+    off_ = 0;
+  }
+  return n;
+}
+
+std::vector<nghttp2_nv> ToNv(const std::vector<Header>& h) {
+  std::vector<nghttp2_nv> nv;
+  nv.reserve(h.size());
+  for (const Header& x : h) {
+    nv.push_back({reinterpret_cast<uint8_t*>(const_cast<char*>(x.name.data())),
+                  reinterpret_cast<uint8_t*>(const_cast<char*>(x.value.data())), x.name.size(),
+                  x.value.size(), NGHTTP2_NV_FLAG_NONE});
+  }
+  return nv;
+}
+
+void ProxyStream::Finish(health::Outcome failed) {
+  if (!counted) return;
+  counted = false;
+  health::AttemptResult r;
+  r.outcome = status > 0 ? health::Outcome::kOk : failed;
+  r.status = static_cast<uint16_t>(status > 0 ? status : 0);
+  const int64_t now = worker->HealthNow();
+  r.latency_ms = now - attempt_started_ms;
+  svc->Report(choice, r, now, worker->stats());
+}
+
+}  // namespace graymesh::h2

@@ -1,0 +1,74 @@
+// An HTTP/2 connection to one upstream endpoint, multiplexing the streams of
+// many client requests, and the per-worker pool of them (one set per
+// endpoint address). A GOAWAY from the upstream is a drain signal: no new
+// stream goes on the connection, streams it accepted finish, and the ones
+// it did not (id above last-stream-id, closed REFUSED_STREAM) are handed
+// back to be retried elsewhere.
+//
+// Thread/lifetime: one worker thread. The pool holds connections by
+// shared_ptr; so do the ProxyStreams using them.
+#pragma once
+
+#include <asio/ip/tcp.hpp>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "config/config.h"
+#include "h2/connection.h"
+#include "h2/stream.h"
+#include "proxy/stats.h"
+
+namespace graymesh::h2 {
+
+class UpstreamConnection : public Connection {
+ public:
+  UpstreamConnection(asio::ip::tcp::socket socket, asio::ip::tcp::endpoint address);
+  // Starts connecting; requests submitted meanwhile wait in the session.
+  void Connect(config::Millis timeout);
+
+  // Whether a new stream may go here.
+  bool Usable() const;
+  // Opens the upstream stream for `s` (headers s->upstream_headers, body
+  // from s->req_body). False when the session refused it.
+  bool Submit(const std::shared_ptr<ProxyStream>& s);
+  // More request bytes (or the end) are waiting in s.
+  void ResumeRequest(ProxyStream& s);
+  // The client's side is gone: reset the upstream stream.
+  void Cancel(ProxyStream& s);
+  // `n` response bytes of `s` were passed on to the client.
+  void Consumed(ProxyStream& s, size_t n);
+  size_t streams() const { return streams_.size(); }
+
+ private:
+  friend struct UpstreamCallbacks;
+  asio::awaitable<void> ConnectAndRun(std::shared_ptr<UpstreamConnection> self,
+                                      config::Millis timeout);
+  void OnClosed() override;
+  void FailAll(uint32_t code);
+
+  asio::ip::tcp::endpoint address_;
+  std::unordered_map<int32_t, std::shared_ptr<ProxyStream>> streams_;
+  bool connecting_ = true;
+  bool failed_ = false;
+  bool goaway_ = false;
+};
+
+// This thread's upstream HTTP/2 connections (each worker is one thread, so
+// workers share none).
+class UpstreamPool {
+ public:
+  static UpstreamPool& ForThisThread();
+  // A connection to `address` with room for one more stream, opened on
+  // `io` when there is none.
+  std::shared_ptr<UpstreamConnection> Get(asio::io_context& io,
+                                          const asio::ip::tcp::endpoint& address,
+                                          config::Millis connect_timeout,
+                                          proxy::WorkerStats& stats);
+
+ private:
+  std::unordered_map<std::string, std::vector<std::shared_ptr<UpstreamConnection>>> by_address_;
+};
+
+}  // namespace graymesh::h2
