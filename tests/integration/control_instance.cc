@@ -6,13 +6,14 @@ namespace graymesh::test {
 using namespace std::chrono_literals;
 
 Instance::Instance(const std::string& service, const std::string& lane, const std::string& calls,
-                   const std::string& control) {
+                   const std::string& control, std::vector<std::string> app_extra) {
   std::vector<std::string> a{"sample-app", "--name", service, "--listen", Addr(app)};
   if (!lane.empty()) a.insert(a.end(), {"--lane", lane});
   if (!calls.empty()) {
     // x-env is the business header the lane rule reads at the caller's side.
     a.insert(a.end(), {"--calls", calls, "--via", Addr(outbound), "--forward-headers", "x-env"});
   }
+  a.insert(a.end(), app_extra.begin(), app_extra.end());
   app_proc = std::make_unique<ChildProcess>(GraymeshBin(), a);
   cache = TestTempDir() + "/cache-" + std::to_string(inbound) + ".json";
   sidecar_args = {"proxy",      "--service",   service,     "--app",          Addr(app),

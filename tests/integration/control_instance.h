@@ -23,11 +23,12 @@ struct Instance {
   std::unique_ptr<ChildProcess> app_proc, sidecar;
   std::vector<std::string> sidecar_args;
 
+  // `app_extra`: more sample-app flags (--fail-rate 1, --latency 50).
   Instance(const std::string& service, const std::string& lane, const std::string& calls,
-           const ControlPlane& cp)
-      : Instance(service, lane, calls, cp.url()) {}
+           const ControlPlane& cp, std::vector<std::string> app_extra = {})
+      : Instance(service, lane, calls, cp.url(), std::move(app_extra)) {}
   Instance(const std::string& service, const std::string& lane, const std::string& calls,
-           const std::string& control);
+           const std::string& control, std::vector<std::string> app_extra = {});
   void StartSidecar();
   // /ready: app up, registered, holding a snapshot.
   bool WaitReady(std::chrono::milliseconds timeout) const;
