@@ -235,6 +235,26 @@ json TrafficStore::Query(int64_t now_ms, int64_t window_ms) const {
           {"endpoints", std::move(endpoints)}};
 }
 
+std::pair<const TrafficStore::Sample*, const TrafficStore::Sample*> TrafficStore::At(
+    const std::deque<Sample>& samples, int64_t from_ms, int64_t to_ms) {
+  const Sample* at_from = nullptr;
+  const Sample* at_to = nullptr;
+  for (const Sample& s : samples) {
+    if (s.at_ms <= from_ms) at_from = &s;
+    if (s.at_ms <= to_ms) at_to = &s;
+  }
+  return {at_from, at_to};
+}
+
+bool TrafficStore::CallersReport(std::string_view service) const {
+  for (const auto& [node, samples] : nodes_) {
+    for (const EdgeTotals& e : samples.back().report->edges) {
+      if (e.destination == service && e.caller_side()) return true;
+    }
+  }
+  return false;
+}
+
 uint64_t TrafficStore::FailedBetween(std::string_view service, int64_t from_ms,
                                      int64_t to_ms) const {
   // Errors of `service` a report holds, caller-side or inbound.
@@ -248,12 +268,7 @@ uint64_t TrafficStore::FailedBetween(std::string_view service, int64_t from_ms,
   auto between = [&](bool caller) {
     uint64_t total = 0;
     for (const auto& [node, samples] : nodes_) {
-      const Sample* at_from = nullptr;
-      const Sample* at_to = nullptr;
-      for (const Sample& s : samples) {
-        if (s.at_ms <= from_ms) at_from = &s;
-        if (s.at_ms <= to_ms) at_to = &s;
-      }
+      const auto [at_from, at_to] = At(samples, from_ms, to_ms);
       if (at_to == nullptr) continue;
       const uint64_t to = errors(*at_to->report, caller);
       uint64_t from = 0;
@@ -264,32 +279,16 @@ uint64_t TrafficStore::FailedBetween(std::string_view service, int64_t from_ms,
     }
     return total;
   };
-  bool any_caller = false;
-  for (const auto& [node, samples] : nodes_) {
-    for (const EdgeTotals& e : samples.back().report->edges) {
-      any_caller = any_caller || (e.destination == service && e.caller_side());
-    }
-  }
-  return between(any_caller);
+  return between(CallersReport(service));
 }
 
 TrafficStore::LaneTotals TrafficStore::LaneBetween(std::string_view service,
                                                    std::string_view lane_served, int64_t from_ms,
                                                    int64_t to_ms) const {
-  bool any_caller = false;
-  for (const auto& [node, samples] : nodes_) {
-    for (const EdgeTotals& e : samples.back().report->edges) {
-      any_caller = any_caller || (e.destination == service && e.caller_side());
-    }
-  }
+  const bool any_caller = CallersReport(service);
   Flow f;  // counts over the span, not rates: span 1
   for (const auto& [node, samples] : nodes_) {
-    const Sample* at_from = nullptr;
-    const Sample* at_to = nullptr;
-    for (const Sample& s : samples) {
-      if (s.at_ms <= from_ms) at_from = &s;
-      if (s.at_ms <= to_ms) at_to = &s;
-    }
+    const auto [at_from, at_to] = At(samples, from_ms, to_ms);
     if (at_to == nullptr) continue;
     const bool same_run =
         at_from != nullptr && at_from->report->started_ms == at_to->report->started_ms;

@@ -68,6 +68,11 @@ class TrafficStore {
     int64_t at_ms;
     std::shared_ptr<const TrafficReport> report;
   };
+  // A node's last samples at or before `from_ms` and `to_ms` (null: none).
+  static std::pair<const Sample*, const Sample*> At(const std::deque<Sample>& samples,
+                                                    int64_t from_ms, int64_t to_ms);
+  // Whether some caller (gateway or outbound side) reports calls to `service`.
+  bool CallersReport(std::string_view service) const;
   std::chrono::milliseconds retention_;
   size_t max_nodes_;
   uint64_t reports_ = 0;
