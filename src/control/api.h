@@ -84,6 +84,7 @@ class Api {
   Reply UpdateInstance(const std::string& id, const Request& req);
   Reply Deregister(const std::string& id);
   Reply ListInstances(const Request& req);
+  nlohmann::json WithHealth(nlohmann::json instance) const;
   Reply GetInstance(const std::string& id);
   Reply ListServices();
   // api_canary.cc

@@ -197,12 +197,25 @@ net::HttpReply Api::Deregister(const std::string& id) {
   return JsonReply(200, {{"id", id}, {"deleted", true}, {"revision", store_.Revision()}});
 }
 
+// What consumers report of the instance: `ejectedBy`, the proxies whose
+// last report (within 30 s) has it ejected.
+json Api::WithHealth(json instance) const {
+  json by = json::array();
+  for (const std::string& node : traffic_.EjectedBy(instance.value("service", ""),
+                                                    instance.value("address", ""),
+                                                    UnixMillis() - 30'000)) {
+    by.push_back(node);
+  }
+  instance["ejectedBy"] = by;
+  return instance;
+}
+
 net::HttpReply Api::ListInstances(const Request& req) {
   const int64_t revision = store_.Revision();
   json items = json::array();
   for (const Instance& i :
        Overridden(store_, store_.ListInstances(std::string(req.QueryParam("service"))))) {
-    items.push_back(InstanceToJson(i));
+    items.push_back(WithHealth(InstanceToJson(i)));
   }
   return JsonReply(200, {{"revision", revision}, {"instances", items}});
 }
@@ -210,7 +223,7 @@ net::HttpReply Api::ListInstances(const Request& req) {
 net::HttpReply Api::GetInstance(const std::string& id) {
   std::optional<Instance> inst = store_.GetInstance(id);
   if (!inst) return ErrorReply(404, "unknown instance " + id);
-  return JsonReply(200, InstanceToJson(Overridden(store_, {*inst})[0]));
+  return JsonReply(200, WithHealth(InstanceToJson(Overridden(store_, {*inst})[0])));
 }
 
 net::HttpReply Api::ListServices() {

@@ -192,11 +192,13 @@ Table MakeTable(Resource r, const std::vector<json>& items, int64_t now_ms) {
       }
       break;
     case Resource::kInstances:
-      t.push_back({"ID", "SERVICE", "ADDRESS", "LANE", "STATE", "WEIGHT", "AGE"});
+      t.push_back({"ID", "SERVICE", "ADDRESS", "LANE", "STATE", "WEIGHT", "AGE", "EJECTED-BY"});
       for (const json& i : items) {
+        const size_t by = i.value("ejectedBy", json::array()).size();
         t.push_back({Str(i, "id"), Str(i, "service"), Str(i, "address"), Str(i, "lane", "-"),
                      Str(i, "state"), Str(i, "weight"),
-                     FormatAge(now_ms - i.value("registeredAt", int64_t{0}))});
+                     FormatAge(now_ms - i.value("registeredAt", int64_t{0})),
+                     by == 0 ? "-" : fmt::format("{} prox{}", by, by == 1 ? "y" : "ies")});
       }
       break;
     case Resource::kLanes:

@@ -246,6 +246,18 @@ std::pair<const TrafficStore::Sample*, const TrafficStore::Sample*> TrafficStore
   return {at_from, at_to};
 }
 
+std::vector<std::string> TrafficStore::EjectedBy(std::string_view service,
+                                                std::string_view address, int64_t since_ms) const {
+  std::vector<std::string> out;
+  for (const auto& [node, samples] : nodes_) {
+    if (samples.back().at_ms <= since_ms) continue;  // not heard from lately
+    for (const EndpointTotals& e : samples.back().report->endpoints) {
+      if (e.service == service && e.address == address && e.state == "ejected") out.push_back(node);
+    }
+  }
+  return out;
+}
+
 bool TrafficStore::CallersReport(std::string_view service) const {
   for (const auto& [node, samples] : nodes_) {
     for (const EdgeTotals& e : samples.back().report->edges) {

@@ -23,6 +23,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "control/traffic_report.h"
 
@@ -59,6 +60,11 @@ class TrafficStore {
   };
   LaneTotals LaneBetween(std::string_view service, std::string_view lane_served, int64_t from_ms,
                          int64_t to_ms) const;
+
+  // The proxies whose latest report, received after `since_ms`, has the
+  // endpoint at `address` of `service` ejected: who ejects whom.
+  std::vector<std::string> EjectedBy(std::string_view service, std::string_view address,
+                                     int64_t since_ms) const;
 
   size_t nodes() const { return nodes_.size(); }
   uint64_t reports() const { return reports_; }

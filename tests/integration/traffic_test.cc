@@ -249,3 +249,45 @@ TEST_F(Traffic, AnAccessLogThatCannotBeOpenedStopsTheStartWithTheReason) {
 
 }  // namespace
 }  // namespace graymesh::test
+
+namespace graymesh::test {
+namespace {
+
+// Who ejects whom: a consumer that ejects an instance says so in its report,
+// and `graymesh get instances` shows it.
+TEST_F(Traffic, InstancesShowWhichConsumersEjectThem) {
+  ControlPlane cp = ControlPlane::Start();
+  Instance good("payment", "", "", cp);
+  Instance bad("payment", "", "", cp, {"--fail-rate", "1"});
+  Instance order("order", "", "payment", cp);
+  ASSERT_TRUE(order.WaitReady(10s)) << order.sidecar->Log();
+  ASSERT_TRUE(good.WaitReady(10s));
+  ASSERT_TRUE(bad.WaitReady(10s));
+  const char* policy = "kind: ServicePolicy\nname: payment\nspec:\n  outlier: { consecutiveErrors: 3 }\n";
+  ASSERT_EQ(RunCli({"apply", "-f", TempFile("policy.yaml", policy), "--control", cp.url()}).code,
+            0);
+  const std::string bad_address = Addr(bad.inbound);
+  nlohmann::json seen;
+  ASSERT_TRUE(Eventually([&] {
+    for (int i = 0; i < 10; ++i) HttpGet(order.inbound, "/pay");
+    seen = Json(cp.Get("/v1/instances?service=payment"));
+    for (const nlohmann::json& i : seen["instances"]) {
+      if (i["address"] == bad_address && !i["ejectedBy"].empty()) return true;
+    }
+    return false;
+  }, 10s)) << seen.dump();
+  for (const nlohmann::json& i : seen["instances"]) {
+    if (i["address"] == bad_address) {
+      ASSERT_EQ(i["ejectedBy"].size(), 1u);
+      EXPECT_NE(i["ejectedBy"][0].get<std::string>().find("order@"), std::string::npos) << i.dump();
+    } else {
+      EXPECT_TRUE(i["ejectedBy"].empty()) << i.dump();
+    }
+  }
+  CliResult table = RunCli({"get", "instances", "payment", "--control", cp.url()});
+  EXPECT_NE(table.out.find("EJECTED-BY"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("1 proxy"), std::string::npos) << table.out;
+}
+
+}  // namespace
+}  // namespace graymesh::test
