@@ -121,3 +121,28 @@ TEST(CanaryCli, CommandsNeedTheTokenWhenOneIsSet) {
 
 }  // namespace
 }  // namespace graymesh::test
+
+namespace graymesh::test {
+namespace {
+
+// The control plane process is stopped mid-canary and started again on its
+// store: the run goes on from its step, not from the start.
+TEST(CanaryCli, ARestartedControlPlaneProcessResumesTheRun) {
+  ControlPlane cp = ControlPlane::Start();
+  ASSERT_EQ(RegisterInstance(cp, "payment", "127.0.0.1:9001").status, 201);
+  ASSERT_EQ(RegisterInstance(cp, "payment", "127.0.0.1:9002", {{"lane", "gray"}}).status, 201);
+  ASSERT_EQ(Canary(cp, {"start", "payment", "--lane", "gray", "--steps", "10,50"}).code, 0);
+  json before = WaitForStatus(cp, "payment");
+  ASSERT_EQ(Canary(cp, {"pause", "payment"}).code, 0);
+  cp.proc->Stop();
+  cp.Restart();
+  json after = WaitForStatus(cp, "payment");
+  EXPECT_EQ(after["phase"], "paused");
+  EXPECT_EQ(after["percent"], 10);
+  EXPECT_EQ(after["startedMs"], before["startedMs"]) << "the same run, not a new one";
+  ASSERT_EQ(Canary(cp, {"resume", "payment"}).code, 0);
+  EXPECT_EQ(WaitForStatus(cp, "payment")["phase"], "progressing");
+}
+
+}  // namespace
+}  // namespace graymesh::test
