@@ -17,7 +17,7 @@ build: setup
 
 # Every test (unit and integration, real processes on loopback).
 test: build
-	@ctest --preset $(PRESET) -j$(JOBS)
+	@ctest --preset $(PRESET) -j$(JOBS) --output-on-failure
 
 # The same tests under Address + UndefinedBehavior sanitizers.
 asan:
