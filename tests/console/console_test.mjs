@@ -54,8 +54,13 @@ function startDemo() {
 }
 async function stopDemo(demo) {
   try { process.kill(-demo.pid, 'SIGINT'); } catch { return; }  // Ctrl-C: the whole group
+  // A test run from a background job inherits SIGINT ignored (no terminal
+  // would do that), and bash cannot trap a signal ignored at its start: the
+  // demo stops the same way on SIGTERM.
+  const term = setTimeout(() => { try { process.kill(-demo.pid, 'SIGTERM'); } catch {} }, 5000);
   const t = setTimeout(() => { try { process.kill(-demo.pid, 'SIGKILL'); } catch {} }, 30000);
   const r = await demo.exited;
+  clearTimeout(term);
   clearTimeout(t);
   return r;
 }

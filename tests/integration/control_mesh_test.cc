@@ -38,6 +38,8 @@ TEST(ControlMesh, InstancesRegisterAndRulesArePushed) {
   Instance order("order", "", "payment", cp);
   ASSERT_TRUE(order.WaitReady(10s)) << order.sidecar->Log();
   ASSERT_TRUE(gray.WaitReady(10s)) << gray.sidecar->Log();
+  // Each sidecar registers once its own app answers: wait for all three.
+  ASSERT_TRUE(payment.WaitReady(10s)) << payment.sidecar->Log();
 
   // Registered with their lanes; calls are routed from the pushed registry.
   nlohmann::json instances = Json(cp.Get("/v1/instances?service=payment"));
