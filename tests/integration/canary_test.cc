@@ -48,6 +48,28 @@ struct Load {
   }
 };
 
+// Every sidecar registered and order reaching base payment.
+::testing::AssertionResult MeshReady(const Instance& order, const Instance& gray,
+                                     const Instance& payment) {
+  for (const Instance* i : {&order, &gray, &payment}) {
+    if (!i->WaitReady(10s)) return ::testing::AssertionFailure() << i->sidecar->Log();
+  }
+  if (!Eventually([&] { return PaymentLane(order) == "base"; }, 5s)) {
+    return ::testing::AssertionFailure() << "order never reached base payment";
+  }
+  return ::testing::AssertionSuccess();
+}
+
+// Once a decision is pushed, 20 requests in a row land on `lane`.
+bool SettlesOn(const Instance& order, const std::string& lane) {
+  return Eventually([&] {
+    for (int i = 0; i < 20; ++i) {
+      if (PaymentLane(order) != lane) return false;
+    }
+    return true;
+  }, 5s);
+}
+
 class Canary : public ::testing::Test {
  protected:
   static void SetUpTestSuite() { ::setenv("GRAYMESH_REPORT_INTERVAL", "200ms", 1); }
@@ -64,10 +86,7 @@ TEST_F(Canary, AFailingGrayVersionIsRolledBackAndGetsNothingAfterwards) {
   Instance payment("payment", "", "", cp);
   Instance gray("payment", "gray", "", cp, {"--fail-rate", "1"});
   Instance order("order", "", "payment", cp);
-  ASSERT_TRUE(order.WaitReady(10s)) << order.sidecar->Log();
-  ASSERT_TRUE(gray.WaitReady(10s)) << gray.sidecar->Log();
-  ASSERT_TRUE(payment.WaitReady(10s)) << payment.sidecar->Log();
-  ASSERT_TRUE(Eventually([&] { return PaymentLane(order) == "base"; }, 5s));
+  ASSERT_TRUE(MeshReady(order, gray, payment));
 
   CliResult r;
   {
@@ -82,12 +101,7 @@ TEST_F(Canary, AFailingGrayVersionIsRolledBackAndGetsNothingAfterwards) {
   EXPECT_EQ(r.out.find("step 2 passed"), std::string::npos) << "rolled back at the first step";
 
   // Once the rollback is pushed, no request goes gray and none fails.
-  ASSERT_TRUE(Eventually([&] {
-    for (int i = 0; i < 20; ++i) {
-      if (PaymentLane(order) != "base") return false;
-    }
-    return true;
-  }, 5s));
+  ASSERT_TRUE(SettlesOn(order, "base"));
   int bad = 0;
   for (int i = 0; i < 100; ++i) bad += PaymentLane(order) != "base";
   EXPECT_EQ(bad, 0);
@@ -104,10 +118,7 @@ TEST_F(Canary, AHealthyGrayVersionIsPromotedAndBecomesTheBase) {
   Instance payment("payment", "", "", cp);
   Instance gray("payment", "gray", "", cp);
   Instance order("order", "", "payment", cp);
-  ASSERT_TRUE(order.WaitReady(10s)) << order.sidecar->Log();
-  ASSERT_TRUE(gray.WaitReady(10s)) << gray.sidecar->Log();
-  ASSERT_TRUE(payment.WaitReady(10s)) << payment.sidecar->Log();
-  ASSERT_TRUE(Eventually([&] { return PaymentLane(order) == "base"; }, 5s));
+  ASSERT_TRUE(MeshReady(order, gray, payment));
 
   CliResult r;
   int gray_during = 0, errors_during = 0;
@@ -124,12 +135,7 @@ TEST_F(Canary, AHealthyGrayVersionIsPromotedAndBecomesTheBase) {
 
   // Base requests now land on the former gray instance only; the old base
   // instance is retired.
-  ASSERT_TRUE(Eventually([&] {
-    for (int i = 0; i < 20; ++i) {
-      if (PaymentLane(order) != "gray") return false;
-    }
-    return true;
-  }, 5s));
+  ASSERT_TRUE(SettlesOn(order, "gray"));
   int elsewhere = 0;
   for (int i = 0; i < 100; ++i) elsewhere += PaymentLane(order) != "gray";
   EXPECT_EQ(elsewhere, 0);
