@@ -16,7 +16,9 @@ PACKAGES=(
   prometheus  # tests/integration/prometheus_test: a real Prometheus scrapes the proxies
 )
 # Only the benchmark needs these; `setup.sh --bench` adds them.
-BENCH_PACKAGES=(wrk nghttp2-client)  # nghttp2-client: h2load
+# nghttp2-client: h2load; haproxy: the second peer of proxy_vs_nginx.sh; strace: its
+# syscalls per request (the allocation counter is built with g++'s cc)
+BENCH_PACKAGES=(wrk nghttp2-client haproxy strace)
 
 want=("${PACKAGES[@]}")
 if [[ "${1:-}" == "--bench" ]]; then want+=("${BENCH_PACKAGES[@]}"); fi
