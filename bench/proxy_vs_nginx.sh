@@ -43,6 +43,11 @@
 #                  during a PROBE_SECONDS wrk run after the measured runs)
 #   PROBE_SECONDS=3  length of the syscall-counting run
 #   LATENCY=1      the low-load latency case (LAT_SECONDS=5 per proxy); 0 = off
+#   MEMORY=1       memory: RSS per idle keep-alive client connection (IDLE_CONNS
+#                  connections, each after one request: RSS delta / N) of
+#                  every plain-case proxy, and the RSS of a graymesh gateway
+#                  with 100 services x 10 endpoints and 2 workers; 0 = off
+#   IDLE_CONNS=1000
 #   KEEP_TMP=1     keep the temp dir (configs, logs, wrk output) on success;
 #                  it is always kept when the script fails
 set -euo pipefail
@@ -59,6 +64,8 @@ SYSCALLS=${SYSCALLS:-1}
 PROBE_SECONDS=${PROBE_SECONDS:-3}
 LATENCY=${LATENCY:-1}
 LAT_SECONDS=${LAT_SECONDS:-5}
+MEMORY=${MEMORY:-1}
+IDLE_CONNS=${IDLE_CONNS:-1000}
 [[ $HEALTH == on || $HEALTH == off ]] || { echo "HEALTH must be on or off" >&2; exit 2; }
 SPLIT_SAMPLES=1000        # requests per proxy for the 10/90 split check
 PROXY_CORE=0
@@ -1192,6 +1199,99 @@ print_latency() {
     }' "$LATRES"
 }
 
+# Opens N keep-alive connections to 127.0.0.1:PORT, sends the benchmark
+# request on each and reads its response (so each connection has served a
+# request, as a pooled client connection has), then prints "ready" and holds
+# them until stdin closes.
+idle_client() {
+  python3 - "$@" <<'EOF'
+import socket, sys
+port, n, host = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+req = ("GET /idle HTTP/1.1\r\nHost: %s\r\n\r\n" % host).encode()
+conns = []
+for _ in range(n):
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(req)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = s.recv(4096)
+        if not chunk:
+            sys.exit("connection closed before a response")
+        data += chunk
+    conns.append(s)
+print("ready", flush=True)
+sys.stdin.read()
+EOF
+}
+
+# RSS per idle client connection of every plain-case proxy, and graymesh's
+# RSS with a large configuration. Rows in $MEMRES: what value_kb.
+measure_memory() {
+  local name pid before after
+  for name in $(proxies_of plain); do
+    pid=${PID[plain/$name]}
+    before=$(rss_kb "$pid")
+    coproc IDLE { idle_client "${PORT[plain/$name]}" "$IDLE_CONNS" up; }
+    local line=""
+    read -r -t 120 line <&"${IDLE[0]}" || true
+    if [[ $line != ready ]]; then
+      log "$name: could not hold $IDLE_CONNS idle connections"
+    else
+      sleep 0.5
+      after=$(rss_kb "$pid")
+      printf 'idle/%s\t%s\n' "$name" \
+        "$(awk -v a="$after" -v b="$before" -v n="$IDLE_CONNS" 'BEGIN { printf "%.2f", (a - b) / n }')" >>"$MEMRES"
+    fi
+    eval "exec ${IDLE[1]}>&-"  # the client exits once its stdin closes
+    wait "$IDLE_PID" 2>/dev/null || true
+  done
+
+  # 100 services x 10 endpoints (addresses nothing listens on: only the
+  # configuration's own cost), 2 workers, after a request to each worker.
+  local conf="$TMP/graymesh-large.yaml" port i j
+  port=$LAT_SPARE
+  {
+    echo "workers: 2"
+    echo "listeners:"
+    echo "  - { name: ingress, address: 127.0.0.1:$port }"
+    echo "routes:"
+    echo "  - { pathPrefix: /, service: svc-0 }"
+    echo "services:"
+    for ((i = 0; i < 100; i++)); do
+      echo "  - name: svc-$i"
+      echo "    endpoints:"
+      if ((i == 0)); then
+        echo "      - { address: 127.0.0.1:$UP2 }"
+      else
+        for ((j = 0; j < 10; j++)); do echo "      - { address: 10.99.$i.$j:8080 }"; done
+      fi
+    done
+    [[ $HEALTH == on ]] || echo "upstream: { health: false }"
+  } >"$conf"
+  start_graymesh large/graymesh "$TMP/graymesh-large.log" gateway --config "$conf" --admin none
+  local gpid=$STARTED_PID
+  wait_port "$port" "$gpid" "graymesh gateway (100 services)" "$TMP/graymesh-large.log"
+  for ((i = 0; i < 20; i++)); do curl -s -o /dev/null "http://127.0.0.1:$port/" || true; done
+  sleep 0.5
+  printf 'large/graymesh\t%s\n' "$(rss_kb "$gpid")" >>"$MEMRES"
+  kill -TERM "$gpid" 2>/dev/null || true
+}
+
+print_memory() {
+  [[ -s "$MEMRES" ]] || return 0
+  echo
+  echo "Memory:"
+  awk -F'\t' '
+    $1 ~ /^idle\// { sub(/^idle\//, "", $1); printf "  per idle client connection (%d open, RSS delta / N): %-9s %6.2f KB\n", n, $1, $2
+                     if ($1 == "graymesh") g = $2 }
+    $1 == "large/graymesh" { big = $2 / 1024
+      printf "  graymesh RSS, 100 services x 10 endpoints, 2 workers: %.1f MB\n", big }
+    END {
+      if (g != "") printf "target: graymesh per idle connection <= 4 KB: %.2f KB -> %s\n", g, g <= 4 ? "met" : "NOT met"
+      if (big != "") printf "target: graymesh RSS (100 x 10, 2 workers) <= 8 MB: %.1f MB -> %s\n", big, big <= 8 ? "met" : "NOT met"
+    }' n="$IDLE_CONNS" "$MEMRES"
+}
+
 # ----------------------------------------------------------------- main ----
 
 main() {
@@ -1205,6 +1305,8 @@ main() {
   RESULTS="$TMP/results.tsv"
   COSTS="$TMP/costs.tsv"
   LATRES="$TMP/latency.tsv"
+  MEMRES="$TMP/memory.tsv"
+  : >"$MEMRES"
   : >"$RESULTS"
   : >"$COSTS"
   : >"$LATRES"
@@ -1247,11 +1349,13 @@ main() {
     for name in $(proxies_of "$cname"); do probe_costs "$cname" "$name"; done
   done
   [[ $LATENCY == 1 ]] && measure_latency
+  [[ $MEMORY == 1 ]] && measure_memory
 
   print_table
   print_summary
   print_costs
   [[ $LATENCY == 1 ]] && print_latency
+  [[ $MEMORY == 1 ]] && print_memory
 
   local f
   # Anything graymesh logged beyond its start-up lines is worth a look.
