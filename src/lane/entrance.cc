@@ -5,11 +5,20 @@
 // at compile time, and a request resolves each name at most once, into a
 // fixed array on the stack; conditions inside a clause run cheapest first;
 // regexes are RE2 (linear time, thread-safe when const).
+//
+// Rules indexed by value: most clauses have a condition that can only hold
+// for a known set of values (exact, in) or a known prefix (prefix, and a
+// regex whose matches all share a literal start). Those "guards" are grouped
+// by the value they read; a request reads each such value once, looks it up
+// among its group's guards, and only clauses whose guard holds (or that have
+// none) are evaluated. A request that matches nothing then costs one pass
+// over the values the rules read instead of a pass over every rule.
 #include "lane/entrance.h"
 
 #include <re2/re2.h>
 
 #include <algorithm>
+#include <bit>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
@@ -62,6 +71,31 @@ struct Rule {
   std::string tag;
   int priority = 0;
   std::vector<Clause> clauses;
+  uint32_t first_clause = 0;  // index of clauses[0] among all clauses (Prefilter bits)
+};
+
+// Guards of one value (a header, cookie, query parameter, baggage member or
+// the path): exact values sorted for binary search, and prefixes.
+struct GuardGroup {
+  Source source = Source::kPath;
+  uint32_t key = 0;
+  uint32_t carried_key = kNoKey;
+  std::vector<std::pair<std::string, uint32_t>> exact;   // (value, clause), sorted
+  std::vector<std::pair<std::string, uint32_t>> prefix;  // (prefix, clause)
+};
+
+// Which clauses may hold, as a bitset over all clauses. Only built for rule
+// sets of at most kMaxClauses clauses (it lives on the stack).
+struct Prefilter {
+  static constexpr uint32_t kMaxClauses = 512;
+  static constexpr uint32_t kWords = kMaxClauses / 64;
+  bool enabled = false;
+  uint32_t words = 0;                  // words in use
+  uint64_t unguarded[kWords] = {};     // clauses without a guard: always evaluated
+  std::vector<GuardGroup> groups;
+  // Clause id -> (rule, clause in it); ids follow priority order, so walking
+  // the set bits upwards visits candidates in the order Match must.
+  std::vector<std::pair<uint32_t, uint32_t>> clause_at;
 };
 
 // Cheap checks first, so that a clause that fails on a header value never
@@ -326,7 +360,74 @@ bool Applies(const config::Lane& lane, const Scope& scope) {
 struct EntranceRules::Impl {
   std::vector<Rule> rules;
   KeyTable keys;
+  Prefilter prefilter;
 };
+
+namespace {
+
+// The longest prefix every full match of the regex starts with ("" when
+// RE2 cannot bound its matches): all strings between the possible-match
+// range's ends share the ends' common prefix.
+std::string RegexLiteralPrefix(const Condition& c) {
+  if (!c.re_has_range) return "";
+  size_t n = 0;
+  while (n < c.re_min.size() && n < c.re_max.size() && c.re_min[n] == c.re_max[n]) ++n;
+  return c.re_min.substr(0, n);
+}
+
+bool Guardable(Source s) {
+  return s == Source::kHeader || s == Source::kCookie || s == Source::kQuery ||
+         s == Source::kBaggage || s == Source::kPath;
+}
+
+void BuildPrefilter(std::vector<Rule>& rules, Prefilter* pf) {
+  uint32_t total = 0;
+  for (Rule& r : rules) {
+    r.first_clause = total;
+    total += static_cast<uint32_t>(r.clauses.size());
+  }
+  if (total == 0 || total > Prefilter::kMaxClauses) return;
+  pf->enabled = true;
+  pf->words = (total + 63) / 64;
+  for (uint32_t r = 0; r < rules.size(); ++r) {
+    for (uint32_t c = 0; c < rules[r].clauses.size(); ++c) pf->clause_at.emplace_back(r, c);
+  }
+  auto group_of = [&](const Condition& c) -> GuardGroup& {
+    for (GuardGroup& g : pf->groups) {
+      if (g.source == c.source && g.key == c.key && g.carried_key == c.carried_key) return g;
+    }
+    pf->groups.push_back({.source = c.source, .key = c.key, .carried_key = c.carried_key});
+    return pf->groups.back();
+  };
+  for (const Rule& r : rules) {
+    for (size_t i = 0; i < r.clauses.size(); ++i) {
+      const uint32_t id = r.first_clause + static_cast<uint32_t>(i);
+      bool guarded = false;
+      for (const Condition& c : r.clauses[i].conditions) {
+        if (!Guardable(c.source)) continue;
+        if (c.op == Op::kExact || c.op == Op::kIn) {
+          GuardGroup& g = group_of(c);
+          if (c.op == Op::kExact) {
+            g.exact.emplace_back(c.value, id);
+          } else {
+            for (const std::string& v : c.values) g.exact.emplace_back(v, id);
+          }
+          guarded = true;
+        } else if (c.op == Op::kPrefix || c.op == Op::kRegex) {
+          std::string literal = c.op == Op::kPrefix ? c.value : RegexLiteralPrefix(c);
+          if (literal.empty()) continue;  // every value would pass: no guard
+          group_of(c).prefix.emplace_back(std::move(literal), id);
+          guarded = true;
+        }
+        if (guarded) break;  // one guard per clause is enough to skip it
+      }
+      if (!guarded) pf->unguarded[id / 64] |= uint64_t{1} << (id % 64);
+    }
+  }
+  for (GuardGroup& g : pf->groups) std::sort(g.exact.begin(), g.exact.end());
+}
+
+}  // namespace
 
 std::shared_ptr<const EntranceRules> EntranceRules::Compile(const std::vector<config::Lane>& lanes,
                                                             const Scope& scope) {
@@ -345,22 +446,55 @@ std::shared_ptr<const EntranceRules> EntranceRules::Compile(const std::vector<co
   }
   std::stable_sort(impl.rules.begin(), impl.rules.end(),
                    [](const Rule& a, const Rule& b) { return a.priority < b.priority; });
+  BuildPrefilter(impl.rules, &impl.prefilter);
   return rules;
 }
 
 std::string_view EntranceRules::Match(const RequestView& rq) const {
   if (!impl_) return {};
   Context ctx(rq, impl_->keys);
+  const Prefilter& pf = impl_->prefilter;
+  // Clauses whose guard holds for this request, plus those without one.
+  uint64_t may[Prefilter::kWords];
+  if (pf.enabled) {
+    for (uint32_t w = 0; w < pf.words; ++w) may[w] = pf.unguarded[w];
+    auto set = [&](uint32_t id) { may[id / 64] |= uint64_t{1} << (id % 64); };
+    for (const GuardGroup& g : pf.groups) {
+      std::string_view v;
+      // A guard never holds on a missing value (it is exact, in, prefix or regex).
+      if (!ctx.Value(g.source, g.key, g.carried_key, &v)) continue;
+      if (!g.exact.empty()) {
+        auto it = std::lower_bound(
+            g.exact.begin(), g.exact.end(), v,
+            [](const std::pair<std::string, uint32_t>& e, std::string_view x) {
+              return Compare(e.first, x) < 0;
+            });
+        for (; it != g.exact.end() && Equal(it->first, v); ++it) set(it->second);
+      }
+      for (const auto& [prefix, id] : g.prefix) {
+        if (v.size() >= prefix.size() && Equal(v.substr(0, prefix.size()), prefix)) set(id);
+      }
+    }
+  }
+  auto holds = [&](const Clause& clause) {
+    for (const Condition& c : clause.conditions) {
+      if (!Holds(c, ctx)) return false;
+    }
+    return InShare(clause, ctx);
+  };
+  if (pf.enabled) {
+    for (uint32_t w = 0; w < pf.words; ++w) {
+      for (uint64_t bits = may[w]; bits != 0; bits &= bits - 1) {
+        const auto [r, c] = pf.clause_at[w * 64 + std::countr_zero(bits)];
+        const Rule& rule = impl_->rules[r];
+        if (holds(rule.clauses[c])) return rule.tag;
+      }
+    }
+    return {};
+  }
   for (const Rule& rule : impl_->rules) {
     for (const Clause& clause : rule.clauses) {
-      bool ok = true;
-      for (const Condition& c : clause.conditions) {
-        if (!Holds(c, ctx)) {
-          ok = false;
-          break;
-        }
-      }
-      if (ok && InShare(clause, ctx)) return rule.tag;
+      if (holds(clause)) return rule.tag;
     }
   }
   return {};
