@@ -1204,7 +1204,8 @@ print_latency() {
 # request, as a pooled client connection has), then prints "ready" and holds
 # them until stdin closes.
 idle_client() {
-  python3 - "$@" <<'EOF'
+  # The script goes in -c: stdin is how the caller says "let go".
+  python3 -c '
 import socket, sys
 port, n, host = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 req = ("GET /idle HTTP/1.1\r\nHost: %s\r\n\r\n" % host).encode()
@@ -1221,7 +1222,7 @@ for _ in range(n):
     conns.append(s)
 print("ready", flush=True)
 sys.stdin.read()
-EOF
+' "$@"
 }
 
 # RSS per idle client connection of every plain-case proxy, and graymesh's
@@ -1242,8 +1243,9 @@ measure_memory() {
       printf 'idle/%s\t%s\n' "$name" \
         "$(awk -v a="$after" -v b="$before" -v n="$IDLE_CONNS" 'BEGIN { printf "%.2f", (a - b) / n }')" >>"$MEMRES"
     fi
-    eval "exec ${IDLE[1]}>&-"  # the client exits once its stdin closes
-    wait "$IDLE_PID" 2>/dev/null || true
+    local idle_pid=${IDLE_PID:-}
+    [[ -n "${IDLE[1]:-}" ]] && eval "exec ${IDLE[1]}>&-"  # the client exits once its stdin closes
+    [[ -n "$idle_pid" ]] && { wait "$idle_pid" 2>/dev/null || true; }
   done
 
   # 100 services x 10 endpoints (addresses nothing listens on: only the
@@ -1358,12 +1360,13 @@ main() {
   [[ $MEMORY == 1 ]] && print_memory
 
   local f
-  # Anything graymesh logged beyond its start-up lines is worth a look.
+  # Anything graymesh logged beyond its start-up and stop lines is worth a look.
+  local quiet="listener '.*' on |maxConnections .* lowered|signal 15|drain|stopped cleanly"
   for f in "$TMP"/graymesh-*.log; do
     [[ -e "$f" ]] || continue
-    if grep -vE "listener '.*' on |snapshot|starting|workers" "$f" | grep -q .; then
+    if grep -vE "$quiet" "$f" | grep -q .; then
       log "$(basename "$f" .log) (beyond start-up):"
-      grep -vE "listener '.*' on |snapshot|starting|workers" "$f" | tail -n 20 | sed 's/^/    gm| /' >&2
+      grep -vE "$quiet" "$f" | tail -n 20 | sed 's/^/    gm| /' >&2
     fi
   done
   for f in "$TMP"/nginx-*/error.log; do

@@ -11,7 +11,9 @@ namespace graymesh::net {
 
 class Buffer {
  public:
-  explicit Buffer(size_t capacity) : data_(new char[capacity]), cap_(capacity) {}
+  // Capacity 0 allocates nothing (storage comes later: Grow or Adopt).
+  explicit Buffer(size_t capacity)
+      : data_(capacity == 0 ? nullptr : new char[capacity]), cap_(capacity) {}
   Buffer(const Buffer&) = delete;
   Buffer& operator=(const Buffer&) = delete;
 
@@ -32,6 +34,20 @@ class Buffer {
   void Commit(size_t n) { wpos_ += n; }
   void Clear() { rpos_ = wpos_ = 0; }
 
+  // Hands the storage out (to a pool: net/buffer_pool.h) and leaves the
+  // buffer empty with capacity 0. `*capacity` is the storage's size.
+  std::unique_ptr<char[]> Release(size_t* capacity) {
+    *capacity = cap_;
+    cap_ = rpos_ = wpos_ = 0;
+    return std::move(data_);
+  }
+  // Takes `capacity` bytes of storage in place of the current one, empty.
+  void Adopt(std::unique_ptr<char[]> storage, size_t capacity) {
+    data_ = std::move(storage);
+    cap_ = capacity;
+    rpos_ = wpos_ = 0;
+  }
+
   // Moves unread bytes to the front so writable() is as large as it can be.
   void Compact() {
     if (rpos_ == 0) return;
@@ -45,7 +61,7 @@ class Buffer {
   void Grow(size_t capacity) {
     if (capacity <= cap_) return;
     std::unique_ptr<char[]> bigger(new char[capacity]);
-    std::memcpy(bigger.get(), data_.get(), wpos_);
+    if (wpos_ > 0) std::memcpy(bigger.get(), data_.get(), wpos_);
     data_ = std::move(bigger);
     cap_ = capacity;
   }

@@ -24,7 +24,6 @@ namespace {
 constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
 // Request heads are mostly far below 2 KiB; a bigger one grows the buffer.
 constexpr size_t kInitialBuffer = 2 * 1024;
-constexpr size_t kUpstreamBuffer = 8 * 1024;
 constexpr size_t kBodyChunk = 16 * 1024;
 constexpr size_t kMaxResponseHead = 64 * 1024;
 
@@ -131,11 +130,21 @@ asio::awaitable<void> Session::Refuse(int status, std::string_view reason) {
 
 http::Parser& Session::ResponseParser() {
   if (resp_parser_ == nullptr) {
-    resp_parser_ = std::make_unique<http::Parser>(http::MessageKind::kResponse);
-  } else {
-    Renew(*resp_parser_, http::MessageKind::kResponse);
+    resp_parser_ = worker_.response_parsers().Take(
+        [] { return std::make_unique<http::Parser>(http::MessageKind::kResponse); });
   }
+  // A new one, a pooled one or the last attempt's: each may have stopped anywhere.
+  Renew(*resp_parser_, http::MessageKind::kResponse);
   return *resp_parser_;
+}
+
+void Session::ReturnResponseStorage() {
+  if (resp_parser_ != nullptr) worker_.response_parsers().Give(std::move(resp_parser_));
+  if (up_in_.capacity() > 0) {
+    size_t capacity = 0;
+    std::unique_ptr<char[]> bytes = up_in_.Release(&capacity);
+    worker_.response_buffers().Give(std::move(bytes), capacity);
+  }
 }
 
 asio::awaitable<void> Session::SendError(int status, std::string_view reason) {
@@ -215,6 +224,7 @@ asio::awaitable<bool> Session::ReadHead() {
   co_await Handle(rq);
   RecordRequest(rq, started);
   pinned_.reset();
+  ReturnResponseStorage();
   // llhttp stops for good after a request with Upgrade; the proxy ignored the
   // upgrade, so the next request gets a fresh parser.
   if (rq.upgrade) Renew(req_parser_, http::MessageKind::kRequest);
@@ -525,7 +535,9 @@ asio::awaitable<Session::Outcome> Session::TryEndpoint(Request& rq, ServiceState
   // ---- Response head; interim (1xx) responses are dropped ----
   // A fresh parser each attempt: the last one may have stopped anywhere.
   http::Parser& rp = ResponseParser();
-  if (up_in_.capacity() < kUpstreamBuffer) up_in_.Grow(kUpstreamBuffer);
+  if (up_in_.capacity() == 0) {
+    up_in_.Adopt(worker_.response_buffers().Take(), worker_.response_buffers().size());
+  }
   up_in_.Clear();
   rp.SetHeadRequest(rq.method == HTTP_HEAD);
   SetDeadline(Timeout::kResponse, cfg.timeouts.response);

@@ -12,7 +12,8 @@
 // fresh response parser.
 //
 // Memory: an idle connection holds its request buffer and parser only; the
-// response parser and buffer are made when the first request is forwarded.
+// response parser and buffer come from the worker's pools when a request is
+// forwarded and go back once its response is sent (ReturnResponseStorage).
 #pragma once
 
 #include <asio/awaitable.hpp>
@@ -150,6 +151,8 @@ class Session {
   // and rq.authority, or returns the reason for a 400.
   const char* ResolveTarget(Request& rq, std::string_view host);
   http::Parser& ResponseParser();
+  // Gives the response parser and buffer back to the worker's pools.
+  void ReturnResponseStorage();
   asio::awaitable<void> SendError(int status, std::string_view reason);
   void BuildUpstreamHead(const Request& rq);
   // ---- session_lane.cc ----
@@ -185,7 +188,7 @@ class Session {
   std::string client_ip_;
 
   net::Buffer in_;        // client bytes: request heads and bodies
-  net::Buffer up_in_;     // upstream bytes: response heads and bodies (sized on first use)
+  net::Buffer up_in_;     // upstream bytes: response heads and bodies (pooled, per request)
   std::string out_;       // the request head sent upstream (kept for a retry)
   std::string down_;      // the response head sent to the client
   std::string codings_;   // a Transfer-Encoding list being joined, capacity reused
@@ -197,7 +200,7 @@ class Session {
   int8_t trusted_ = -1;                  // listener trust for this client; -1 = not yet known
   LazyArray<std::pair<std::string_view, std::string_view>, http::kMaxHeaders> view_headers_;
   http::Parser req_parser_{http::MessageKind::kRequest};
-  std::unique_ptr<http::Parser> resp_parser_;  // made on the first forward; renewed per attempt
+  std::unique_ptr<http::Parser> resp_parser_;  // pooled, per request; renewed per attempt
   // Pinned from the head's interpretation until the response is sent: every
   // view into configuration (lane tags, endpoint infos, rules) a request holds
   // across a co_await points into this snapshot, which a swap cannot free.

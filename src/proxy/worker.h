@@ -18,7 +18,9 @@
 #include "health/clock.h"
 #include "health/endpoint_health.h"
 
+#include "http/parser.h"
 #include "lane/trace_map.h"
+#include "net/buffer_pool.h"
 #include "proxy/request_recorder.h"
 #include "proxy/stats.h"
 #include "proxy/upstream.h"
@@ -95,6 +97,10 @@ class Worker {
     last_request_ms_[size_t(SideOf(l))].store(NowMs(), std::memory_order_relaxed);
   }
   lane::TraceLaneMap* traces() { return traces_; }
+  // Storage a request holds only while it is forwarded (net/buffer_pool.h):
+  // the upstream read buffer and the response parser.
+  net::BufferPool& response_buffers() { return response_buffers_; }
+  net::FreeList<http::Parser>& response_parsers() { return response_parsers_; }
   // A fresh W3C traceparent ("00-<trace id>-<span id>-01").
   std::string NewTraceparent();
   void Register(Session* s);
@@ -134,6 +140,12 @@ class Worker {
                  std::string_view what, std::string_view detail);
 
   int index_;
+  // Before io_: connections destroyed with it may still hold pooled storage.
+  // Enough for as many requests in progress at once as a busy worker has.
+  static constexpr size_t kResponseBuffer = 16 * 1024;
+  static constexpr size_t kPooled = 128;
+  net::BufferPool response_buffers_{kResponseBuffer, kPooled};
+  net::FreeList<http::Parser> response_parsers_{kPooled};
   asio::io_context io_{1};
   std::thread thread_;
   WorkerStats stats_;
