@@ -116,7 +116,10 @@ void Session::CloseIfIdle() {
 asio::awaitable<void> Session::Run() {
   while (!close_after_) {
     if (!co_await ReadHead()) break;
-    if (worker_.draining()) close_after_ = true;
+    // A response written before the drain began did not say `connection:
+    // close`, so its client may send another request at once: it is served
+    // (and told to go) until this side's idle connections are being closed.
+    if (worker_.closing(SideOf(listener_.cfg))) close_after_ = true;
   }
   asio::error_code ignored;
   client_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);

@@ -89,6 +89,8 @@ class Worker {
   WorkerUpstreams& upstreams() { return upstreams_; }
   const config::Config& config() const { return upstreams_.snapshot()->config(); }
   bool draining() const { return draining_; }
+  // Draining and this side's idle connections are being closed (CloseSide).
+  bool closing(Side side) const { return draining_ && closed_[size_t(side)]; }
   // Entry-side responses carry x-graymesh-draining: 1.
   bool announces_drain() const { return announce_drain_; }
   // While draining: a request on `l` just finished (the quiet period counts
