@@ -1079,11 +1079,12 @@ print_summary() {
     }' "$RESULTS"
 }
 
-# The proxies measured in case CNAME, graymesh first.
+# The proxies started for case CNAME, graymesh first (none when --case
+# left the case out).
 proxies_of() {
   local name
   for name in graymesh "${PEERS[@]}"; do
-    [[ -n "${PORT[$1/$name]:-}" ]] && printf '%s ' "$name"
+    [[ -n "${PORT[$1/$name]:-}" && -n "${PID[$1/$name]:-}" ]] && printf '%s ' "$name"
   done
   echo
 }
@@ -1229,6 +1230,7 @@ sys.stdin.read()
 # RSS with a large configuration. Rows in $MEMRES: what value_kb.
 measure_memory() {
   local name pid before after
+  # Per idle connection: the plain case's proxies, when it ran.
   for name in $(proxies_of plain); do
     pid=${PID[plain/$name]}
     before=$(rss_kb "$pid")
