@@ -110,7 +110,7 @@ bool IsLabelValue(const std::string& s) {
 }
 
 Api::Api(Store& store, WatchHub& hub, ApiOptions options)
-    : store_(store), hub_(hub), options_(std::move(options)) {}
+    : store_(store), hub_(hub), options_(std::move(options)), events_(&store) {}
 
 bool Api::Authorized(const Request& req) const {
   if (options_.token.empty()) return true;
@@ -310,6 +310,12 @@ net::HttpReply Api::Metrics() {
   }
   family("watchers", "gauge", "Snapshot long polls waiting now.");
   out += fmt::format("graymesh_control_watchers {}\n", hub_.waiting());
+  family("event_instances", "gauge",
+         "Instances whose service and lane this replica keeps for its release events.");
+  out += fmt::format("graymesh_control_event_instances {}\n", known_instances_.size());
+  family("event_write_failures_total", "counter", "Release events the store failed to record.");
+  out += fmt::format("graymesh_control_event_write_failures_total {}\n",
+                     events_.write_failures());
   family("applies_total", "counter", "POST /v1/apply requests by result.");
   out += fmt::format("graymesh_control_applies_total{{result=\"ok\"}} {}\n", counters_.applies_ok);
   out += fmt::format("graymesh_control_applies_total{{result=\"error\"}} {}\n",

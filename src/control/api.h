@@ -72,6 +72,11 @@ class Api {
   // store has already removed them; their service and lane are the ones
   // this process last saw).
   void LeasesExpired(const std::vector<std::string>& ids);
+  // Forgets the instances the store no longer has: a store whose backend
+  // expires leases itself (etcd) does not report those, and an instance
+  // that moved its heartbeats to another replica is not deregistered here.
+  // The control server calls it every lease TTL.
+  void ForgetGoneInstances();
   TrafficStore& traffic() { return traffic_; }
 
  private:
@@ -122,7 +127,8 @@ class Api {
   // Service and lane of every instance this process saw register, by id: an
   // expired instance is gone from the store when the sweep says so, and the
   // first registration seen after a restart is an event even when the store
-  // knew the instance.
+  // knew the instance. Bounded by the registry: entries leave with
+  // deregistration, expiry, or ForgetGoneInstances.
   std::map<std::string, std::pair<std::string, std::string>> known_instances_;
   wire::GatewayListeners gateways_;  // names sent by watching gateways
   TrafficStore traffic_;       // the proxies' reports (POST /v1/reports)
