@@ -109,6 +109,8 @@ function drawServices(instances, traffic) {
   }
   const trafficOf = new Map((traffic?.services ?? []).map((s) => [s.name, s]));
   const health = new Map((traffic?.endpoints ?? []).map((e) => [`${e.service} ${e.address}`, e]));
+  // Each instance's own requests, as its sidecar's inbound side reported them.
+  const own = new Map((traffic?.instances ?? []).map((i) => [i.instance, i]));
   const out = [];
   for (const [name, list] of [...byService].sort((a, b) => a[0].localeCompare(b[0]))) {
     const t = trafficOf.get(name);
@@ -121,25 +123,21 @@ function drawServices(instances, traffic) {
     for (const c of ['instance', 'address', 'lane', 'state', 'weight', 'rps', 'errors'])
       head.append(node('th', c));
     table.append(head);
-    const perLane = new Map();  // lane -> instances in it
-    for (const i of list) perLane.set(i.lane, (perLane.get(i.lane) ?? 0) + 1);
     for (const i of list) {
       const e = health.get(`${name} ${i.address}`);
       // A reported health state (ejected, warming) says more than the registry's.
       const state = e && e.state !== 'healthy' ? e.state : i.state;
       const weight = e ? e.weight : i.weight;
-      // Traffic is reported per lane: an instance's share is its lane's, split evenly.
-      let rps = 0;
-      for (const l of t?.byLane ?? []) if (l.laneServed === i.lane) rps += l.rps;
-      rps /= perLane.get(i.lane);
+      const mine = own.get(i.id);  // absent: its sidecar has not reported (yet)
       const tr = node('tr', null, { 'data-instance': i.id });
       tr.append(node('td', i.id), node('td', i.address));
       const lane = node('td');
       lane.append(laneBadge(i.lane));
       tr.append(lane, node('td', state, { class: `state state-${state}` }),
         node('td', weight, { class: 'num' }),
-        node('td', t ? rps.toFixed(1) : '–', { class: 'num' }),
-        node('td', t ? (rps * t.errorRate).toFixed(2) + '/s' : '–', { class: 'num' }));
+        node('td', mine ? mine.rps.toFixed(1) : '–', { class: 'num instance-rps' }),
+        node('td', mine ? (mine.rps * mine.errorRate).toFixed(2) + '/s' : '–',
+          { class: 'num instance-errors' }));
       table.append(tr);
     }
     div.append(table);

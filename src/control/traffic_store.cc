@@ -185,6 +185,8 @@ void TrafficStore::Add(TrafficReport report, int64_t received_ms) {
 json TrafficStore::Query(int64_t now_ms, int64_t window_ms) const {
   const int64_t start = now_ms - window_ms;
   std::map<EdgeKey, Flow> flows;
+  // Each registered instance's own traffic: its sidecar's inbound side.
+  std::map<std::pair<std::string, std::string>, Flow> by_instance;  // (service, id)
   json endpoints = json::array();
   for (const auto& [node, samples] : nodes_) {
     const Sample& last = samples.back();
@@ -217,7 +219,11 @@ json TrafficStore::Query(int64_t now_ms, int64_t window_ms) const {
     }
     for (const EdgeTotals& e : l.edges) {
       auto b = before.find(KeyOf(e));
-      AddFlow(&flows[KeyOf(e)], e, b == before.end() ? nullptr : b->second, span_ms / 1000.0);
+      const EdgeTotals* base_edge = b == before.end() ? nullptr : b->second;
+      AddFlow(&flows[KeyOf(e)], e, base_edge, span_ms / 1000.0);
+      if (!e.caller_side() && !l.instance.empty()) {
+        AddFlow(&by_instance[{l.service, l.instance}], e, base_edge, span_ms / 1000.0);
+      }
     }
   }
 
@@ -251,9 +257,17 @@ json TrafficStore::Query(int64_t now_ms, int64_t window_ms) const {
     j["destination"] = k.second;
     edges.push_back(std::move(j));
   }
+  json instances = json::array();
+  for (const auto& [k, f] : by_instance) {
+    instances.push_back({{"service", k.first},
+                         {"instance", k.second},
+                         {"rps", f.rps},
+                         {"errorRate", f.rps > 0 ? f.errors_rps / f.rps : 0.0},
+                         {"p99Seconds", Quantile(f.buckets, 0.99)}});
+  }
   return {{"windowSeconds", window_ms / 1000.0}, {"nowMs", now_ms},
           {"services", std::move(services)}, {"edges", std::move(edges)},
-          {"endpoints", std::move(endpoints)}};
+          {"instances", std::move(instances)}, {"endpoints", std::move(endpoints)}};
 }
 
 std::pair<const TrafficStore::Sample*, const TrafficStore::Sample*> TrafficStore::At(

@@ -168,6 +168,17 @@ try {
     assert.ok(await edge.locator('path[data-lane="gray"]').count() === 1, 'a gray line');
     log(`the gray edge shows ${(100 * share).toFixed(1)}%`);
   }
+  // Each instance's rps is its own: order's gray instance takes about 10%.
+  {
+    const cell = (lane) => page.locator(
+      `.service[data-service="order"] tr[data-instance]:has(.lane:text-is("${lane}")) td.instance-rps`);
+    const [base, gray] = await eventually('order instances with their own rps', async () => {
+      const b = Number(await cell('base').textContent());
+      const g = Number(await cell('gray').textContent());
+      return b > 0 && g >= 0 && g < b / 2 ? [b, g] : null;
+    }, 20000);
+    log(`order instances: base ${base} rps, gray ${gray} rps`);
+  }
   await sleep(500);
   await page.screenshot({ path: join(out, 'console.png'), fullPage: true });
   log(`screenshot: ${join(out, 'console.png')}`);

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <limits>
+#include <map>
 
 #include "control/traffic_report.h"
 #include "control/traffic_table.h"
@@ -137,6 +138,47 @@ TEST(TrafficStore, InboundCountsOnlyWhenNoCallerReported) {
   ASSERT_NE(FindService(t, "data"), nullptr) << t.dump();
   EXPECT_NEAR((*FindService(t, "data"))["rps"].get<double>(), 3.0, 1e-9);
   EXPECT_EQ(t["edges"].size(), 1u) << "edges come from callers only";
+}
+
+TEST(TrafficStore, EachInstanceCountsItsOwnInboundRequests) {
+  TrafficStore store;
+  // Two payment instances in one lane, one busier and failing some: their
+  // own sidecars' inbound counts, not the lane's split evenly.
+  auto inbound = [](uint64_t requests, uint64_t errors) {
+    return Edge("inbound", "order", "payment", "", "", requests, errors);
+  };
+  for (const auto& [node, id] : {std::pair{"p1", "payment-1"}, std::pair{"p2", "payment-2"}}) {
+    TrafficReport r = Report(node, -600'000, 0, {inbound(0, 0)});
+    r.service = "payment";
+    r.instance = id;
+    store.Add(std::move(r), 0);
+  }
+  TrafficReport busy = Report("p1", -600'000, 10'000, {inbound(300, 30)});
+  busy.service = "payment";
+  busy.instance = "payment-1";
+  store.Add(std::move(busy), 10'000);
+  TrafficReport quiet = Report("p2", -600'000, 10'000, {inbound(100, 0)});
+  quiet.service = "payment";
+  quiet.instance = "payment-2";
+  store.Add(std::move(quiet), 10'000);
+  // A caller's outbound report names its own instance: not counted as one.
+  TrafficReport caller = Report("o1", -600'000, 0, {});
+  caller.instance = "order-1";
+  store.Add(std::move(caller), 0);
+  caller = Report("o1", -600'000, 10'000, {Edge("outbound", "order", "payment", "", "", 400, 30)});
+  caller.instance = "order-1";
+  store.Add(std::move(caller), 10'000);
+
+  const json t = store.Query(10'000, 10'000);
+  std::map<std::string, json> by_id;
+  for (const json& i : t["instances"]) by_id[i["instance"]] = i;
+  ASSERT_EQ(by_id.size(), 2u) << t.dump();
+  EXPECT_EQ(by_id["payment-1"]["service"], "payment");
+  EXPECT_DOUBLE_EQ(by_id["payment-1"]["rps"].get<double>(), 30.0);
+  EXPECT_DOUBLE_EQ(by_id["payment-1"]["errorRate"].get<double>(), 0.1);
+  EXPECT_DOUBLE_EQ(by_id["payment-2"]["rps"].get<double>(), 10.0);
+  EXPECT_DOUBLE_EQ(by_id["payment-2"]["errorRate"].get<double>(), 0.0);
+  EXPECT_GT(by_id["payment-2"]["p99Seconds"].get<double>(), 0.005);
 }
 
 TEST(TrafficStore, EndpointsComeFromEachNodesLatestReport) {
