@@ -179,6 +179,28 @@ try {
     }, 20000);
     log(`order instances: base ${base} rps, gray ${gray} rps`);
   }
+  // A running canary shows in its panel with its step, share and judgement,
+  // and its buttons steer it.
+  {
+    const started = spawnSync(bin, ['canary', 'start', 'data', '--lane', 'gray', '--steps', '5,25,50,100',
+      '--interval', '1h', '--control', CONTROL], { encoding: 'utf8' });
+    assert.equal(started.status, 0, started.stderr + started.stdout);
+    const panel = page.locator('.canary[data-service="data"]');
+    await eventually('the canary panel', async () =>
+      (await panel.getAttribute('data-phase')) === 'progressing');
+    assert.equal(await panel.locator('.share').textContent(), 'share 5%');
+    assert.equal(await panel.locator('.step').textContent(), 'step 1/4');
+    assert.equal(await panel.locator('.steps span.current').textContent(), '5%');
+    assert.match(await panel.textContent(), /not judged yet|last check/);
+    await panel.locator('button[data-command="pause"]').click();
+    await eventually('paused', async () => (await panel.getAttribute('data-phase')) === 'paused');
+    const status = await page.evaluate(async () => (await fetch('/v1/canaries/data')).json());
+    assert.equal(status.phase, 'paused', JSON.stringify(status));
+    await panel.locator('button[data-command="resume"]').click();
+    await eventually('resumed', async () => (await panel.getAttribute('data-phase')) === 'progressing');
+    assert.equal(await page.textContent('#canary-error'), '');
+    log('the canary panel shows the run and its buttons steer it');
+  }
   await sleep(500);
   await page.screenshot({ path: join(out, 'console.png'), fullPage: true });
   log(`screenshot: ${join(out, 'console.png')}`);
