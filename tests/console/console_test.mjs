@@ -225,6 +225,17 @@ try {
     await p2.click('#apply');
     const denied = await eventually('401', async () => p2.textContent('#apply-error'));
     assert.match(denied, /missing or wrong bearer token \(HTTP 401\)/);
+    // The canary buttons are writes too.
+    const started = spawnSync(bin, ['canary', 'start', 'payment', '--lane', 'gray', '--interval', '1h',
+      '--control', `http://127.0.0.1:${port}`, '--token', 's3cret'], { encoding: 'utf8' });
+    assert.equal(started.status, 0, started.stderr + started.stdout);
+    const pause = p2.locator('.canary[data-service="payment"] button[data-command="pause"]');
+    await pause.waitFor({ timeout: 10000 });
+    await pause.click();
+    const refused = await eventually('canary 401', async () => p2.textContent('#canary-error'));
+    assert.match(refused, /^pause payment: .*\(HTTP 401\)\nwrites need the control plane's token/);
+    assert.equal(await p2.locator('.canary[data-service="payment"]').getAttribute('data-phase'),
+      'progressing', 'nothing changed');
     await p2.fill('#token', 's3cret');
     await p2.dispatchEvent('#token', 'change');
     await p2.click('#apply');
