@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <vector>
 #include <string>
 
@@ -117,6 +118,9 @@ class Api {
   // The snapshot JSON text of the store's current revision, built once per
   // revision however many watchers ask.
   std::shared_ptr<const std::string> SnapshotText();
+  // Whether the snapshot at `version` shows what the one at `revision`
+  // does: no snapshot change since `version` that this process built.
+  bool SameContent(int64_t version, int64_t revision);
 
   Store& store_;
   WatchHub& hub_;
@@ -134,6 +138,10 @@ class Api {
   TrafficStore traffic_;       // the proxies' reports (POST /v1/reports)
   int64_t cached_revision_ = -1;
   std::shared_ptr<const std::string> cached_snapshot_;  // shared by every reply of a revision
+  // The revisions built whose snapshot reads as the cached one (the newest
+  // 64), and the cached one without its version.
+  std::set<int64_t> same_content_;
+  std::string cached_content_;
 };
 
 // Helpers shared by the api_*.cc files.

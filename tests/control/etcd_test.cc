@@ -216,5 +216,45 @@ TEST(Etcd, InstancesExpiredInEtcdAreForgottenByTheReplica) {
   EXPECT_TRUE(Json(a.Get("/v1/instances"))["instances"].empty());
 }
 
+// An event written to etcd moves etcd's revision but changes no snapshot: a
+// watcher waiting on the current snapshot is not woken for it.
+TEST(Etcd, AReleaseEventAloneWakesNoWatcher) {
+  REQUIRE_ETCD();
+  auto etcd = StartEtcd(1);
+  ControlPlane a = ControlPlane::StartOn(StoreUrl(etcd));
+  WaitReady(a);
+  ASSERT_EQ(RegisterInstance(a, "payment", "10.0.0.2:15006").status, 201);
+  const int64_t rev = a.Revision();
+  Response polled;
+  std::thread poller(
+      [&] { polled = a.Get("/v1/snapshot?version=" + std::to_string(rev) + "&wait=2"); });
+  std::this_thread::sleep_for(300ms);
+  // A proxy reports the instance ejected: an `ejected` event, nothing else.
+  const std::string report = R"({"node": "proxy/h/order@10.0.0.9:15006/x", "service": "order",
+    "startedMs": 1, "nowMs": 2, "edges": [],
+    "endpoints": [{"service": "payment", "address": "10.0.0.2:15006", "state": "ejected",
+                   "weight": 0, "ejections": 1}]})";
+  ASSERT_EQ(a.Send("POST", "/v1/reports", report, {{"content-type", "application/json"}}).status,
+            204);
+  poller.join();
+  bool recorded = false;
+  for (const nlohmann::json& e : EventsOf(a)) recorded = recorded || e["kind"] == "ejected";
+  EXPECT_TRUE(recorded) << EventsOf(a);
+  EXPECT_GT(a.Revision(), rev) << "the event's write moved etcd's revision";
+  EXPECT_EQ(polled.status, 304) << "woken for no change: " << polled.body;
+  // A real change still wakes it at once.
+  std::thread poller2(
+      [&] { polled = a.Get("/v1/snapshot?version=" + std::to_string(rev) + "&wait=5"); });
+  std::this_thread::sleep_for(300ms);
+  const auto t0 = std::chrono::steady_clock::now();
+  ASSERT_EQ(a.Send("POST", "/v1/apply", "kind: Route\nname: shop\nspec:\n  service: payment\n")
+                .status,
+            200);
+  poller2.join();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 2s);
+  EXPECT_EQ(polled.status, 200) << polled.body;
+  EXPECT_EQ(Json(polled)["routes"].size(), 1u);
+}
+
 }  // namespace
 }  // namespace graymesh::test
