@@ -109,6 +109,8 @@ function drawServices(instances, traffic) {
   }
   const trafficOf = new Map((traffic?.services ?? []).map((s) => [s.name, s]));
   const health = new Map((traffic?.endpoints ?? []).map((e) => [`${e.service} ${e.address}`, e]));
+  // Each instance's own requests, as its sidecar's inbound side reported them.
+  const own = new Map((traffic?.instances ?? []).map((i) => [i.instance, i]));
   const out = [];
   for (const [name, list] of [...byService].sort((a, b) => a[0].localeCompare(b[0]))) {
     const t = trafficOf.get(name);
@@ -121,25 +123,21 @@ function drawServices(instances, traffic) {
     for (const c of ['instance', 'address', 'lane', 'state', 'weight', 'rps', 'errors'])
       head.append(node('th', c));
     table.append(head);
-    const perLane = new Map();  // lane -> instances in it
-    for (const i of list) perLane.set(i.lane, (perLane.get(i.lane) ?? 0) + 1);
     for (const i of list) {
       const e = health.get(`${name} ${i.address}`);
       // A reported health state (ejected, warming) says more than the registry's.
       const state = e && e.state !== 'healthy' ? e.state : i.state;
       const weight = e ? e.weight : i.weight;
-      // Traffic is reported per lane: an instance's share is its lane's, split evenly.
-      let rps = 0;
-      for (const l of t?.byLane ?? []) if (l.laneServed === i.lane) rps += l.rps;
-      rps /= perLane.get(i.lane);
+      const mine = own.get(i.id);  // absent: its sidecar has not reported (yet)
       const tr = node('tr', null, { 'data-instance': i.id });
       tr.append(node('td', i.id), node('td', i.address));
       const lane = node('td');
       lane.append(laneBadge(i.lane));
       tr.append(lane, node('td', state, { class: `state state-${state}` }),
         node('td', weight, { class: 'num' }),
-        node('td', t ? rps.toFixed(1) : '–', { class: 'num' }),
-        node('td', t ? (rps * t.errorRate).toFixed(2) + '/s' : '–', { class: 'num' }));
+        node('td', mine ? mine.rps.toFixed(1) : '–', { class: 'num instance-rps' }),
+        node('td', mine ? (mine.rps * mine.errorRate).toFixed(2) + '/s' : '–',
+          { class: 'num instance-errors' }));
       table.append(tr);
     }
     div.append(table);
@@ -184,16 +182,106 @@ function drawRules(rules) {
   $('rules').replaceChildren(...out);
 }
 
+// ---- canaries (GET /v1/canaries; commands POST /v1/canaries/SERVICE/CMD) ----
+const ms = (s) => `${(1000 * s).toFixed(0)} ms`;
+function sideText(t) {
+  if (!t || !t.requests) return 'no requests';
+  return `${t.requests} req · ${pct(t.errors / t.requests)} errors · p99 ${ms(t.p99Seconds)}`;
+}
+// What is judged: the latest check (lane against base over the step), and
+// the live error rates of the lane and of base from the traffic view.
+function judgement(c, traffic) {
+  const out = [];
+  const check = c.checks?.[c.checks.length - 1];
+  if (check) {
+    const line = node('div', `last check (step ${check.step + 1}, ${check.percent}%): ` +
+      `lane ${sideText(check.lane)}; base ${sideText(check.base)}: `, { class: 'check' });
+    line.append(node('span', check.verdict, {
+      class: check.verdict.startsWith('passed') ? 'verdict-pass'
+        : check.verdict.startsWith('failed') ? 'verdict-fail' : 'muted' }));
+    out.push(line);
+  } else {
+    out.push(node('div', 'not judged yet', { class: 'muted' }));
+  }
+  const svc = (traffic?.services ?? []).find((s) => s.name === c.service);
+  if (svc) {
+    const lane = { rps: 0, err: 0 }, base = { rps: 0, err: 0 };
+    for (const l of svc.byLane ?? []) {
+      const side = l.laneServed === c.lane ? lane : l.laneServed === '' ? base : null;
+      if (side) { side.rps += l.rps; side.err += l.rps * l.errorRate; }
+    }
+    const rate = (x) => (x.rps > 0 ? pct(x.err / x.rps) : '–');
+    out.push(node('div', `now: lane ${lane.rps.toFixed(1)} rps, ${rate(lane)} errors · base ${base.rps.toFixed(1)} rps, ${rate(base)} errors`,
+      { class: 'muted live' }));
+  }
+  return out;
+}
+
+async function canaryCommand(service, cmd) {
+  $('canary-error').textContent = '';
+  const headers = {};
+  if (token()) headers.authorization = `Bearer ${token()}`;
+  let r, body;
+  try {
+    r = await fetch(`/v1/canaries/${encodeURIComponent(service)}/${cmd}`, { method: 'POST', headers });
+    body = await r.json().catch(() => ({}));
+  } catch (err) {
+    $('canary-error').textContent = `cannot reach the control plane: ${err.message}`;
+    return;
+  }
+  if (!r.ok) {
+    let msg = `${cmd} ${service}: ${body.error ?? r.statusText} (HTTP ${r.status})`;
+    if (r.status === 401) msg += '\nwrites need the control plane\'s token: enter it above';
+    $('canary-error').textContent = msg;
+  }
+  refresh();
+}
+
+function drawCanaries(canaries, traffic) {
+  $('canaries-section').hidden = canaries === null;  // no canary API on this control plane
+  const list = canaries ?? [];
+  const running = list.filter((c) => c.phase === 'progressing' || c.phase === 'paused').length;
+  $('canaries-summary').textContent = list.length === 0 ? 'none' : `${running} running of ${list.length}`;
+  const out = list.map((c) => {
+    const div = node('div', null, { class: 'canary', 'data-service': c.service, 'data-phase': c.phase });
+    const h = node('header');
+    h.append(node('strong', c.service), laneBadge(c.lane),
+      node('span', c.phase, { class: `phase phase-${c.phase}` }),
+      node('span', `share ${c.percent}%`, { class: 'share' }));
+    let steps = [];
+    try { steps = JSON.parse(c.spec || '{}').steps ?? []; } catch { /* shown without steps */ }
+    const bar = node('span', null, { class: 'steps' });
+    steps.forEach((p, i) => bar.append(node('span', `${p}%`, {
+      class: i < c.step || c.phase === 'promoted' ? 'done' : i === c.step && !/rolled/.test(c.phase) ? 'current' : '' })));
+    if (steps.length) h.append(node('span', `step ${c.step + 1}/${steps.length}`, { class: 'step' }), bar);
+    const buttons = node('span', null, { class: 'buttons' });
+    const cmds = c.phase === 'progressing' ? ['pause', 'promote', 'abort']
+      : c.phase === 'paused' ? ['resume', 'promote', 'abort'] : [];
+    for (const cmd of cmds) {
+      const b = node('button', cmd, { type: 'button', 'data-command': cmd });
+      b.addEventListener('click', () => canaryCommand(c.service, cmd));
+      buttons.append(b);
+    }
+    h.append(buttons);
+    div.append(h, ...judgement(c, traffic));
+    if (c.reason) div.append(node('div', c.reason, { class: 'muted reason' }));
+    return div;
+  });
+  if (out.length === 0) out.push(node('p', 'No canary releases. Start one with graymesh canary start SERVICE --lane TAG.', { class: 'muted' }));
+  $('canaries').replaceChildren(...out);
+}
+
 // ---- polling ----
 let lastOk = 0;
 async function refresh() {
   try {
-    const [inst, traffic, events, rules] = await Promise.all([
+    const [inst, traffic, events, rules, canaries] = await Promise.all([
       getJson('/v1/instances'), getJson('/v1/traffic?window=60s'),
-      getJson('/v1/events?limit=200'), getJson('/v1/rules')]);
+      getJson('/v1/events?limit=200'), getJson('/v1/rules'), getJson('/v1/canaries')]);
     const instances = inst?.instances ?? [];
     drawTopology(instances, traffic);
     drawServices(instances, traffic);
+    drawCanaries(canaries ? canaries.canaries : null, traffic);
     drawEvents(events?.events ?? []);
     drawRules(rules?.rules ?? []);
     lastOk = Date.now();

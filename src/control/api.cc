@@ -110,7 +110,7 @@ bool IsLabelValue(const std::string& s) {
 }
 
 Api::Api(Store& store, WatchHub& hub, ApiOptions options)
-    : store_(store), hub_(hub), options_(std::move(options)) {}
+    : store_(store), hub_(hub), options_(std::move(options)), events_(&store) {}
 
 bool Api::Authorized(const Request& req) const {
   if (options_.token.empty()) return true;
@@ -244,16 +244,28 @@ asio::awaitable<net::HttpReply> Api::Snapshot(const Request& req) {
   // store id) is answered at once too: the client's snapshot is not one of ours.
   const std::string_view client_store = req.QueryParam("store");
   int64_t revision = store_.Revision();
-  if (revision == version && (client_store.empty() || client_store == store_.Id())) {
+  const bool same_store = client_store.empty() || client_store == store_.Id();
+  if (same_store && (revision == version || SameContent(version, revision))) {
     gateways_.Begin(gateways, std::chrono::steady_clock::now());
     struct Ended {  // also when the wait ends in an exception
       wire::GatewayListeners& g;
       const std::vector<std::string>& names;
       ~Ended() { g.End(names, std::chrono::steady_clock::now()); }
     } ended{gateways_, gateways};
-    revision = co_await hub_.Wait(
-        version, std::chrono::milliseconds(static_cast<int64_t>(std::llround(wait * 1000))));
-    revision = std::max(revision, store_.Revision());
+    const auto deadline = std::chrono::steady_clock::now() +
+                          std::chrono::milliseconds(static_cast<int64_t>(std::llround(wait * 1000)));
+    // A revision that changed nothing a snapshot shows (a release event
+    // written to etcd, a write outside graymesh's keys) is no news for this
+    // watcher: it keeps waiting until the content changes or time is up.
+    for (;;) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      const int64_t seen = revision;
+      revision = co_await hub_.Wait(seen, std::max(left, std::chrono::milliseconds(0)));
+      revision = std::max(revision, store_.Revision());
+      if (revision == seen || !SameContent(version, revision)) break;
+    }
+    if (SameContent(version, revision)) revision = version;  // 304: what it has is current
     if (revision != version) {
       CountPush(std::chrono::duration<double>(std::chrono::steady_clock::now() -
                                               hub_.notified_at()).count());
@@ -282,10 +294,28 @@ std::shared_ptr<const std::string> Api::SnapshotText() {
     wire::Snapshot snap = BuildSnapshot(state);
     snap.store = store_.Id();
     snap.filling_until_ms = options_.filling_until_ms;
-    cached_snapshot_ = std::make_shared<const std::string>(wire::SnapshotToJson(snap).dump() + '\n');
+    nlohmann::json j = wire::SnapshotToJson(snap);
+    // Everything but the version (the revision) says whether it changed.
+    const nlohmann::json version = j["version"];
+    j.erase("version");
+    std::string content = j.dump();
+    if (!cached_snapshot_ || content != cached_content_) same_content_.clear();
+    same_content_.insert(state.revision);
+    if (same_content_.size() > 64) same_content_.erase(same_content_.begin());
+    cached_content_ = std::move(content);
+    j["version"] = version;
+    cached_snapshot_ = std::make_shared<const std::string>(j.dump() + '\n');
     cached_revision_ = state.revision;
   }
   return cached_snapshot_;
+}
+
+bool Api::SameContent(int64_t version, int64_t revision) {
+  if (version < 0 || version > revision) return false;
+  SnapshotText();  // brings same_content_ up to the store's revision
+  // Only revisions this process built: one it did not may have held a
+  // change undone since.
+  return same_content_.contains(version);
 }
 
 net::HttpReply Api::Metrics() {
@@ -310,6 +340,12 @@ net::HttpReply Api::Metrics() {
   }
   family("watchers", "gauge", "Snapshot long polls waiting now.");
   out += fmt::format("graymesh_control_watchers {}\n", hub_.waiting());
+  family("event_instances", "gauge",
+         "Instances whose service and lane this replica keeps for its release events.");
+  out += fmt::format("graymesh_control_event_instances {}\n", known_instances_.size());
+  family("event_write_failures_total", "counter", "Release events the store failed to record.");
+  out += fmt::format("graymesh_control_event_write_failures_total {}\n",
+                     events_.write_failures());
   family("applies_total", "counter", "POST /v1/apply requests by result.");
   out += fmt::format("graymesh_control_applies_total{{result=\"ok\"}} {}\n", counters_.applies_ok);
   out += fmt::format("graymesh_control_applies_total{{result=\"error\"}} {}\n",

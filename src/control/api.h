@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <vector>
 #include <string>
 
@@ -72,6 +73,11 @@ class Api {
   // store has already removed them; their service and lane are the ones
   // this process last saw).
   void LeasesExpired(const std::vector<std::string>& ids);
+  // Forgets the instances the store no longer has: a store whose backend
+  // expires leases itself (etcd) does not report those, and an instance
+  // that moved its heartbeats to another replica is not deregistered here.
+  // The control server calls it every lease TTL.
+  void ForgetGoneInstances();
   TrafficStore& traffic() { return traffic_; }
 
  private:
@@ -112,6 +118,9 @@ class Api {
   // The snapshot JSON text of the store's current revision, built once per
   // revision however many watchers ask.
   std::shared_ptr<const std::string> SnapshotText();
+  // Whether the snapshot at `version` shows what the one at `revision`
+  // does: no snapshot change since `version` that this process built.
+  bool SameContent(int64_t version, int64_t revision);
 
   Store& store_;
   WatchHub& hub_;
@@ -122,12 +131,17 @@ class Api {
   // Service and lane of every instance this process saw register, by id: an
   // expired instance is gone from the store when the sweep says so, and the
   // first registration seen after a restart is an event even when the store
-  // knew the instance.
+  // knew the instance. Bounded by the registry: entries leave with
+  // deregistration, expiry, or ForgetGoneInstances.
   std::map<std::string, std::pair<std::string, std::string>> known_instances_;
   wire::GatewayListeners gateways_;  // names sent by watching gateways
   TrafficStore traffic_;       // the proxies' reports (POST /v1/reports)
   int64_t cached_revision_ = -1;
   std::shared_ptr<const std::string> cached_snapshot_;  // shared by every reply of a revision
+  // The revisions built whose snapshot reads as the cached one (the newest
+  // 64), and the cached one without its version.
+  std::set<int64_t> same_content_;
+  std::string cached_content_;
 };
 
 // Helpers shared by the api_*.cc files.

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <charconv>
+#include <set>
 
 #include "control/api.h"
 
@@ -56,8 +57,11 @@ void Api::RecordInstance(const char* kind, const Instance& inst, std::string det
 void Api::RecordInstanceChange(const std::optional<Instance>& before, const Instance& after) {
   // An instance this process has not seen yet is a registration for the log
   // even when the store knew it (this control plane restarted on its store).
+  // Only on a store that is refilling (SQLite after a restart): on a shared
+  // store another replica saw it, and its move to this replica is no event.
   const bool first_seen = known_instances_.emplace(after.id, std::pair{after.spec.service,
-                                                                       after.spec.lane}).second;
+                                                                       after.spec.lane}).second &&
+                          store_.Refilling();
   known_instances_[after.id] = {after.spec.service, after.spec.lane};
   if (!before || first_seen) {
     RecordInstance("registered", after,
@@ -83,6 +87,13 @@ void Api::LeasesExpired(const std::vector<std::string>& ids) {
     }
     events_.Record(std::move(e));
   }
+}
+
+void Api::ForgetGoneInstances() {
+  if (known_instances_.empty()) return;
+  std::set<std::string> live;
+  for (const Instance& i : store_.ListInstances("")) live.insert(i.id);
+  std::erase_if(known_instances_, [&live](const auto& kv) { return !live.contains(kv.first); });
 }
 
 }  // namespace graymesh::control

@@ -52,8 +52,10 @@ std::string ReadToken(const std::string& path, std::string* error) {
   return t.substr(b, e - b + 1);
 }
 
-asio::awaitable<void> SweepLeases(Store& store, Api& api, asio::steady_timer& timer) {
-  for (;;) {
+asio::awaitable<void> SweepLeases(Store& store, Api& api, asio::steady_timer& timer,
+                                  std::chrono::seconds ttl) {
+  const int forget_every = std::max<int>(1, int(ttl / kSweepInterval));
+  for (int round = 1;; ++round) {
     timer.expires_after(kSweepInterval);
     auto [ec] = co_await timer.async_wait(kTuple);
     if (ec) co_return;  // cancelled: stopping
@@ -64,6 +66,7 @@ asio::awaitable<void> SweepLeases(Store& store, Api& api, asio::steady_timer& ti
         spdlog::info("lease of {} expired: removed", id);
       }
       api.LeasesExpired(expired);
+      if (round % forget_every == 0) api.ForgetGoneInstances();
     } catch (const std::exception& e) {
       spdlog::error("lease sweep: {}", e.what());  // tried again next round
     }
@@ -218,7 +221,7 @@ int RunControl(const ControlOptions& o) {
   }
   server->Start();
   asio::steady_timer sweep_timer(io);
-  asio::co_spawn(io, SweepLeases(*store, api, sweep_timer), asio::detached);
+  asio::co_spawn(io, SweepLeases(*store, api, sweep_timer, ttl), asio::detached);
   asio::steady_timer canary_timer(io);
   asio::co_spawn(io, TickCanaries(canaries, canary_timer), asio::detached);
 

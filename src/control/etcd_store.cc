@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <fmt/format.h>
 #include <map>
 #include <stdexcept>
 #include <tuple>
@@ -21,6 +22,11 @@ constexpr const char* kPrefix = "/graymesh/";
 constexpr const char* kInstances = "/graymesh/instances/";
 constexpr const char* kRules = "/graymesh/rules/";
 constexpr const char* kStoreIdKey = "/graymesh/meta/store-id";
+// Outside kPrefix, so Read() does not carry them; the watch covers both.
+constexpr const char* kEvents = "/graymesh-events/";
+// The log is trimmed to its bound on every this many events a replica
+// records, so it holds at most `keep` + this many per replica.
+constexpr uint64_t kEventTrimEvery = 16;
 
 std::string B64(const std::string& in) {
   static const char* t = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -602,8 +608,13 @@ void EtcdStore::WatchLoop() {
         std::lock_guard lock(fd_mu_);
         watch_fd_ = fd;
       }
+      // From kEvents ("/graymesh-", '-' sorts before '/') to the end of
+      // kPrefix: an event is a write like any other, and every replica must
+      // see the revision it makes, or their revisions (snapshot versions)
+      // would differ until the next change.
+      static_assert(std::string_view("/graymesh-events/") < std::string_view("/graymesh/"));
       json req{{"create_request",
-                {{"key", B64(kPrefix)},
+                {{"key", B64(kEvents)},
                  {"range_end", B64(PrefixEnd(kPrefix))},
                  {"start_revision", std::to_string(revision_.load() + 1)}}}};
       bool ok = !stop_ && SendAll(fd, Request(ep.host + ":" + ep.port, "/v3/watch", req.dump()));
@@ -652,5 +663,65 @@ void EtcdStore::WatchLoop() {
       std::this_thread::sleep_for(std::chrono::milliseconds(40));
   }
 }
+
+// Event keys sort by time: {time ms, 16 digits}-{random}, so a `since`
+// query is a key range and trimming deletes a key range.
+uint64_t EtcdStore::AppendEvent(const Event& e, size_t keep) {
+  const std::string key = fmt::format("{}{:016d}-{}", kEvents, std::max<int64_t>(0, e.time_ms),
+                                      NewStoreId());
+  const json value{{"timeMs", e.time_ms}, {"kind", e.kind},  {"service", e.service},
+                   {"instance", e.instance}, {"lane", e.lane}, {"detail", e.detail}};
+  const json r = CallOk("/v3/kv/put", json{{"key", B64(key)}, {"value", B64(value.dump())}});
+  const uint64_t id = uint64_t(Int(r.value("header", json::object()), "revision"));
+  if (events_appended_.fetch_add(1) % kEventTrimEvery == 0) TrimEvents(keep);
+  return id;
+}
+
+void EtcdStore::TrimEvents(size_t keep) {
+  const std::string end = PrefixEnd(kEvents);
+  const json c = CallOk("/v3/kv/range", json{{"key", B64(kEvents)}, {"range_end", B64(end)},
+                                               {"count_only", true}});
+  const int64_t excess = Int(c, "count") - int64_t(keep);
+  if (excess <= 0) return;
+  const json old = CallOk("/v3/kv/range", json{{"key", B64(kEvents)},
+                                                 {"range_end", B64(end)},
+                                                 {"limit", excess},
+                                                 {"keys_only", true}});
+  const json kvs = old.value("kvs", json::array());
+  if (kvs.empty()) return;
+  // Up to and including the newest of the oldest `excess` keys.
+  const std::string last = UnB64(kvs.back().value("key", ""));
+  CallOk("/v3/kv/deleterange",
+            json{{"key", B64(kEvents)}, {"range_end", B64(last + std::string(1, '\0'))}});
+}
+
+std::vector<Event> EtcdStore::ListEvents(int64_t since_ms, size_t limit) {
+  const std::string from = fmt::format("{}{:016d}", kEvents, std::max<int64_t>(0, since_ms));
+  const json r = CallOk("/v3/kv/range", json{{"key", B64(from)},
+                                               {"range_end", B64(PrefixEnd(kEvents))},
+                                               {"limit", int64_t(limit)},
+                                               {"sort_order", "DESCEND"},
+                                               {"sort_target", "KEY"}});
+  std::vector<Event> out;
+  for (const json& kv : r.value("kvs", json::array())) {
+    std::string key;
+    const json v = Kv(kv, &key);
+    if (!v.is_object()) continue;
+    out.push_back(Event{.id = uint64_t(Int(kv, "create_revision")),
+                        .time_ms = v.value("timeMs", int64_t{0}),
+                        .kind = v.value("kind", ""),
+                        .service = v.value("service", ""),
+                        .instance = v.value("instance", ""),
+                        .lane = v.value("lane", ""),
+                        .detail = v.value("detail", "")});
+  }
+  // Oldest first; within a millisecond, in the order written (the key's
+  // random part says nothing about that).
+  std::sort(out.begin(), out.end(), [](const Event& a, const Event& b) {
+    return std::tie(a.time_ms, a.id) < std::tie(b.time_ms, b.id);
+  });
+  return out;
+}
+
 
 }  // namespace graymesh::control

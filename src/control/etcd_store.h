@@ -6,6 +6,9 @@
 //   /graymesh/instances/{id}          instance JSON, attached to an etcd lease
 //   /graymesh/rules/{kind}/{name}     {"spec": "...", "updatedAt": ms}
 //   /graymesh/meta/store-id           the store's Id(), made by the first replica
+//   /graymesh-events/{time}-{random}  a release event (JSON); outside
+//                                     /graymesh/ so Read() skips them, but
+//                                     watched: their writes move the revision
 // The store revision is etcd's header.revision: it grows with every etcd
 // write, so it can jump by more than one between two graymesh changes (and
 // also moves for writes outside /graymesh/ on a shared cluster).
@@ -59,6 +62,9 @@ class EtcdStore : public Store {
   std::optional<Rule> GetRule(const std::string& kind, const std::string& name) override;
   std::vector<Rule> ListRules(const std::string& kind) override;
 
+  uint64_t AppendEvent(const Event& e, size_t keep) override;
+  std::vector<Event> ListEvents(int64_t since_ms, size_t limit) override;
+
  private:
   struct Endpoint {
     std::string host;
@@ -75,6 +81,8 @@ class EtcdStore : public Store {
   Reply Call(const std::string& path, const nlohmann::json& body);
   // Call() that also requires 200 and records header.revision.
   nlohmann::json CallOk(const std::string& path, const nlohmann::json& body);
+  // Deletes the oldest events past `keep`.
+  void TrimEvents(size_t keep);
   nlohmann::json Range(const std::string& key, bool prefix);
   int64_t GrantLease(Millis ttl);
   bool KeepLease(int64_t lease);
@@ -92,6 +100,7 @@ class EtcdStore : public Store {
   std::mutex mu_;  // the listener
   ChangeListener listener_;
   std::mutex write_mu_;  // one read-modify-write at a time in this process
+  std::atomic<uint64_t> events_appended_{0};
   std::atomic<bool> stop_{false};
   std::mutex fd_mu_;
   int watch_fd_ = -1;

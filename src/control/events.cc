@@ -1,23 +1,43 @@
 #include "control/events.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 
 #include "control/store.h"
 
 namespace graymesh::control {
 
-EventLog::EventLog(size_t capacity) : capacity_(std::max<size_t>(capacity, 1)) {}
+EventLog::EventLog(Store* store, size_t capacity)
+    : store_(store), capacity_(std::max<size_t>(capacity, 1)) {}
 
 uint64_t EventLog::Record(Event e) {
+  if (e.time_ms == 0) e.time_ms = UnixMillis();
+  if (store_ != nullptr) {
+    try {
+      return store_->AppendEvent(e, capacity_);
+    } catch (const std::exception& ex) {
+      std::lock_guard lock(mu_);
+      ++write_failures_;
+      spdlog::warn("release event {} {} {} not recorded: {}", e.kind, e.service, e.instance,
+                   ex.what());
+      return 0;
+    }
+  }
   std::lock_guard lock(mu_);
   e.id = next_id_++;
-  if (e.time_ms == 0) e.time_ms = UnixMillis();
   events_.push_back(std::move(e));
   if (events_.size() > capacity_) events_.pop_front();
   return events_.back().id;
 }
 
+uint64_t EventLog::write_failures() const {
+  std::lock_guard lock(mu_);
+  return write_failures_;
+}
+
 std::vector<Event> EventLog::Since(int64_t since_ms, size_t limit) const {
+  if (store_ != nullptr) return store_->ListEvents(since_ms, limit);
   std::lock_guard lock(mu_);
   // Times only grow with ids except when the clock steps back: scan from the
   // newest and stop at `limit` rather than trusting the order of times.

@@ -3,11 +3,18 @@
 // time, service, instance and lane, so "did this release lose anything, and
 // where" has an answer (GET /v1/events, the console's timeline).
 //
-// Bounded: the newest `capacity` events are kept in memory, older ones are
-// dropped (the log is a view for operators, not an audit trail; it starts
-// empty with the process). The failed-request counts around an event are not
-// stored but asked of the traffic store when the events are read, so the
-// "after" count keeps growing until 30 s after the event.
+// Kept in the Store (the SQLite file, or etcd shared by every replica), so a
+// restart or another replica still answers "did this release lose anything".
+// Bounded by count, the newest `capacity` (10000: a few MB, weeks of
+// releases of a mid-sized mesh, and a size that does not depend on how busy
+// the mesh is; the log is a view for operators, not an audit trail). Without
+// a store (unit tests) it is kept in memory. The failed-request counts around
+// an event are not stored but asked of the traffic store when the events are
+// read, so the "after" count keeps growing until 30 s after the event.
+//
+// A store that fails to record an event (etcd unreachable) loses that event
+// only: the change it describes is already committed and stays; the failure
+// is logged and counted (write_failures()).
 //
 // Thread-safety: every member may be called from any thread (a mutex; the
 // log is on the control plane's API path, never on a proxy's request path).
@@ -23,22 +30,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "control/event.h"
+
 namespace graymesh::control {
-
-struct Event {
-  uint64_t id = 0;  // 1, 2, ... in the order recorded; never reused
-  int64_t time_ms = 0;
-  std::string kind;  // one of kEventKinds
-  std::string service;
-  std::string instance;  // "" when not about one instance
-  std::string lane;      // "" = base or not about a lane
-  std::string detail;
-};
-
-// The kinds GET /v1/events reports.
-inline constexpr const char* kEventKinds[] = {
-    "registered", "ready",       "draining",     "deregistered", "expired",
-    "ejected",    "returned",    "rule-applied", "rule-deleted", "canary-step"};
 
 class EventLog {
  public:
@@ -49,13 +43,15 @@ class EventLog {
   static constexpr int64_t kFailedWindowMs = 30'000;
   static constexpr size_t kDefaultCapacity = 10'000;
 
-  explicit EventLog(size_t capacity = kDefaultCapacity);
+  // `store` null: in memory. A store must outlive the log.
+  explicit EventLog(class Store* store = nullptr, size_t capacity = kDefaultCapacity);
 
   // Stamps id and (when 0) time_ms; returns the id.
   uint64_t Record(Event e);
   // Events with time_ms >= since_ms, oldest first; when more than `limit`
-  // match, the newest `limit` of them.
+  // match, the newest `limit` of them. Throws what the store throws.
   std::vector<Event> Since(int64_t since_ms, size_t limit) const;
+  uint64_t write_failures() const;
   // Unset (the default): failedBefore and failedAfter are 0.
   void SetFailedCounter(FailedCounter counter);
 
@@ -63,10 +59,12 @@ class EventLog {
   nlohmann::json ToJson(const std::vector<Event>& events) const;
 
  private:
+  class Store* const store_;
   mutable std::mutex mu_;
   const size_t capacity_;
+  uint64_t write_failures_ = 0;
   uint64_t next_id_ = 1;
-  std::deque<Event> events_;  // by id
+  std::deque<Event> events_;  // by id, without a store
   FailedCounter failed_;
 };
 

@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+
 namespace graymesh::control {
 namespace {
 
@@ -35,6 +37,17 @@ CREATE TABLE IF NOT EXISTS rules (
   updated_at INTEGER NOT NULL,
   revision   INTEGER NOT NULL,
   PRIMARY KEY (kind, name)
+);
+-- Release events (GET /v1/events): not part of the revision. AUTOINCREMENT:
+-- ids are never reused, also after the oldest rows were trimmed.
+CREATE TABLE IF NOT EXISTS events (
+  id       INTEGER PRIMARY KEY AUTOINCREMENT,
+  time_ms  INTEGER NOT NULL,
+  kind     TEXT NOT NULL,
+  service  TEXT NOT NULL,
+  instance TEXT NOT NULL,
+  lane     TEXT NOT NULL,
+  detail   TEXT NOT NULL
 );
 )sql";
 
@@ -377,6 +390,44 @@ std::optional<Rule> SqliteStore::GetRule(const std::string& kind, const std::str
 std::vector<Rule> SqliteStore::ListRules(const std::string& kind) {
   std::lock_guard lock(mu_);
   return kind.empty() ? SelectRules("", "", "") : SelectRules("WHERE kind = ?", kind, "");
+}
+
+uint64_t SqliteStore::AppendEvent(const Event& e, size_t keep) {
+  std::lock_guard lock(mu_);
+  sqlite::Transaction tx(db_);
+  sqlite::Stmt ins(db_,
+                   "INSERT INTO events (time_ms, kind, service, instance, lane, detail) "
+                   "VALUES (?, ?, ?, ?, ?, ?) RETURNING id");
+  ins.Bind(1, e.time_ms).Bind(2, e.kind).Bind(3, e.service).Bind(4, e.instance).Bind(5, e.lane);
+  ins.Bind(6, e.detail);
+  if (!ins.Step()) throw std::runtime_error("sqlite: event insert returned no id");
+  const int64_t id = ins.Int(0);
+  while (ins.Step()) {
+  }
+  // Ids are consecutive in one file, so the newest `keep` are the ids above this.
+  sqlite::Stmt(db_, "DELETE FROM events WHERE id <= ?").Bind(1, id - int64_t(keep)).Run();
+  tx.Commit();
+  return uint64_t(id);
+}
+
+std::vector<Event> SqliteStore::ListEvents(int64_t since_ms, size_t limit) {
+  std::lock_guard lock(mu_);
+  sqlite::Stmt q(db_,
+                 "SELECT id, time_ms, kind, service, instance, lane, detail FROM events "
+                 "WHERE time_ms >= ? ORDER BY id DESC LIMIT ?");
+  q.Bind(1, since_ms).Bind(2, int64_t(limit));
+  std::vector<Event> out;
+  while (q.Step()) {
+    out.push_back(Event{.id = uint64_t(q.Int(0)),
+                        .time_ms = q.Int(1),
+                        .kind = q.Text(2),
+                        .service = q.Text(3),
+                        .instance = q.Text(4),
+                        .lane = q.Text(5),
+                        .detail = q.Text(6)});
+  }
+  std::reverse(out.begin(), out.end());
+  return out;
 }
 
 }  // namespace graymesh::control

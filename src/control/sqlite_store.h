@@ -47,6 +47,9 @@ class SqliteStore : public Store {
   std::optional<Rule> GetRule(const std::string& kind, const std::string& name) override;
   std::vector<Rule> ListRules(const std::string& kind) override;
 
+  uint64_t AppendEvent(const Event& e, size_t keep) override;
+  std::vector<Event> ListEvents(int64_t since_ms, size_t limit) override;
+
  private:
   using Clock = std::chrono::steady_clock;
 

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "control/event.h"
 #include "wire/instance_state.h"
 
 namespace graymesh::control {
@@ -131,6 +132,16 @@ class Store {
   virtual bool DeleteRule(const std::string& kind, const std::string& name) = 0;
   virtual std::optional<Rule> GetRule(const std::string& kind, const std::string& name) = 0;
   virtual std::vector<Rule> ListRules(const std::string& kind) = 0;  // "" = all
+
+  // ---- Release events ----
+  // Not changes of the mesh: they move no snapshot revision (SQLite), or
+  // are written outside the watched prefix (etcd).
+  // Appends `e` (time_ms as given) and keeps the newest `keep` events;
+  // returns the id it got.
+  virtual uint64_t AppendEvent(const Event& e, size_t keep) = 0;
+  // Events with time_ms >= since_ms, oldest first; when more match, the
+  // newest `limit` of them.
+  virtual std::vector<Event> ListEvents(int64_t since_ms, size_t limit) = 0;
 };
 
 // Opens the store named by a URL: "sqlite:PATH" (created when missing).

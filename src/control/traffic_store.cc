@@ -23,43 +23,72 @@ EdgeKey KeyOf(const EdgeTotals& e) {
 struct Flow {
   double rps = 0;
   double errors_rps = 0;
-  std::map<double, double> buckets;  // upper bound -> cumulative count in the window
+  // Upper bound -> requests in that bucket alone (not cumulative) in the
+  // window. Per-bucket counts add up across proxies whose bounds differ: a
+  // proxy's count at a bound it does not report is its count at the largest
+  // bound it has below, which cumulative counts summed bound by bound lose.
+  std::map<double, double> buckets;
+  void Add(const Flow& o) {
+    rps += o.rps;
+    errors_rps += o.errors_rps;
+    for (const auto& [b, n] : o.buckets) buckets[b] += n;
+  }
 };
+
+// Per-bucket counts of reported cumulative ones; a count lower than the
+// bucket below it (a malformed report) counts as none.
+std::vector<double> BucketCounts(const EdgeTotals& e) {
+  std::vector<double> out(e.buckets.size());
+  uint64_t below = 0;
+  for (size_t i = 0; i < e.buckets.size(); ++i) {
+    const uint64_t c = e.buckets[i].second;
+    out[i] = c > below ? double(c - below) : 0.0;
+    below = std::max(below, c);
+  }
+  return out;
+}
+
+bool SameBounds(const EdgeTotals& a, const EdgeTotals& b) {
+  if (a.buckets.size() != b.buckets.size()) return false;
+  for (size_t i = 0; i < a.buckets.size(); ++i) {
+    if (a.buckets[i].first != b.buckets[i].first) return false;
+  }
+  return true;
+}
 
 void AddFlow(Flow* f, const EdgeTotals& last, const EdgeTotals* base, double span_s) {
   uint64_t requests = last.requests, errors = last.errors;
-  bool from_zero = base == nullptr || base->requests > last.requests || base->errors > last.errors;
+  bool from_zero = base == nullptr || base->requests > last.requests ||
+                   base->errors > last.errors || !SameBounds(*base, last);
   if (!from_zero) {
     requests -= base->requests;
     errors -= base->errors;
   }
   f->rps += requests / span_s;
   f->errors_rps += errors / span_s;
-  for (size_t i = 0; i < last.buckets.size(); ++i) {
-    uint64_t n = last.buckets[i].second;
-    if (!from_zero && i < base->buckets.size() && base->buckets[i].first == last.buckets[i].first &&
-        base->buckets[i].second <= n) {
-      n -= base->buckets[i].second;
-    }
-    f->buckets[last.buckets[i].first] += double(n);
+  std::vector<double> counts = BucketCounts(last);
+  if (!from_zero) {
+    const std::vector<double> before = BucketCounts(*base);
+    for (size_t i = 0; i < counts.size(); ++i) counts[i] = std::max(0.0, counts[i] - before[i]);
   }
+  for (size_t i = 0; i < counts.size(); ++i) f->buckets[last.buckets[i].first] += counts[i];
 }
 
-// Like Prometheus' histogram_quantile: linear within the bucket.
+// Like Prometheus' histogram_quantile: linear within the bucket; in the +Inf
+// bucket, the largest finite bound.
 double Quantile(const std::map<double, double>& buckets, double q) {
-  if (buckets.empty()) return 0;
-  const double total = buckets.rbegin()->second;
+  double total = 0;
+  for (const auto& [bound, n] : buckets) total += n;
   if (total <= 0) return 0;
   const double rank = q * total;
   double lower = 0, below = 0;
-  for (const auto& [bound, cumulative] : buckets) {
-    if (cumulative >= rank) {
-      if (std::isinf(bound)) return lower;  // above the largest bound: the largest bound
-      const double in_bucket = cumulative - below;
-      return in_bucket <= 0 ? bound : lower + (bound - lower) * (rank - below) / in_bucket;
+  for (const auto& [bound, n] : buckets) {
+    if (n > 0 && below + n >= rank) {
+      if (std::isinf(bound)) return lower;
+      return lower + (bound - lower) * (rank - below) / n;
     }
-    lower = bound;
-    below = cumulative;
+    if (!std::isinf(bound)) lower = bound;
+    below += n;
   }
   return lower;
 }
@@ -79,9 +108,7 @@ struct Group {
     double gray = 0, fallbacks = 0;
     json by_lane = json::array();
     for (const auto& [k, f] : lanes) {
-      all.rps += f.rps;
-      all.errors_rps += f.errors_rps;
-      for (const auto& [b, n] : f.buckets) all.buckets[b] += n;
+      all.Add(f);
       if (!k.served.empty()) gray += f.rps;
       if (k.served != k.requested) fallbacks += f.rps;
       by_lane.push_back({{"laneRequested", k.requested}, {"laneServed", k.served}, {"rps", f.rps},
@@ -158,6 +185,8 @@ void TrafficStore::Add(TrafficReport report, int64_t received_ms) {
 json TrafficStore::Query(int64_t now_ms, int64_t window_ms) const {
   const int64_t start = now_ms - window_ms;
   std::map<EdgeKey, Flow> flows;
+  // Each registered instance's own traffic: its sidecar's inbound side.
+  std::map<std::pair<std::string, std::string>, Flow> by_instance;  // (service, id)
   json endpoints = json::array();
   for (const auto& [node, samples] : nodes_) {
     const Sample& last = samples.back();
@@ -190,7 +219,11 @@ json TrafficStore::Query(int64_t now_ms, int64_t window_ms) const {
     }
     for (const EdgeTotals& e : l.edges) {
       auto b = before.find(KeyOf(e));
-      AddFlow(&flows[KeyOf(e)], e, b == before.end() ? nullptr : b->second, span_ms / 1000.0);
+      const EdgeTotals* base_edge = b == before.end() ? nullptr : b->second;
+      AddFlow(&flows[KeyOf(e)], e, base_edge, span_ms / 1000.0);
+      if (!e.caller_side() && !l.instance.empty()) {
+        AddFlow(&by_instance[{l.service, l.instance}], e, base_edge, span_ms / 1000.0);
+      }
     }
   }
 
@@ -202,17 +235,11 @@ json TrafficStore::Query(int64_t now_ms, int64_t window_ms) const {
     if (destination.empty()) continue;  // answered before a service was chosen
     LaneKey lane{requested, served};
     if (direction == "inbound") {
-      Flow& g = inbound_only[destination].lanes[lane];
-      g.rps += f.rps;
-      g.errors_rps += f.errors_rps;
-      for (const auto& [b, n] : f.buckets) g.buckets[b] += n;
+      inbound_only[destination].lanes[lane].Add(f);
       continue;
     }
     for (Group* g : {&by_service[destination], &by_edge[{source, destination}]}) {
-      Flow& t = g->lanes[lane];
-      t.rps += f.rps;
-      t.errors_rps += f.errors_rps;
-      for (const auto& [b, n] : f.buckets) t.buckets[b] += n;
+      g->lanes[lane].Add(f);
     }
   }
   for (auto& [name, g] : inbound_only) by_service.emplace(name, std::move(g));
@@ -230,9 +257,17 @@ json TrafficStore::Query(int64_t now_ms, int64_t window_ms) const {
     j["destination"] = k.second;
     edges.push_back(std::move(j));
   }
+  json instances = json::array();
+  for (const auto& [k, f] : by_instance) {
+    instances.push_back({{"service", k.first},
+                         {"instance", k.second},
+                         {"rps", f.rps},
+                         {"errorRate", f.rps > 0 ? f.errors_rps / f.rps : 0.0},
+                         {"p99Seconds", Quantile(f.buckets, 0.99)}});
+  }
   return {{"windowSeconds", window_ms / 1000.0}, {"nowMs", now_ms},
           {"services", std::move(services)}, {"edges", std::move(edges)},
-          {"endpoints", std::move(endpoints)}};
+          {"instances", std::move(instances)}, {"endpoints", std::move(endpoints)}};
 }
 
 std::pair<const TrafficStore::Sample*, const TrafficStore::Sample*> TrafficStore::At(

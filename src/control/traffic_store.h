@@ -43,7 +43,9 @@ class TrafficStore {
 
   void Add(TrafficReport report, int64_t received_ms);
   // The view of the `window_ms` up to `now_ms`: {windowSeconds, nowMs,
-  // services, edges, endpoints}.
+  // services, edges, instances, endpoints}. `instances`: each registered
+  // instance's own requests, from its sidecar's inbound side (reports that
+  // name their instance id).
   nlohmann::json Query(int64_t now_ms, int64_t window_ms) const;
   // 5xx answered for `service` between the two times (caller-side counts;
   // the service's own inbound counts when no caller reported it).

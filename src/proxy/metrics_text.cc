@@ -85,6 +85,7 @@ std::string RenderTrafficMetrics(const TrafficSample& t) {
     fmt::format_to(it, "graymesh_request_duration_seconds_sum{{{}}} {}\n", labels, c.sum);
     fmt::format_to(it, "graymesh_request_duration_seconds_count{{{}}} {}\n", labels, c.count);
   }
+  out += RenderTcpMetrics(t.tcp);
   out += "# HELP graymesh_active_requests Requests received and not yet answered.\n"
          "# TYPE graymesh_active_requests gauge\n";
   fmt::format_to(it, "graymesh_active_requests {}\n", t.active_requests);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "proxy/request_metrics.h"
+#include "proxy/tcp_metrics.h"
 
 namespace graymesh::proxy {
 
@@ -21,6 +22,7 @@ struct EndpointSample {
 
 struct TrafficSample {
   std::vector<SeriesSample> series;  // one per label set, summed over workers
+  std::vector<TcpSeriesSample> tcp;  // TCP entry connections, likewise
   std::vector<EndpointSample> endpoints;
   int64_t active_requests = 0;
 };
@@ -29,7 +31,7 @@ struct TrafficSample {
 std::vector<SeriesSample> MergeSeries(std::vector<SeriesSample> all);
 
 // The families of the labelled metrics (requests, duration histogram,
-// endpoints, active requests).
+// endpoints, active requests, TCP entry connections).
 std::string RenderTrafficMetrics(const TrafficSample& t);
 
 // `value` escaped for a Prometheus label value.

@@ -1,5 +1,6 @@
 // What a worker records of each finished request: the labelled metrics
-// (request_metrics.h) and, when the listener has one, an access-log line.
+// (request_metrics.h) and, when the listener has one, an access-log line;
+// and of each TCP entry connection, its labelled metrics (tcp_metrics.h).
 // A session makes one Begin() when a request head is in and one Finish()
 // when its response is done.
 //
@@ -17,6 +18,7 @@
 #include "proxy/access_log.h"
 #include "proxy/request_metrics.h"
 #include "proxy/stats.h"
+#include "proxy/tcp_metrics.h"
 
 namespace graymesh::proxy {
 
@@ -43,16 +45,25 @@ class RequestRecorder {
   void Finish(Clock::time_point started, RequestRecord r, int access_sink,
               const AccessFields& a);
 
+  // A TCP entry connection ended; `r.seconds` is filled in from `started`
+  // (the accept).
+  void FinishTcp(Clock::time_point started, TcpRecord r) {
+    r.seconds = std::chrono::duration<double>(Clock::now() - started).count();
+    tcp_.Record(r);
+  }
+
   // Hands buffered lines to the writer; also called with the worker stopped.
   void FlushLogs();
 
   const RequestMetrics& metrics() const { return metrics_; }
+  const TcpMetrics& tcp_metrics() const { return tcp_; }
   int64_t active_requests() const { return active_.Get(); }
 
  private:
   void AppendLine(int sink, const RequestRecord& r, const AccessFields& a);
 
   RequestMetrics metrics_;
+  TcpMetrics tcp_;
   Gauge active_;
   AccessLogWriter* writer_ = nullptr;
   std::vector<std::string> lines_;  // per sink

@@ -334,10 +334,12 @@ TrafficSample Server::CollectTraffic() const {
     }
     asio::post(w->io(), [shared, w, first = i == 0] {
       std::vector<SeriesSample> series = w->recorder().metrics().Samples();
+      std::vector<TcpSeriesSample> tcp = w->recorder().tcp_metrics().Samples();
       std::vector<EndpointSample> endpoints;
       if (first) endpoints = ConfiguredEndpoints(*w->upstreams().snapshot());
       std::lock_guard<std::mutex> lock(shared->mu);
       for (SeriesSample& s : series) shared->all.series.push_back(std::move(s));
+      for (TcpSeriesSample& s : tcp) shared->all.tcp.push_back(std::move(s));
       if (first) shared->all.endpoints = std::move(endpoints);
       --shared->left;
       shared->cv.notify_one();
@@ -349,6 +351,7 @@ TrafficSample Server::CollectTraffic() const {
   shared->all = {};
   lock.unlock();
   out.series = MergeSeries(std::move(out.series));
+  out.tcp = MergeTcpSeries(std::move(out.tcp));
   for (const auto& w : workers_) out.active_requests += w->recorder().active_requests();
   // The configured endpoints, as endpoint health sees them over all workers.
   for (const health::EndpointStatus& st : EndpointStatuses()) {

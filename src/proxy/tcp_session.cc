@@ -41,6 +41,14 @@ asio::awaitable<void> TcpSession::Run() {
   // Pinned for the connection's life: `lane` may point into its rules.
   const std::shared_ptr<const Snapshot> pinned = worker_.upstreams().snapshot_ptr();
   const Snapshot& snap = *pinned;
+  // Recorded when the connection ends, however it ends.
+  struct Recorded {
+    TcpSession& s;
+    RequestRecorder::Clock::time_point started = RequestRecorder::Clock::now();
+    ~Recorded() { s.worker_.recorder().FinishTcp(started, s.record_); }
+  } recorded{*this};
+  record_.source = listener_.cfg.name;
+  record_.destination = listener_.cfg.service;
   const int service = snap.FindService(listener_.cfg.service);
   if (service < 0) co_return;
   // The lane, from what a TCP connection has: its client address.
@@ -51,8 +59,10 @@ asio::awaitable<void> TcpSession::Run() {
        {snap.GatewayRules(listener_.cfg.name), snap.ServiceRules(service)}) {
     if (rules != nullptr && lane.empty()) lane = rules->Match(view);
   }
+  record_.lane_requested = lane;
   std::shared_ptr<ServiceState> svc = worker_.upstreams().service(service);
   if (!co_await Connect(*svc, lane, snap.FallbackToBase(lane))) co_return;
+  record_.connected = true;
 
   using namespace asio::experimental::awaitable_operators;
   co_await (Pump(client_, upstream_) && Pump(upstream_, client_));
@@ -89,6 +99,8 @@ asio::awaitable<bool> TcpSession::Connect(ServiceState& svc, std::string_view la
     if (ec) result.outcome = timed_out ? health::Outcome::kTimeout : health::Outcome::kConnectFail;
     svc.Report(choice, result, worker_.HealthNow(), worker_.stats());
     if (!ec) {
+      lane_served_ = ep.lane;  // a copy: `svc` ends before the record is made
+      record_.lane_served = lane_served_;
       worker_.stats().upstream_cx_total.Inc();
       asio::error_code ignored;
       upstream_.set_option(asio::ip::tcp::no_delay(true), ignored);
@@ -113,6 +125,7 @@ asio::awaitable<void> TcpSession::Pump(asio::ip::tcp::socket& from, asio::ip::tc
     }
     if (rec) break;
     auto [wec, w] = co_await asio::async_write(to, asio::buffer(buf.get(), n), kNoThrow);
+    (&from == &client_ ? record_.bytes_received : record_.bytes_sent) += w;
     if (wec) break;
   }
   asio::error_code ignored;

@@ -8,6 +8,9 @@
 // Drain: a connection is registered with its worker, counted on the entry
 // side, and waited for like an HTTP one; at the drain deadline Shutdown
 // half-closes both sockets, so the client sees an orderly end.
+//
+// Metrics: each connection is recorded once, when it ends (connections,
+// bytes each way, duration, by listener, service and lanes; tcp_metrics.h).
 #pragma once
 
 #include <asio/awaitable.hpp>
@@ -15,6 +18,7 @@
 #include <memory>
 #include <string>
 
+#include "proxy/tcp_metrics.h"
 #include "proxy/worker.h"
 
 namespace graymesh::proxy {
@@ -44,6 +48,10 @@ class TcpSession {
   asio::ip::tcp::socket client_;
   asio::ip::tcp::socket upstream_;
   std::string client_ip_;
+  // What the labelled metrics get when the connection ends; its views point
+  // into the listener, the snapshot Run pins, and lane_served_.
+  TcpRecord record_;
+  std::string lane_served_;
 };
 
 }  // namespace graymesh::proxy

@@ -168,6 +168,39 @@ try {
     assert.ok(await edge.locator('path[data-lane="gray"]').count() === 1, 'a gray line');
     log(`the gray edge shows ${(100 * share).toFixed(1)}%`);
   }
+  // Each instance's rps is its own: order's gray instance takes about 10%.
+  {
+    const cell = (lane) => page.locator(
+      `.service[data-service="order"] tr[data-instance]:has(.lane:text-is("${lane}")) td.instance-rps`);
+    const [base, gray] = await eventually('order instances with their own rps', async () => {
+      const b = Number(await cell('base').textContent());
+      const g = Number(await cell('gray').textContent());
+      return b > 0 && g >= 0 && g < b / 2 ? [b, g] : null;
+    }, 20000);
+    log(`order instances: base ${base} rps, gray ${gray} rps`);
+  }
+  // A running canary shows in its panel with its step, share and judgement,
+  // and its buttons steer it.
+  {
+    const started = spawnSync(bin, ['canary', 'start', 'data', '--lane', 'gray', '--steps', '5,25,50,100',
+      '--interval', '1h', '--control', CONTROL], { encoding: 'utf8' });
+    assert.equal(started.status, 0, started.stderr + started.stdout);
+    const panel = page.locator('.canary[data-service="data"]');
+    await eventually('the canary panel', async () =>
+      (await panel.getAttribute('data-phase')) === 'progressing');
+    assert.equal(await panel.locator('.share').textContent(), 'share 5%');
+    assert.equal(await panel.locator('.step').textContent(), 'step 1/4');
+    assert.equal(await panel.locator('.steps span.current').textContent(), '5%');
+    assert.match(await panel.textContent(), /not judged yet|last check/);
+    await panel.locator('button[data-command="pause"]').click();
+    await eventually('paused', async () => (await panel.getAttribute('data-phase')) === 'paused');
+    const status = await page.evaluate(async () => (await fetch('/v1/canaries/data')).json());
+    assert.equal(status.phase, 'paused', JSON.stringify(status));
+    await panel.locator('button[data-command="resume"]').click();
+    await eventually('resumed', async () => (await panel.getAttribute('data-phase')) === 'progressing');
+    assert.equal(await page.textContent('#canary-error'), '');
+    log('the canary panel shows the run and its buttons steer it');
+  }
   await sleep(500);
   await page.screenshot({ path: join(out, 'console.png'), fullPage: true });
   log(`screenshot: ${join(out, 'console.png')}`);
@@ -192,6 +225,17 @@ try {
     await p2.click('#apply');
     const denied = await eventually('401', async () => p2.textContent('#apply-error'));
     assert.match(denied, /missing or wrong bearer token \(HTTP 401\)/);
+    // The canary buttons are writes too.
+    const started = spawnSync(bin, ['canary', 'start', 'payment', '--lane', 'gray', '--interval', '1h',
+      '--control', `http://127.0.0.1:${port}`, '--token', 's3cret'], { encoding: 'utf8' });
+    assert.equal(started.status, 0, started.stderr + started.stdout);
+    const pause = p2.locator('.canary[data-service="payment"] button[data-command="pause"]');
+    await pause.waitFor({ timeout: 10000 });
+    await pause.click();
+    const refused = await eventually('canary 401', async () => p2.textContent('#canary-error'));
+    assert.match(refused, /^pause payment: .*\(HTTP 401\)\nwrites need the control plane's token/);
+    assert.equal(await p2.locator('.canary[data-service="payment"]').getAttribute('data-phase'),
+      'progressing', 'nothing changed');
     await p2.fill('#token', 's3cret');
     await p2.dispatchEvent('#token', 'change');
     await p2.click('#apply');

@@ -145,5 +145,116 @@ TEST(Etcd, ReplicasShareTheStoreIdAndOnlyTheFirstFills) {
   EXPECT_TRUE(Json(a.Get("/v1/rules"))["rules"].empty()) << "the id is not a rule";
 }
 
+nlohmann::json EventsOf(const ControlPlane& cp) {
+  Response r = cp.Get("/v1/events");
+  EXPECT_EQ(r.status, 200) << r.body << r.error;
+  return Json(r)["events"];
+}
+
+// Release events are in etcd: a second replica, and a replica restarted,
+// answer with the same history.
+TEST(Etcd, ReleaseEventsAreSharedByReplicasAndSurviveARestart) {
+  REQUIRE_ETCD();
+  auto etcd = StartEtcd(1);
+  ControlPlane a = ControlPlane::StartOn(StoreUrl(etcd));
+  ControlPlane b = ControlPlane::StartOn(StoreUrl(etcd));
+  WaitReady(a);
+  WaitReady(b);
+  Response reg = RegisterInstance(a, "payment", "10.0.0.2:15006", {{"lane", "gray"}});
+  ASSERT_EQ(reg.status, 201) << reg.body;
+  const std::string id = Json(reg)["id"];
+  ASSERT_EQ(b.Send("PUT", "/v1/instances/" + id, R"({"state":"draining"})").status, 200);
+
+  const nlohmann::json on_b = EventsOf(b);
+  std::vector<std::string> kinds;
+  for (const nlohmann::json& e : on_b) kinds.push_back(e["kind"]);
+  EXPECT_EQ(kinds, (std::vector<std::string>{"registered", "ready", "draining"})) << on_b;
+  for (const nlohmann::json& e : on_b) {
+    EXPECT_EQ(e["instance"], id);
+    EXPECT_EQ(e["lane"], "gray");
+  }
+  EXPECT_EQ(EventsOf(a), on_b) << "one history, whichever replica answers";
+  EXPECT_LT(on_b[0]["id"].get<int64_t>(), on_b[2]["id"].get<int64_t>());
+
+  // Heartbeats moving to b record nothing (b did not see it register).
+  ASSERT_EQ(b.Send("PUT", "/v1/instances/" + id, R"({"state":"draining"})").status, 200);
+  EXPECT_EQ(EventsOf(b).size(), 3u);
+
+  // An event is a write in etcd like any other: both replicas see the
+  // revision it made (snapshot versions agree whichever replica answers).
+  bool agree = false;
+  for (int i = 0; i < 50 && !agree; ++i) {
+    agree = a.Revision() == b.Revision();
+    if (!agree) std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_TRUE(agree) << a.Revision() << " vs " << b.Revision();
+
+  ASSERT_EQ(a.proc->Stop(), 0);
+  a.Restart();
+  WaitReady(a);
+  EXPECT_EQ(EventsOf(a), on_b) << "a restarted replica reads them back";
+}
+
+// Leases expire inside etcd, which no replica is told: the instances a
+// replica keeps for its events are forgotten once the store lacks them.
+TEST(Etcd, InstancesExpiredInEtcdAreForgottenByTheReplica) {
+  REQUIRE_ETCD();
+  auto etcd = StartEtcd(1);
+  ControlPlane a = ControlPlane::StartOn(StoreUrl(etcd), {"--lease-ttl", "2s"});
+  WaitReady(a);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(RegisterInstance(a, "order", "10.0.0." + std::to_string(i + 1) + ":15006").status,
+              201);
+  }
+  EXPECT_EQ(a.Metric("graymesh_control_event_instances"), 3);
+  bool forgotten = false;
+  for (int i = 0; i < 100 && !forgotten; ++i) {
+    std::this_thread::sleep_for(100ms);
+    forgotten = a.Metric("graymesh_control_event_instances") == 0;
+  }
+  EXPECT_TRUE(forgotten) << a.Get("/metrics").body;
+  EXPECT_TRUE(Json(a.Get("/v1/instances"))["instances"].empty());
+}
+
+// An event written to etcd moves etcd's revision but changes no snapshot: a
+// watcher waiting on the current snapshot is not woken for it.
+TEST(Etcd, AReleaseEventAloneWakesNoWatcher) {
+  REQUIRE_ETCD();
+  auto etcd = StartEtcd(1);
+  ControlPlane a = ControlPlane::StartOn(StoreUrl(etcd));
+  WaitReady(a);
+  ASSERT_EQ(RegisterInstance(a, "payment", "10.0.0.2:15006").status, 201);
+  const int64_t rev = a.Revision();
+  Response polled;
+  std::thread poller(
+      [&] { polled = a.Get("/v1/snapshot?version=" + std::to_string(rev) + "&wait=2"); });
+  std::this_thread::sleep_for(300ms);
+  // A proxy reports the instance ejected: an `ejected` event, nothing else.
+  const std::string report = R"({"node": "proxy/h/order@10.0.0.9:15006/x", "service": "order",
+    "startedMs": 1, "nowMs": 2, "edges": [],
+    "endpoints": [{"service": "payment", "address": "10.0.0.2:15006", "state": "ejected",
+                   "weight": 0, "ejections": 1}]})";
+  ASSERT_EQ(a.Send("POST", "/v1/reports", report, {{"content-type", "application/json"}}).status,
+            204);
+  poller.join();
+  bool recorded = false;
+  for (const nlohmann::json& e : EventsOf(a)) recorded = recorded || e["kind"] == "ejected";
+  EXPECT_TRUE(recorded) << EventsOf(a);
+  EXPECT_GT(a.Revision(), rev) << "the event's write moved etcd's revision";
+  EXPECT_EQ(polled.status, 304) << "woken for no change: " << polled.body;
+  // A real change still wakes it at once.
+  std::thread poller2(
+      [&] { polled = a.Get("/v1/snapshot?version=" + std::to_string(rev) + "&wait=5"); });
+  std::this_thread::sleep_for(300ms);
+  const auto t0 = std::chrono::steady_clock::now();
+  ASSERT_EQ(a.Send("POST", "/v1/apply", "kind: Route\nname: shop\nspec:\n  service: payment\n")
+                .status,
+            200);
+  poller2.join();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 2s);
+  EXPECT_EQ(polled.status, 200) << polled.body;
+  EXPECT_EQ(Json(polled)["routes"].size(), 1u);
+}
+
 }  // namespace
 }  // namespace graymesh::test

@@ -75,20 +75,26 @@ TEST(ControlEvents, RegistrationReadinessDrainAndDeregistration) {
   EXPECT_EQ(more[0]["lane"], "") << "base";
 }
 
-TEST(ControlEvents, AControlPlaneRestartedOnItsStoreRecordsWhoComesBack) {
+TEST(ControlEvents, EventsSurviveARestartWhichRecordsWhoComesBack) {
   ControlPlane cp = ControlPlane::Start();
   ASSERT_EQ(RegisterInstance(cp, "order", "127.0.0.1:9002").status, 201);
+  const json before = Events(cp);
+  ASSERT_EQ(Kinds(before), (std::vector<std::string>{"registered", "ready"})) << before;
   ASSERT_EQ(cp.proc->Stop(), 0);
-  cp.Restart();  // the instance is still in the file; the log starts empty
-  ASSERT_TRUE(Events(cp).empty());
+  cp.Restart();  // the same store file: the events are still there
+  EXPECT_EQ(Events(cp), before) << "the same events, ids and times";
   ASSERT_EQ(RegisterInstance(cp, "order", "127.0.0.1:9002").status, 200);
   const json events = Events(cp);
-  ASSERT_EQ(events.size(), 2u) << events;
-  EXPECT_EQ(Kinds(events), (std::vector<std::string>{"registered", "ready"})) << events;
-  EXPECT_NE(events[0]["detail"].get<std::string>().find("known to the store"), std::string::npos)
-      << events[0];
+  ASSERT_EQ(events.size(), 4u) << events;
+  EXPECT_EQ(Kinds(events),
+            (std::vector<std::string>{"registered", "ready", "registered", "ready"}))
+      << events;
+  EXPECT_GT(events[2]["id"].get<int64_t>(), events[1]["id"].get<int64_t>())
+      << "ids go on after a restart";
+  EXPECT_NE(events[2]["detail"].get<std::string>().find("known to the store"), std::string::npos)
+      << events[2];
   ASSERT_EQ(RegisterInstance(cp, "order", "127.0.0.1:9002").status, 200);
-  EXPECT_EQ(Events(cp).size(), 2u) << "seen once, then only changes";
+  EXPECT_EQ(Events(cp).size(), 4u) << "seen once, then only changes";
 }
 
 TEST(ControlEvents, LeaseExpiryNamesTheServiceItRemoved) {
@@ -168,7 +174,7 @@ TEST(ControlEvents, SinceAndLimitPickTheNewestAndBadQueriesAreRefused) {
 }
 
 TEST(EventLog, KeepsTheNewestUpToItsCapacity) {
-  control::EventLog log(3);
+  control::EventLog log(nullptr, 3);
   for (int i = 1; i <= 5; ++i) {
     log.Record({.time_ms = 1000 + i, .kind = "registered", .service = "s" + std::to_string(i)});
   }

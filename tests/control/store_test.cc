@@ -140,5 +140,33 @@ TEST(ControlStore, IdIsMadeWithTheFileAndKept) {
   EXPECT_NE(other.Id(), id);
 }
 
+TEST(ControlStore, EventsAreKeptBoundedAcrossReopeningAndMoveNoRevision) {
+  const std::string path = FreshDb();
+  {
+    SqliteStore store(path, 15s);
+    int notified = 0;
+    store.SetChangeListener([&](int64_t) { ++notified; });
+    for (int i = 1; i <= 7; ++i) {
+      const uint64_t id = store.AppendEvent(
+          {.time_ms = 1000 + i, .kind = "ready", .service = "s" + std::to_string(i)}, 5);
+      EXPECT_EQ(id, uint64_t(i));
+    }
+    EXPECT_EQ(store.Revision(), 1) << "an event is no change of the mesh";
+    EXPECT_EQ(notified, 0);
+  }
+  SqliteStore store(path, 15s);
+  std::vector<Event> kept = store.ListEvents(0, 100);
+  ASSERT_EQ(kept.size(), 5u) << "the newest 5";
+  EXPECT_EQ(kept.front().id, 3u);
+  EXPECT_EQ(kept.back().service, "s7");
+  EXPECT_EQ(kept.back().time_ms, 1007);
+  EXPECT_EQ(kept.back().kind, "ready");
+  EXPECT_EQ(store.ListEvents(1006, 100).size(), 2u);
+  ASSERT_EQ(store.ListEvents(0, 2).size(), 2u);
+  EXPECT_EQ(store.ListEvents(0, 2)[0].service, "s6") << "the newest 2, oldest first";
+  // Ids go on after the reopen and after the trim: never reused.
+  EXPECT_EQ(store.AppendEvent({.time_ms = 2000, .kind = "expired"}, 5), 8u);
+}
+
 }  // namespace
 }  // namespace graymesh::control

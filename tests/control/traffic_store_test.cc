@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <limits>
+#include <map>
 
 #include "control/traffic_report.h"
 #include "control/traffic_table.h"
@@ -139,6 +140,47 @@ TEST(TrafficStore, InboundCountsOnlyWhenNoCallerReported) {
   EXPECT_EQ(t["edges"].size(), 1u) << "edges come from callers only";
 }
 
+TEST(TrafficStore, EachInstanceCountsItsOwnInboundRequests) {
+  TrafficStore store;
+  // Two payment instances in one lane, one busier and failing some: their
+  // own sidecars' inbound counts, not the lane's split evenly.
+  auto inbound = [](uint64_t requests, uint64_t errors) {
+    return Edge("inbound", "order", "payment", "", "", requests, errors);
+  };
+  for (const auto& [node, id] : {std::pair{"p1", "payment-1"}, std::pair{"p2", "payment-2"}}) {
+    TrafficReport r = Report(node, -600'000, 0, {inbound(0, 0)});
+    r.service = "payment";
+    r.instance = id;
+    store.Add(std::move(r), 0);
+  }
+  TrafficReport busy = Report("p1", -600'000, 10'000, {inbound(300, 30)});
+  busy.service = "payment";
+  busy.instance = "payment-1";
+  store.Add(std::move(busy), 10'000);
+  TrafficReport quiet = Report("p2", -600'000, 10'000, {inbound(100, 0)});
+  quiet.service = "payment";
+  quiet.instance = "payment-2";
+  store.Add(std::move(quiet), 10'000);
+  // A caller's outbound report names its own instance: not counted as one.
+  TrafficReport caller = Report("o1", -600'000, 0, {});
+  caller.instance = "order-1";
+  store.Add(std::move(caller), 0);
+  caller = Report("o1", -600'000, 10'000, {Edge("outbound", "order", "payment", "", "", 400, 30)});
+  caller.instance = "order-1";
+  store.Add(std::move(caller), 10'000);
+
+  const json t = store.Query(10'000, 10'000);
+  std::map<std::string, json> by_id;
+  for (const json& i : t["instances"]) by_id[i["instance"]] = i;
+  ASSERT_EQ(by_id.size(), 2u) << t.dump();
+  EXPECT_EQ(by_id["payment-1"]["service"], "payment");
+  EXPECT_DOUBLE_EQ(by_id["payment-1"]["rps"].get<double>(), 30.0);
+  EXPECT_DOUBLE_EQ(by_id["payment-1"]["errorRate"].get<double>(), 0.1);
+  EXPECT_DOUBLE_EQ(by_id["payment-2"]["rps"].get<double>(), 10.0);
+  EXPECT_DOUBLE_EQ(by_id["payment-2"]["errorRate"].get<double>(), 0.0);
+  EXPECT_GT(by_id["payment-2"]["p99Seconds"].get<double>(), 0.005);
+}
+
 TEST(TrafficStore, EndpointsComeFromEachNodesLatestReport) {
   TrafficStore store;
   TrafficReport r = Report("n1", 0, 0, {});
@@ -201,6 +243,66 @@ TEST(TrafficStore, OldReportsAreThinnedButWindowsStillWork) {
 }
 
 json Parse(const std::string& text) { return json::parse(text); }
+
+// ---- p99 from the reported histograms ----
+
+// A proxy's dense buckets (its 13 bounds and +Inf), cumulative, for
+// `fast` requests of 3 ms and `slow` ones of 2 s.
+constexpr double kProxyBounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                   0.25,  0.5,    1,     2.5,  5,     10};
+EdgeTotals Timed(uint64_t fast, uint64_t slow, const double* bounds = kProxyBounds,
+                 size_t n_bounds = std::size(kProxyBounds)) {
+  EdgeTotals e{.direction = "outbound", .source = "order", .destination = "payment",
+               .requests = fast + slow};
+  for (size_t i = 0; i < n_bounds; ++i) {
+    const double b = bounds[i];
+    e.buckets.emplace_back(b, (b >= 0.003 ? fast : 0) + (b >= 2.0 ? slow : 0));
+  }
+  e.buckets.emplace_back(kInf, fast + slow);
+  e.latency_sum = fast * 0.003 + slow * 2.0;
+  return e;
+}
+
+double P99(const json& t) {
+  const json* e = FindEdge(t, "order", "payment");
+  return e == nullptr ? -1 : (*e)["p99Seconds"].get<double>();
+}
+
+TEST(TrafficStoreP99, KnownLatenciesGiveTheirQuantile) {
+  TrafficStore store;
+  // 9950 requests of 3 ms and 50 of 2 s in the window: the 99th percentile is a 3 ms one.
+  store.Add(Report("n1", -600'000, 0, {Timed(1000, 5)}), 0);
+  store.Add(Report("n1", -600'000, 60'000, {Timed(10'950, 55)}), 60'000);
+  const double p99 = P99(store.Query(60'000, 60'000));
+  EXPECT_GT(p99, 0.0025);
+  EXPECT_LE(p99, 0.005);
+}
+
+TEST(TrafficStoreP99, ProxiesWithOtherBucketBoundsMergeByWhatTheirCountsMean) {
+  TrafficStore store;
+  // n1 reports the proxy's bounds; n2 (another version) only 20 ms, 10 s and
+  // +Inf. All 20000 requests took 3 ms: n2's say "at most 20 ms", so the p99
+  // is within 20 ms, not near 10 s (summing cumulative counts bound by bound
+  // left n2's requests out of every bound n1 has and n2 lacks).
+  constexpr double kCoarse[] = {0.02, 10};
+  store.Add(Report("n1", -600'000, 0, {Timed(0, 0)}), 0);
+  store.Add(Report("n2", -600'000, 0, {Timed(0, 0, kCoarse, 2)}), 0);
+  store.Add(Report("n1", -600'000, 60'000, {Timed(10'000, 0)}), 60'000);
+  store.Add(Report("n2", -600'000, 60'000, {Timed(10'000, 0, kCoarse, 2)}), 60'000);
+  const double p99 = P99(store.Query(60'000, 60'000));
+  EXPECT_GT(p99, 0.005);
+  EXPECT_LE(p99, 0.02);
+}
+
+TEST(TrafficStoreP99, AboveTheLargestBoundIsTheLargestBound) {
+  TrafficStore store;
+  EdgeTotals e{.direction = "outbound", .source = "order", .destination = "payment",
+               .requests = 100};
+  e.buckets = {{0.005, 0}, {10, 0}, {kInf, 100}};  // every one took longer than 10 s
+  store.Add(Report("n1", -1000, 0, {}), 0);
+  store.Add(Report("n1", -1000, 10'000, {e}), 10'000);
+  EXPECT_DOUBLE_EQ(P99(store.Query(10'000, 60'000)), 10.0);
+}
 
 TEST(TrafficReport, ParsesTheDocumentedShape) {
   TrafficReport r = ParseTrafficReport(Parse(R"({

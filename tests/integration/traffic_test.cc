@@ -146,6 +146,69 @@ TEST_F(Traffic, SidecarsReportAndTheViewShowsTheGraySplit) {
   EXPECT_GE(cp.Metric("graymesh_control_push_latency_seconds_count"), 1);
 }
 
+// Each instance's rps and errors are its own (its sidecar's inbound side),
+// not its lane's split evenly: a base payment instance, and a gray one that
+// fails every request.
+TEST_F(Traffic, EachInstanceShowsItsOwnRequestsAndErrors) {
+  ControlPlane cp = ControlPlane::Start();
+  Instance base("payment", "", "", cp);
+  Instance failing("payment", "gray", "", cp, {"--fail-rate", "1"});
+  Instance order("order", "", "payment", cp);
+  for (Instance* i : {&base, &failing, &order}) ASSERT_TRUE(i->WaitReady(10s)) << i->sidecar->Log();
+  ASSERT_EQ(RunCli({"apply", "-f", TempFile("lane.yaml", kGrayForHeader), "--control", cp.url()})
+                .code,
+            0);
+  ASSERT_TRUE(Eventually([&] { return HttpGet(order.inbound, "/pay", kGray).status >= 500; }, 5s));
+  for (int i = 0; i < 40; ++i) HttpGet(order.inbound, "/pay", i % 4 == 0 ? kGray : HeaderList{});
+
+  auto id_of = [&](const Instance& i) {
+    const nlohmann::json all = Json(cp.Get("/v1/instances"));
+    for (const nlohmann::json& x : all["instances"]) {
+      if (x["address"] == Addr(i.inbound)) return x["id"].get<std::string>();
+    }
+    return std::string();
+  };
+  const std::string base_id = id_of(base), failing_id = id_of(failing);
+  ASSERT_FALSE(base_id.empty());
+  ASSERT_FALSE(failing_id.empty());
+  // The same requests counted at each instance's own sidecar.
+  const double base_n = ProxyMetric(base.admin, "graymesh_requests_total{direction=\"inbound\","
+                                                "source=\"order\",destination=\"payment\","
+                                                "lane_requested=\"\",lane_served=\"\","
+                                                "code_class=\"2xx\"}");
+  ASSERT_GE(base_n, 30);
+  nlohmann::json t, mine_base, mine_failing;
+  const bool seen = Eventually(
+      [&] {
+        t = Json(cp.Get("/v1/traffic?window=60s"));
+        mine_base = mine_failing = nullptr;
+        for (const nlohmann::json& i : t["instances"]) {
+          if (i["instance"] == base_id) mine_base = i;
+          if (i["instance"] == failing_id) mine_failing = i;
+        }
+        if (!mine_base.is_object() || !mine_failing.is_object()) return false;
+        // Three base requests for every gray one, once both sidecars'
+        // reports have them all (the rates come from slightly different
+        // report spans, so only roughly).
+        const double ratio = mine_base["rps"].get<double>() / mine_failing["rps"].get<double>();
+        return ratio > 2.0 && ratio < 4.5;
+      },
+      5s);
+  ASSERT_TRUE(seen) << t.dump(2);
+  EXPECT_EQ(mine_base["service"], "payment");
+  EXPECT_EQ(mine_base["errorRate"].get<double>(), 0) << mine_base;
+  EXPECT_EQ(mine_failing["errorRate"].get<double>(), 1) << mine_failing;
+  // order's instance is called by the test, from outside the mesh: its own
+  // inbound side counts those, and they all failed (payment's gray answers 500).
+  bool order_seen = false;
+  for (const nlohmann::json& i : t["instances"]) {
+    if (i["service"] != "order") continue;
+    order_seen = true;
+    EXPECT_GT(i["rps"].get<double>(), 0) << i;
+  }
+  EXPECT_TRUE(order_seen) << t.dump(2);
+}
+
 TEST_F(Traffic, BadReportsAndWindowsAreRefusedWithTheReason) {
   ControlPlane cp = ControlPlane::Start();
   Response r = cp.Send("POST", "/v1/reports", R"({"node": "n", "startedMs": 1})",

@@ -11,10 +11,12 @@
 
 #include <atomic>
 #include <fstream>
+#include <sstream>
 #include <thread>
 #include <vector>
 
 #include "proxy/gateway_fixture.h"
+#include "support/http_client.h"
 #include "support/ports.h"
 
 namespace graymesh::test {
@@ -139,15 +141,35 @@ const char* kTenPercentByClient = R"(lanes:
 
 struct TcpGateway {
   uint16_t port = FreePort();
+  uint16_t admin = 0;  // 0: no admin endpoint
   std::string config_path;
   std::unique_ptr<ChildProcess> proc;
-  TcpGateway(uint16_t base, uint16_t gray, const std::string& lanes) {
+  TcpGateway(uint16_t base, uint16_t gray, const std::string& lanes, bool with_admin = false) {
     config_path = WriteTempFile("tcp.yaml", Config(port, base, gray, lanes));
+    if (with_admin) admin = FreePort();
     proc = std::make_unique<ChildProcess>(
-        GraymeshBin(), std::vector<std::string>{"gateway", "--config", config_path, "--admin", "none"});
+        GraymeshBin(), std::vector<std::string>{"gateway", "--config", config_path, "--admin",
+                                                with_admin ? "127.0.0.1:" + std::to_string(admin)
+                                                           : "none"});
     EXPECT_TRUE(WaitForPort(port, 5s)) << proc->Log();
+    if (with_admin) EXPECT_TRUE(WaitForPort(admin, 5s)) << proc->Log();
+  }
+  // A series' value from /metrics; -1 when absent.
+  double Metric(const std::string& series) const {
+    std::istringstream in(HttpGet(admin, "/metrics").body);
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.rfind(series + " ", 0) == 0) return std::stod(line.substr(series.size() + 1));
+    }
+    return -1;
   }
 };
+
+std::string TcpSeries(const std::string& family, const std::string& requested,
+                      const std::string& served, const std::string& extra = "") {
+  return family + "{source=\"devices\",destination=\"device\",lane_requested=\"" + requested +
+         "\",lane_served=\"" + served + "\"" + extra + "}";
+}
 
 TEST(TcpEntry, AboutTenPercentOfClientsReachGrayAndStayThere) {
   IdentEchoServer base("base"), gray("gray");
@@ -188,6 +210,76 @@ TEST(TcpEntry, SourceAddressListAndHalfClose) {
   tester.Send(payload);
   tester.ShutdownWrite();
   EXPECT_EQ(tester.Rest(), payload);
+}
+
+// Every connection is in the labelled metrics when it ends: by listener,
+// service, lane requested and lane served, with its bytes each way and its
+// duration; one no upstream took counts as failed.
+TEST(TcpEntry, ConnectionsBytesAndDurationsAreInTheLabelledMetrics) {
+  IdentEchoServer base("base"), gray("gray");
+  TcpGateway gw(base.port(), gray.port(), R"(lanes:
+  - name: testers
+    tag: gray
+    entrance:
+      match:
+        - sourceAddress: { in: ["127.0.9.0/24"] }
+)",
+                true);
+  // The start's port probe (from 127.0.0.1, base) is a connection too.
+  const std::string base_connected =
+      TcpSeries("graymesh_tcp_connections_total", "", "", ",result=\"connected\"");
+  const std::string base_sent = TcpSeries("graymesh_tcp_sent_bytes_total", "", "");
+  for (int i = 0; i < 50 && gw.Metric(base_connected) < 1; ++i) std::this_thread::sleep_for(50ms);
+  const double probes = gw.Metric(base_connected), probe_bytes = gw.Metric(base_sent);
+  const std::string payload(5000, 'x');
+  {
+    Client tester("127.0.9.7", gw.port);
+    ASSERT_EQ(tester.Line(), "gray");
+    tester.Send(payload);
+    tester.ShutdownWrite();
+    ASSERT_EQ(tester.Rest(), payload);
+    Client other("127.0.8.7", gw.port);
+    ASSERT_EQ(other.Line(), "base");
+    other.ShutdownWrite();
+    other.Rest();
+  }
+  const std::string gray_connected =
+      TcpSeries("graymesh_tcp_connections_total", "gray", "gray", ",result=\"connected\"");
+  for (int i = 0; i < 50 && gw.Metric(gray_connected) != 1; ++i) std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(gw.Metric(gray_connected), 1) << HttpGet(gw.admin, "/metrics").body;
+  EXPECT_EQ(gw.Metric(TcpSeries("graymesh_tcp_received_bytes_total", "gray", "gray")),
+            double(payload.size()));
+  EXPECT_EQ(gw.Metric(TcpSeries("graymesh_tcp_sent_bytes_total", "gray", "gray")),
+            double(payload.size() + 5));  // "gray\n" and the echo
+  for (int i = 0; i < 50 && gw.Metric(base_connected) != probes + 1; ++i) {
+    std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_EQ(gw.Metric(base_connected), probes + 1);
+  EXPECT_EQ(gw.Metric(base_sent), probe_bytes + 5.0);  // "base\n"
+  EXPECT_EQ(gw.Metric("graymesh_tcp_connection_duration_seconds_count{source=\"devices\","
+                      "destination=\"device\",lane_served=\"gray\"}"),
+            1);
+  EXPECT_EQ(gw.Metric("graymesh_tcp_connection_duration_seconds_bucket{source=\"devices\","
+                      "destination=\"device\",lane_served=\"gray\",le=\"+Inf\"}"),
+            1);
+}
+
+TEST(TcpEntry, AConnectionNoUpstreamTookCountsAsFailed) {
+  // Nothing listens on either endpoint.
+  TcpGateway gw(FreePort(), FreePort(), "", true);
+  const std::string failed =
+      TcpSeries("graymesh_tcp_connections_total", "", "", ",result=\"failed\"");
+  // The start's port probe failed the same way.
+  for (int i = 0; i < 50 && gw.Metric(failed) < 1; ++i) std::this_thread::sleep_for(50ms);
+  const double probes = gw.Metric(failed);
+  {
+    Client c("127.0.8.7", gw.port);
+    ASSERT_TRUE(c.ok());
+    EXPECT_EQ(c.Rest(), "") << "closed: nothing to connect to";
+  }
+  for (int i = 0; i < 50 && gw.Metric(failed) != probes + 1; ++i) std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(gw.Metric(failed), probes + 1) << HttpGet(gw.admin, "/metrics").body;
+  EXPECT_EQ(gw.Metric(TcpSeries("graymesh_tcp_sent_bytes_total", "", "")), 0);
 }
 
 TEST(TcpEntry, LongLivedConnectionSurvivesARuleChange) {
