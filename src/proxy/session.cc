@@ -115,9 +115,12 @@ void Session::CloseIfIdle() {
 }
 
 asio::awaitable<void> Session::Run() {
+  // No close here when a drain began during the last response: that response
+  // did not say `connection: close`, so the caller may send another request
+  // at any moment. The next response says close; a connection left idle is
+  // closed by the worker once its side closes (Worker::CloseSide).
   while (!close_after_) {
     if (!co_await ReadHead()) break;
-    if (worker_.draining()) close_after_ = true;
   }
   asio::error_code ignored;
   client_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
@@ -142,7 +145,12 @@ asio::awaitable<void> Session::SendError(int status, std::string_view reason) {
   worker_.stats().CountError(status);
   replied_status_ = status;
   close_after_ = close_after_ || status == 400 || status == 408 || status == 413 || status == 431;
-  std::string reply = http::ErrorReply(status, reason, close_after_);
+  // From the drain on, the proxy's own replies say what relayed ones say
+  // (relay.cc, BuildDownstreamHead): close, and on the inbound side, draining.
+  if (worker_.draining()) close_after_ = true;
+  const bool draining_mark =
+      worker_.announces_drain() && listener_.cfg.kind == config::ListenerKind::kInbound;
+  std::string reply = http::ErrorReply(status, reason, close_after_, draining_mark);
   SetDeadline(Timeout::kStream, cfg().timeouts.idle);
   auto [ec, n] = co_await asio::async_write(client_, asio::buffer(reply), kNoThrow);
   if (ec) close_after_ = true;
