@@ -431,9 +431,10 @@ asio::awaitable<void> Session::Forward(Request& rq) {
     }
     bool last_try = attempt >= int(settings_.retries);
     Outcome outcome = co_await TryEndpoint(rq, *svc, choice, last_try);
-    if (outcome != Outcome::kRetry) co_return;
+    if (outcome != Outcome::kRetry && outcome != Outcome::kResend) co_return;
     worker_.stats().upstream_rq_retry.Inc();
     chooser.Failed(choice);
+    if (outcome == Outcome::kResend) --attempt;  // the same attempt, on a fresh connection
   }
 }
 
@@ -465,6 +466,9 @@ asio::awaitable<Session::Outcome> Session::TryEndpoint(Request& rq, ServiceState
   // Resending is safe when the request never reached the upstream, or when
   // it is idempotent and its whole body is still in hand.
   const bool resendable = rq.idempotent && rq.body_in_hand;
+  // Any method, once: a reused connection that the upstream closed before a
+  // byte of response (its idle close raced our write) most likely never
+  // delivered the request (RFC 9112 §9.3.1; docs/lifecycle.md, "Resending").
   auto fail = [&](bool retryable, int status, std::string reason) -> asio::awaitable<Outcome> {
     if (retryable && !last_try) co_return Outcome::kRetry;
     co_await SendError(status, reason);
@@ -474,7 +478,12 @@ asio::awaitable<Session::Outcome> Session::TryEndpoint(Request& rq, ServiceState
   asio::ip::tcp::socket up(worker_.io());
   upstream_ = &up;
   uint64_t stale = 0;
-  bool reused = svc.TakeIdle(host, &up, &stale);
+  bool reused = !rq.resent && svc.TakeIdle(host, &up, &stale);  // a resend connects anew
+  auto resend_stale = [&] {
+    const bool ok = reused && rq.body_in_hand && !rq.resent;
+    if (ok) rq.resent = true;
+    return ok;
+  };
   stats.upstream_cx_stale.Inc(stale);
   const EndpointInfo& ep = *svc.endpoint(host).info;
   rq.lane_served = ep.lane;
@@ -509,6 +518,7 @@ asio::awaitable<Session::Outcome> Session::TryEndpoint(Request& rq, ServiceState
   const health::Outcome lost = reused ? health::Outcome::kAborted : health::Outcome::kReset;
   if (auto [ec, n] = co_await asio::async_write(up, head_and_body, kNoThrow); ec) {
     outcome(lost);
+    if (resend_stale()) co_return Outcome::kResend;
     co_return co_await fail(resendable, 502, "upstream " + ep.address_text +
                                                  " reset while sending: " + ec.message());
   }
@@ -588,6 +598,7 @@ asio::awaitable<Session::Outcome> Session::TryEndpoint(Request& rq, ServiceState
         co_return co_await fail(false, 502, "upstream " + ep.address_text +
                                                 " reset while receiving the body");
       }
+      if (resend_stale()) co_return Outcome::kResend;
       co_return co_await fail(resendable, 502,
                               "upstream " + ep.address_text + " closed before responding");
     }
