@@ -70,6 +70,7 @@ struct ControlAgent::State {
   std::mutex mu;  // guards id
   std::string id;
   std::atomic<int64_t> ttl_seconds{15};
+  std::atomic<int64_t> delay_ms{0};  // delay_registration, changed by later snapshots
   std::thread watch, lease;
 
   // ---- The notifier thread: "draining" and the deregistration, in that
@@ -235,9 +236,15 @@ struct ControlAgent::State {
       Sleep(milliseconds(200));
     }
     app_ready = true;
-    if (opt.delay_registration.count() > 0 && !stop) {
-      spdlog::info("control: app ready: registering in {} ms", opt.delay_registration.count());
-      Sleep(opt.delay_registration);
+    // Re-read while waiting: a snapshot may change the delay meanwhile.
+    const auto ready_at = Clock::now();
+    int64_t logged = 0;
+    for (int64_t d; !stop && Clock::now() < ready_at + milliseconds(d = delay_ms.load());) {
+      if (d != logged) {
+        spdlog::info("control: app ready: registering {} ms after it", d);
+        logged = d;
+      }
+      Sleep(milliseconds(50));
     }
     int failures = 0;
     int bad_probes = 0;
@@ -366,6 +373,7 @@ struct ControlAgent::State {
 ControlAgent::ControlAgent(ControlAgentOptions options, Compose compose)
     : state_(std::make_shared<State>()) {
   state_->opt = std::move(options);
+  state_->delay_ms = state_->opt.delay_registration.count();
   state_->compose = std::move(compose);
   std::string names;
   for (const std::string& n : state_->opt.gateway_listeners) names += (names.empty() ? "" : ",") + n;
@@ -401,7 +409,7 @@ std::shared_ptr<const config::Config> ControlAgent::Initial(milliseconds timeout
                            (s.opt.cache_path.empty() ? "" : " at " + s.opt.cache_path));
 }
 
-void ControlAgent::SetDelayRegistration(milliseconds d) { state_->opt.delay_registration = d; }
+void ControlAgent::SetDelayRegistration(milliseconds d) { state_->delay_ms = d.count(); }
 
 void ControlAgent::Start(Apply apply) {
   std::shared_ptr<State> s = state_;

@@ -68,7 +68,9 @@ class ControlAgent {
   // `timeout`, else from the cache file. Throws std::runtime_error when
   // neither is there (the message says both reasons).
   std::shared_ptr<const config::Config> Initial(std::chrono::milliseconds timeout);
-  // Before Start: the delay from the snapshot's ServicePolicy.
+  // The delay between the app being ready and registering (the flag, or the
+  // snapshot's ServicePolicy); any thread, any time: a change before the
+  // instance registers counts from when the app became ready.
   void SetDelayRegistration(std::chrono::milliseconds d);
   // Starts watching (and registering); later snapshots go to `apply`.
   void Start(Apply apply);
