@@ -19,6 +19,7 @@
 #include "wire/gateway_listeners.h"
 #include "wire/snapshot_json.h"
 #include "proxy/app_process.h"
+#include "proxy/app_watch.h"
 #include "proxy/control_agent.h"
 #include "proxy/server.h"
 #include "proxy/traffic_reporter.h"
@@ -240,7 +241,14 @@ int Serve(const DataPlaneFlags& f, const std::string& role, const Build& build) 
                                    return std::make_shared<const config::Config>(build(
                                        file.empty() ? config::Config{} : config::LoadConfigFile(file)));
                                  }};
-    if (role == "proxy") AddLifecycle(f, nullptr, app.get(), &options);
+    // No registry to gate on: /ready follows the app's own readiness.
+    std::unique_ptr<proxy::AppWatch> watch;
+    if (role == "proxy") {
+      AddLifecycle(f, nullptr, app.get(), &options);
+      watch = std::make_unique<proxy::AppWatch>(
+          proxy::AppProbe{.address = f.app, .path = f.ready_path});
+      options.ready = [w = watch.get()] { return w->ready(); };
+    }
     proxy::Server server(std::make_shared<const config::Config>(std::move(cfg)), options);
     return Finish(Run(server, role), app.get());
   }
