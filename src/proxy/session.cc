@@ -466,9 +466,6 @@ asio::awaitable<Session::Outcome> Session::TryEndpoint(Request& rq, ServiceState
   // Resending is safe when the request never reached the upstream, or when
   // it is idempotent and its whole body is still in hand.
   const bool resendable = rq.idempotent && rq.body_in_hand;
-  // Any method, once: a reused connection that the upstream closed before a
-  // byte of response (its idle close raced our write) most likely never
-  // delivered the request (RFC 9112 §9.3.1; docs/lifecycle.md, "Resending").
   auto fail = [&](bool retryable, int status, std::string reason) -> asio::awaitable<Outcome> {
     if (retryable && !last_try) co_return Outcome::kRetry;
     co_await SendError(status, reason);
@@ -479,6 +476,9 @@ asio::awaitable<Session::Outcome> Session::TryEndpoint(Request& rq, ServiceState
   upstream_ = &up;
   uint64_t stale = 0;
   bool reused = !rq.resent && svc.TakeIdle(host, &up, &stale);  // a resend connects anew
+  // Any method, once: a reused connection that the upstream closed before a
+  // byte of response (its idle close raced our write) most likely never
+  // delivered the request (RFC 9112 §9.3.1; docs/lifecycle.md, "Resending").
   auto resend_stale = [&] {
     const bool ok = reused && rq.body_in_hand && !rq.resent;
     if (ok) rq.resent = true;
