@@ -19,6 +19,7 @@
 #include "wire/gateway_listeners.h"
 #include "wire/snapshot_json.h"
 #include "proxy/app_process.h"
+#include "proxy/app_watch.h"
 #include "proxy/control_agent.h"
 #include "proxy/server.h"
 #include "proxy/traffic_reporter.h"
@@ -83,15 +84,19 @@ const config::LosslessPolicy* LosslessOf(const config::Config& cfg) {
 
 // The sidecar's drain, wired to the registry (`agent`, may be null) and the
 // app it runs (`app`, may be null); docs/lifecycle.md has the order.
-void AddLifecycle(const DataPlaneFlags& f, const config::Config& cfg, proxy::ControlAgent* agent,
-                  proxy::AppProcess* app, proxy::ServerOptions* o) {
+void AddLifecycle(const DataPlaneFlags& f, proxy::ControlAgent* agent, proxy::AppProcess* app,
+                  proxy::ServerOptions* o) {
   o->lossless = !f.no_drain;
   o->quiet = DurationFlag("drain-quiet", f.drain_quiet);
-  const config::LosslessPolicy* policy = LosslessOf(cfg);
   if (!f.drain_timeout.empty()) {
     o->drain_timeout = DurationFlag("drain-timeout", f.drain_timeout);
-  } else if (policy != nullptr) {
-    o->drain_timeout = policy->drain_timeout;
+  } else {
+    // From the snapshot running when the drain starts, not the first one.
+    o->drain_timeout_of = [](const config::Config& running) -> std::optional<config::Millis> {
+      const config::LosslessPolicy* policy = LosslessOf(running);
+      if (policy == nullptr) return std::nullopt;
+      return policy->drain_timeout;
+    };
   }
   const bool lossless = o->lossless;
   o->on_drain = [agent, app, lossless] {
@@ -236,7 +241,14 @@ int Serve(const DataPlaneFlags& f, const std::string& role, const Build& build) 
                                    return std::make_shared<const config::Config>(build(
                                        file.empty() ? config::Config{} : config::LoadConfigFile(file)));
                                  }};
-    if (role == "proxy") AddLifecycle(f, cfg, nullptr, app.get(), &options);
+    // No registry to gate on: /ready follows the app's own readiness.
+    std::unique_ptr<proxy::AppWatch> watch;
+    if (role == "proxy") {
+      AddLifecycle(f, nullptr, app.get(), &options);
+      watch = std::make_unique<proxy::AppWatch>(
+          proxy::AppProbe{.address = f.app, .path = f.ready_path});
+      options.ready = [w = watch.get()] { return w->ready(); };
+    }
     proxy::Server server(std::make_shared<const config::Config>(std::move(cfg)), options);
     return Finish(Run(server, role), app.get());
   }
@@ -305,13 +317,17 @@ int Serve(const DataPlaneFlags& f, const std::string& role, const Build& build) 
     spdlog::error("{}: {}", role, e.what());
     return Finish(1, app.get());
   }
+  // --delay-registration, else the policy of the snapshot in hand: the first
+  // one here, every later one as it is applied (until the instance registers).
+  const bool delay_from_policy = role == "proxy" && f.delay_registration.empty();
+  auto policy_delay = [](const config::Config& cfg) {
+    const config::LosslessPolicy* policy = LosslessOf(cfg);
+    return policy != nullptr ? policy->delay_registration : config::Millis(0);
+  };
   if (role == "proxy") {
-    const config::LosslessPolicy* policy = LosslessOf(*initial);
-    opt.delay_registration = !f.delay_registration.empty()
-                                 ? DurationFlag("delay-registration", f.delay_registration)
-                             : policy != nullptr ? policy->delay_registration
-                                                 : config::Millis(0);
-    if (opt.delay_registration.count() > 0) agent->SetDelayRegistration(opt.delay_registration);
+    agent->SetDelayRegistration(delay_from_policy
+                                    ? policy_delay(*initial)
+                                    : DurationFlag("delay-registration", f.delay_registration));
   }
   const bool registers = !opt.service.empty();
   proxy::ControlAgent& a = *agent;
@@ -323,7 +339,7 @@ int Serve(const DataPlaneFlags& f, const std::string& role, const Build& build) 
                                         (!registers || (a.registered() && a.app_ready()));
                                },
                                .on_drain = [&a] { a.Draining(); }};
-  if (role == "proxy") AddLifecycle(f, *initial, &a, app.get(), &options);
+  if (role == "proxy") AddLifecycle(f, &a, app.get(), &options);
   proxy::Server server(initial, options);
   proxy::TrafficReporter reporter({.urls = opt.urls,
                                    .token = opt.token,
@@ -340,7 +356,10 @@ int Serve(const DataPlaneFlags& f, const std::string& role, const Build& build) 
     spdlog::error("{}: {}", role, e.what());
     return Finish(1, app.get());
   }
-  a.Start([&server](std::shared_ptr<const config::Config> cfg) { server.ApplyAsync(cfg); });
+  a.Start([&server, &a, delay_from_policy, policy_delay](std::shared_ptr<const config::Config> cfg) {
+    if (delay_from_policy) a.SetDelayRegistration(policy_delay(*cfg));
+    server.ApplyAsync(cfg);
+  });
   if (report_interval.count() > 0) reporter.Start();  // after Start: it reads the workers
   int rc = server.Run();
   reporter.Stop();

@@ -30,7 +30,7 @@ std::string_view StatusText(int status) {
   }
 }
 
-std::string ErrorReply(int status, std::string_view reason, bool close) {
+std::string ErrorReply(int status, std::string_view reason, bool close, bool draining) {
   // Reasons quote client input (a Host, a service name): anything but
   // printable ASCII is escaped, so no byte of it can end the header line.
   std::string clean;
@@ -45,9 +45,10 @@ std::string ErrorReply(int status, std::string_view reason, bool close) {
   reason = clean;
   return fmt::format(
       "HTTP/1.1 {} {}\r\ncontent-type: text/plain\r\ncontent-length: {}\r\n"
-      "x-graymesh-reason: {}\r\n{}\r\n{}\n",
+      "x-graymesh-reason: {}\r\n{}{}\r\n{}\n",
       status, StatusText(status), reason.size() + 1, reason,
-      close ? "connection: close\r\n" : "", reason);
+      close ? "connection: close\r\n" : "", draining ? "x-graymesh-draining: 1\r\n" : "",
+      reason);
 }
 
 }  // namespace graymesh::http

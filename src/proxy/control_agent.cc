@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <condition_variable>
 #include <cstdio>
 #include <fstream>
 #include <mutex>
@@ -69,7 +70,15 @@ struct ControlAgent::State {
   std::mutex mu;  // guards id
   std::string id;
   std::atomic<int64_t> ttl_seconds{15};
+  std::atomic<int64_t> delay_ms{0};  // delay_registration, changed by later snapshots
   std::thread watch, lease;
+
+  // ---- The notifier thread: "draining" and the deregistration, in that
+  // order, off the caller's (the admin) thread. Guarded by notify_mu.
+  std::mutex notify_mu;
+  std::condition_variable notify_cv;
+  bool send_draining = false, send_deregister = false, notifier_done = false;
+  std::thread notifier;
 
   std::atomic<size_t> current{0};  // index into opt.urls
 
@@ -227,9 +236,15 @@ struct ControlAgent::State {
       Sleep(milliseconds(200));
     }
     app_ready = true;
-    if (opt.delay_registration.count() > 0 && !stop) {
-      spdlog::info("control: app ready: registering in {} ms", opt.delay_registration.count());
-      Sleep(opt.delay_registration);
+    // Re-read while waiting: a snapshot may change the delay meanwhile.
+    const auto ready_at = Clock::now();
+    int64_t logged = 0;
+    for (int64_t d; !stop && Clock::now() < ready_at + milliseconds(d = delay_ms.load());) {
+      if (d != logged) {
+        spdlog::info("control: app ready: registering {} ms after it", d);
+        logged = d;
+      }
+      Sleep(milliseconds(50));
     }
     int failures = 0;
     int bad_probes = 0;
@@ -288,6 +303,64 @@ struct ControlAgent::State {
     }
   }
 
+  // Tells the registry the instance drains. Holding state_mu, so a "ready"
+  // the lease thread is sending goes first and this one wins.
+  void SendDraining() {
+    std::lock_guard<std::mutex> state_lock(state_mu);
+    std::string my_id;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      my_id = id;
+    }
+    if (my_id.empty()) return;  // not registered yet: Register() sends "draining"
+    wire::ApiResult r = Call("PUT", "/v1/instances/" + my_id, R"({"state":"draining"})",
+                             milliseconds(2000));
+    if (r.status != 200) {
+      spdlog::warn("control: marking {} draining failed ({}): consumers still learn it from "
+                   "x-graymesh-draining",
+                   my_id, r.status == 0 ? r.error : std::to_string(r.status));
+    }
+  }
+
+  void SendDeregister() {
+    std::lock_guard<std::mutex> state_lock(state_mu);
+    std::string my_id;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      my_id = id;
+      id.clear();
+      registered = false;
+    }
+    if (my_id.empty()) return;
+    wire::ApiResult r = Call("DELETE", "/v1/instances/" + my_id, "", milliseconds(2000));
+    if (r.status == 200) {
+      spdlog::info("control: deregistered {}", my_id);
+    } else {
+      spdlog::warn("control: deregistering {} failed ({}): its lease will expire", my_id,
+                   r.status == 0 ? r.error : std::to_string(r.status));
+    }
+  }
+
+  void NotifyLoop() {
+    std::unique_lock<std::mutex> lock(notify_mu);
+    for (;;) {
+      notify_cv.wait(lock, [&] { return send_draining || send_deregister || notifier_done; });
+      if (send_draining) {
+        send_draining = false;
+        lock.unlock();
+        SendDraining();
+        lock.lock();
+      } else if (send_deregister) {
+        send_deregister = false;
+        lock.unlock();
+        SendDeregister();
+        lock.lock();
+      } else {
+        return;
+      }
+    }
+  }
+
   // Until `d` passed, Stop(), or `*wake` is set.
   void Sleep(milliseconds d, const std::atomic<bool>* wake = nullptr) {
     auto until = std::chrono::steady_clock::now() + d;
@@ -300,6 +373,7 @@ struct ControlAgent::State {
 ControlAgent::ControlAgent(ControlAgentOptions options, Compose compose)
     : state_(std::make_shared<State>()) {
   state_->opt = std::move(options);
+  state_->delay_ms = state_->opt.delay_registration.count();
   state_->compose = std::move(compose);
   std::string names;
   for (const std::string& n : state_->opt.gateway_listeners) names += (names.empty() ? "" : ",") + n;
@@ -335,53 +409,59 @@ std::shared_ptr<const config::Config> ControlAgent::Initial(milliseconds timeout
                            (s.opt.cache_path.empty() ? "" : " at " + s.opt.cache_path));
 }
 
-void ControlAgent::SetDelayRegistration(milliseconds d) { state_->opt.delay_registration = d; }
+void ControlAgent::SetDelayRegistration(milliseconds d) { state_->delay_ms = d.count(); }
 
 void ControlAgent::Start(Apply apply) {
   std::shared_ptr<State> s = state_;
   s->apply = std::move(apply);
+  {
+    std::lock_guard<std::mutex> lock(s->notify_mu);
+    s->notifier = std::thread([s] { s->NotifyLoop(); });
+  }
   s->watch = std::thread([s] { s->WatchLoop(); });
   if (!s->opt.service.empty()) s->lease = std::thread([s] { s->LeaseLoop(); });
 }
 
 void ControlAgent::Draining() {
   State& s = *state_;
-  std::lock_guard<std::mutex> state_lock(s.state_mu);
-  s.draining = true;
-  std::string my_id;
+  s.draining = true;  // read by Register and SendState: no "ready" is sent from now on
   {
-    std::lock_guard<std::mutex> lock(s.mu);
-    my_id = s.id;
+    std::lock_guard<std::mutex> lock(s.notify_mu);
+    if (s.notifier.joinable()) {
+      s.send_draining = true;
+      s.notify_cv.notify_one();
+      return;
+    }
   }
-  if (my_id.empty()) return;
-  s.Call("PUT", "/v1/instances/" + my_id, R"({"state":"draining"})", milliseconds(2000));
+  s.SendDraining();  // before Start: nothing registered, nothing to wait for
 }
 
 void ControlAgent::Deregister() {
   State& s = *state_;
-  std::lock_guard<std::mutex> state_lock(s.state_mu);
-  if (s.deregistered.exchange(true)) return;
-  std::string my_id;
+  if (s.deregistered.exchange(true)) return;  // Register and the lease loop stop here
   {
-    std::lock_guard<std::mutex> lock(s.mu);
-    my_id = s.id;
-    s.id.clear();
-    s.registered = false;
+    std::lock_guard<std::mutex> lock(s.notify_mu);
+    if (s.notifier.joinable()) {
+      s.send_deregister = true;
+      s.notify_cv.notify_one();
+      return;
+    }
   }
-  if (my_id.empty()) return;
-  wire::ApiResult r = s.Call("DELETE", "/v1/instances/" + my_id, "", milliseconds(2000));
-  if (r.status == 200) {
-    spdlog::info("control: deregistered {}", my_id);
-  } else {
-    spdlog::warn("control: deregistering {} failed ({}): its lease will expire", my_id,
-                 r.status == 0 ? r.error : std::to_string(r.status));
-  }
+  s.SendDeregister();
 }
 
 void ControlAgent::Stop() {
   std::shared_ptr<State> s = state_;
   if (s->stop.exchange(true)) return;
   Deregister();
+  {
+    std::lock_guard<std::mutex> lock(s->notify_mu);
+    s->notifier_done = true;
+    s->notify_cv.notify_one();
+  }
+  // The deregistration queued above is sent before the notifier ends (at
+  // most its 2 s timeout): the process exits only after it.
+  if (s->notifier.joinable()) s->notifier.join();
   // A long poll may be in flight: let that thread finish on its own; it only
   // touches the shared state, which it keeps alive.
   if (s->watch.joinable()) s->watch.detach();

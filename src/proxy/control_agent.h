@@ -15,8 +15,8 @@
 // instance is marked `unhealthy` (consumers stop choosing it) until it
 // answers again. Draining() marks it `draining`; Deregister() removes it.
 //
-// Runs on two threads of its own (watch, lease): nothing here is on the
-// request path. Snapshots reach the workers through the Apply callback.
+// Runs on three threads of its own (watch, lease, and the notifier that sends
+// "draining" and the deregistration): nothing here is on the request path. Snapshots reach the workers through the Apply callback.
 #pragma once
 
 #include <atomic>
@@ -68,15 +68,21 @@ class ControlAgent {
   // `timeout`, else from the cache file. Throws std::runtime_error when
   // neither is there (the message says both reasons).
   std::shared_ptr<const config::Config> Initial(std::chrono::milliseconds timeout);
-  // Before Start: the delay from the snapshot's ServicePolicy.
+  // The delay between the app being ready and registering (the flag, or the
+  // snapshot's ServicePolicy); any thread, any time: a change before the
+  // instance registers counts from when the app became ready.
   void SetDelayRegistration(std::chrono::milliseconds d);
   // Starts watching (and registering); later snapshots go to `apply`.
   void Start(Apply apply);
   // Drain: tell the control plane at once so consumers stop choosing us.
+  // Returns at once; the call goes out on the agent's notifier thread (after
+  // Start), so a control plane that hangs never blocks the caller.
   void Draining();
-  // Leaves the registry (best effort) and registers no more.
+  // Leaves the registry (best effort) and registers no more. Returns at
+  // once like Draining(), and is sent after it.
   void Deregister();
-  // Deregister and stop the threads.
+  // Deregister and stop the threads; waits for a deregistration in flight
+  // (at most its 2 s timeout).
   void Stop();
 
   bool registered() const;

@@ -212,7 +212,9 @@ int Server::Run() {
     if (admin_->drain_requested) return;
     admin_->drain_requested = true;
     if (options_.on_drain) options_.on_drain();
-    deadline = Clock::now() + options_.drain_timeout.value_or(cfg_->timeouts.drain);
+    std::optional<config::Millis> timeout = options_.drain_timeout;
+    if (!timeout && options_.drain_timeout_of) timeout = options_.drain_timeout_of(*cfg_);
+    deadline = Clock::now() + timeout.value_or(cfg_->timeouts.drain);
     since = Worker::NowMs();
     step = options_.lossless ? Step::kQuiet : Step::kEntryClosing;
     for (auto& w : workers_) w->Drain(options_.lossless, options_.lossless);

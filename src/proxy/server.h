@@ -45,8 +45,13 @@ struct ServerOptions {
   // The drain steps above. Defaults: stop accepting at once.
   bool lossless = false;
   config::Millis quiet{1000};
-  // The drain timeout; unset = the configuration's timeouts.drain.
+  // The drain timeout; unset = drain_timeout_of, else the configuration's
+  // timeouts.drain.
   std::optional<config::Millis> drain_timeout;
+  // The drain timeout a configuration sets (sidecars: its ServicePolicy's
+  // lossless.drainTimeout), read from the configuration running when the
+  // drain starts, so a later snapshot's value applies; nullopt = none.
+  std::function<std::optional<config::Millis>(const config::Config&)> drain_timeout_of;
   // Called once when no entry-side connection is left (also without lossless).
   std::function<void()> on_entry_done;
   // Whether the app the sidecar runs is still running; null = it runs none.

@@ -114,11 +114,12 @@ void Session::CloseIfIdle() {
 }
 
 asio::awaitable<void> Session::Run() {
+  // A response written before the drain began did not say `connection:
+  // close`, so its client may send another request at once: it is served (the
+  // next response says close) until this side's idle connections are being
+  // closed (Worker::CloseSide closes the ones left idle).
   while (!close_after_) {
     if (!co_await ReadHead()) break;
-    // A response written before the drain began did not say `connection:
-    // close`, so its client may send another request at once: it is served
-    // (and told to go) until this side's idle connections are being closed.
     if (worker_.closing(SideOf(listener_.cfg))) close_after_ = true;
   }
   asio::error_code ignored;
@@ -154,7 +155,12 @@ asio::awaitable<void> Session::SendError(int status, std::string_view reason) {
   worker_.stats().CountError(status);
   replied_status_ = status;
   close_after_ = close_after_ || status == 400 || status == 408 || status == 413 || status == 431;
-  std::string reply = http::ErrorReply(status, reason, close_after_);
+  // From the drain on, the proxy's own replies say what relayed ones say
+  // (relay.cc, BuildDownstreamHead): close, and on the inbound side, draining.
+  if (worker_.draining()) close_after_ = true;
+  const bool draining_mark =
+      worker_.announces_drain() && listener_.cfg.kind == config::ListenerKind::kInbound;
+  std::string reply = http::ErrorReply(status, reason, close_after_, draining_mark);
   SetDeadline(Timeout::kStream, cfg().timeouts.idle);
   auto [ec, n] = co_await asio::async_write(client_, asio::buffer(reply), kNoThrow);
   if (ec) close_after_ = true;
@@ -436,9 +442,10 @@ asio::awaitable<void> Session::Forward(Request& rq) {
     }
     bool last_try = attempt >= int(settings_.retries);
     Outcome outcome = co_await TryEndpoint(rq, *svc, choice, last_try);
-    if (outcome != Outcome::kRetry) co_return;
+    if (outcome != Outcome::kRetry && outcome != Outcome::kResend) co_return;
     worker_.stats().upstream_rq_retry.Inc();
     chooser.Failed(choice);
+    if (outcome == Outcome::kResend) --attempt;  // the same attempt, on a fresh connection
   }
 }
 
@@ -479,7 +486,15 @@ asio::awaitable<Session::Outcome> Session::TryEndpoint(Request& rq, ServiceState
   asio::ip::tcp::socket up(worker_.io());
   upstream_ = &up;
   uint64_t stale = 0;
-  bool reused = svc.TakeIdle(host, &up, &stale);
+  bool reused = !rq.resent && svc.TakeIdle(host, &up, &stale);  // a resend connects anew
+  // Any method, once: a reused connection that the upstream closed before a
+  // byte of response (its idle close raced our write) most likely never
+  // delivered the request (RFC 9112 §9.3.1; docs/lifecycle.md, "Resending").
+  auto resend_stale = [&] {
+    const bool ok = reused && rq.body_in_hand && !rq.resent;
+    if (ok) rq.resent = true;
+    return ok;
+  };
   stats.upstream_cx_stale.Inc(stale);
   const EndpointInfo& ep = *svc.endpoint(host).info;
   rq.lane_served = ep.lane;
@@ -514,6 +529,7 @@ asio::awaitable<Session::Outcome> Session::TryEndpoint(Request& rq, ServiceState
   const health::Outcome lost = reused ? health::Outcome::kAborted : health::Outcome::kReset;
   if (auto [ec, n] = co_await asio::async_write(up, head_and_body, kNoThrow); ec) {
     outcome(lost);
+    if (resend_stale()) co_return Outcome::kResend;
     co_return co_await fail(resendable, 502, "upstream " + ep.address_text +
                                                  " reset while sending: " + ec.message());
   }
@@ -595,6 +611,7 @@ asio::awaitable<Session::Outcome> Session::TryEndpoint(Request& rq, ServiceState
         co_return co_await fail(false, 502, "upstream " + ep.address_text +
                                                 " reset while receiving the body");
       }
+      if (resend_stale()) co_return Outcome::kResend;
       co_return co_await fail(resendable, 502,
                               "upstream " + ep.address_text + " closed before responding");
     }

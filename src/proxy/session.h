@@ -75,8 +75,9 @@ class Session {
 
  private:
   enum class Timeout { kNone, kIdle, kHeader, kConnect, kResponse, kStream };
-  // What the upstream attempt came to.
-  enum class Outcome { kDone, kRetry, kFailed };
+  // What the upstream attempt came to. kResend: a pooled connection closed
+  // before any response byte; sent again on a fresh one, not counted as a retry.
+  enum class Outcome { kDone, kRetry, kResend, kFailed };
 
   // What forwarding needs of a request head; views point into Session::in_,
   // which is left untouched until the head has been sent upstream.
@@ -99,6 +100,7 @@ class Session {
     bool body_in_hand = true;  // the whole body is in in_ (so a retry can resend it)
     uint64_t body_seen = 0;
     bool consumed = false;  // its bytes have left in_ (sent upstream)
+    bool resent = false;    // once resent after a pooled connection closed (kResend)
     std::string_view header_lane;  // x-graymesh-lane (or an alias)
     std::string_view baggage;
     std::string_view traceparent;

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <csignal>
 #include <thread>
 
 #include "integration/control_instance.h"
@@ -49,6 +50,40 @@ TEST(ControlDrain, ADrainingCalleeLeavesNoCallerRequestHanging) {
   EXPECT_GT(ok.load(), 50);
   EXPECT_EQ(slow.load(), 0) << order.sidecar->Log();
   EXPECT_EQ(failed.load(), 0) << order.sidecar->Log();
+}
+
+// Item: telling the registry "draining" and deregistering ran on the admin
+// thread, with a 2 s timeout each, so POST /drain (a Kubernetes preStop)
+// answered only after the control plane did, and /ready and /metrics
+// waited too. A control plane that hangs (stopped, not gone: connections
+// are accepted, nothing answers) must not slow the admin endpoint.
+TEST(ControlDrain, PostDrainAnswersAtOnceWhileTheControlPlaneHangs) {
+  ControlPlane cp = ControlPlane::Start();
+  Instance b("payment", "", "", cp);
+  ASSERT_TRUE(b.WaitReady(10s)) << b.sidecar->Log();
+  cp.proc->Signal(SIGSTOP);
+  auto started = std::chrono::steady_clock::now();
+  Response drained = HttpPost(b.admin, "/drain", "", {}, 5s);
+  const auto took = std::chrono::steady_clock::now() - started;
+  EXPECT_EQ(drained.status, 200) << drained.error;
+  EXPECT_LT(took, 300ms) << "POST /drain waited for the control plane";
+  started = std::chrono::steady_clock::now();
+  EXPECT_EQ(HttpGet(b.admin, "/ready", {}, 5s).status, 503);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 300ms);
+  // The drain goes on: callers are still served meanwhile, and after the
+  // quiet period the sidecar deregisters (its DELETE times out) and exits.
+  Response served = HttpGet(b.inbound, "/x", {}, 5s);
+  EXPECT_EQ(served.status, 200) << served.error;
+  EXPECT_EQ(served.Header("x-graymesh-draining"), "1");
+  std::this_thread::sleep_for(1200ms);  // quiet: the entry side closes, deregistration starts
+  started = std::chrono::steady_clock::now();
+  Response metrics = HttpGet(b.admin, "/metrics", {}, 5s);
+  if (metrics.status != 0) {  // unless it has already exited
+    EXPECT_EQ(metrics.status, 200);
+    EXPECT_LT(std::chrono::steady_clock::now() - started, 300ms) << "admin blocked by deregistering";
+  }
+  EXPECT_EQ(b.sidecar->Wait(10s), 0) << b.sidecar->Log();
+  cp.proc->Signal(SIGCONT);
 }
 
 }  // namespace

@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <csignal>
+#include <future>
 #include <thread>
 
 #include "integration/control_instance.h"
@@ -102,6 +104,49 @@ TEST(Registration, AnAppThatStopsAnsweringIsMarkedUnhealthy) {
   EXPECT_TRUE(Eventually([&] { return StateOf(cp, sc.inbound) == "ready"; }, 3s))
       << sc.proc->Log();
   EXPECT_EQ(sc.Ready(), 200);
+}
+
+void ApplyLossless(const ControlPlane& cp, const std::string& spec) {
+  const std::string doc = "kind: ServicePolicy\nname: payment\nspec:\n  lossless: " + spec + "\n";
+  ASSERT_EQ(RunCli({"apply", "-f", TempFile("policy.yaml", doc), "--control", cp.url()}).code, 0);
+}
+
+// Item: ServicePolicy lossless values were read from the first snapshot
+// only. A drainTimeout changed while the sidecar runs applies to its next
+// drain: here 1 s instead of 30 s, so a request that outlives it ends the
+// drain with exit 1 after about a second (the old value would wait for it).
+TEST(Registration, ALaterPolicySetsTheNextDrainTimeout) {
+  ControlPlane cp = ControlPlane::Start();
+  ApplyLossless(cp, "{ drainTimeout: 30s }");
+  const uint16_t port = FreePort();
+  auto app = App(port);
+  Sidecar sc(cp, port, {"--drain-quiet", "200ms"});
+  ASSERT_TRUE(Eventually([&] { return sc.Ready() == 200; }, 5s)) << sc.proc->Log();
+  ApplyLossless(cp, "{ drainTimeout: 1s }");
+  std::this_thread::sleep_for(1s);  // the push reaches the sidecar at once; margin
+  auto slow = std::async(std::launch::async,
+                         [&] { return HttpGet(sc.inbound, "/sleep?ms=6000", {}, 10s); });
+  std::this_thread::sleep_for(300ms);
+  sc.proc->Signal(SIGTERM);
+  const auto signalled = std::chrono::steady_clock::now();
+  EXPECT_EQ(sc.proc->Wait(4s), 1) << "the 1 s drain timeout ends the drain\n" << sc.proc->Log();
+  EXPECT_LT(std::chrono::steady_clock::now() - signalled, 3s);
+  slow.wait();
+}
+
+// The same for delayRegistration: a policy that arrives while the sidecar
+// waits for its app sets the delay it registers after.
+TEST(Registration, ALaterPolicySetsTheRegistrationDelay) {
+  ControlPlane cp = ControlPlane::Start();
+  const uint16_t port = FreePort();
+  Sidecar sc(cp, port, {"--ready-path", "/healthz"});  // no app yet: it waits
+  std::this_thread::sleep_for(500ms);
+  ApplyLossless(cp, "{ delayRegistration: 2s }");
+  std::this_thread::sleep_for(1s);
+  auto app = App(port);
+  const auto app_up = std::chrono::steady_clock::now();
+  ASSERT_TRUE(Eventually([&] { return StateOf(cp, sc.inbound) == "ready"; }, 6s)) << sc.proc->Log();
+  EXPECT_GE(std::chrono::steady_clock::now() - app_up, 1800ms) << sc.proc->Log();
 }
 
 }  // namespace

@@ -97,6 +97,50 @@ TEST(SidecarDrain, WithoutTheDrainARequestInFlightLosesItsCall) {
   p.sc.proc->Wait(5s);
 }
 
+// Item: a draining sidecar's own error replies (not relayed from its app)
+// said neither `x-graymesh-draining: 1` nor `connection: close`, so a
+// consumer kept choosing it and kept its connection. From the drain on,
+// every response says both, a 502 the proxy makes as much as a relayed 200.
+TEST(SidecarDrain, ItsOwnErrorRepliesSayItIsDraining) {
+  const RefusingPort app;  // the app is gone: the sidecar answers 502 itself
+  const uint16_t outbound = FreePort();
+  Sidecar sc = Sidecar::Start("payment", app, "", {"--drain-quiet", "1500ms"}, outbound);
+  // Before the drain: the 502 keeps the connection and has no mark.
+  TestConnection before(sc.inbound);
+  ASSERT_TRUE(before.Send("GET /x HTTP/1.1\r\nHost: payment\r\n\r\n"));
+  Response r0 = before.ReadResponse();
+  ASSERT_EQ(r0.status, 502) << r0.error;
+  EXPECT_FALSE(r0.HasHeader("x-graymesh-draining"));
+  EXPECT_FALSE(r0.closed_after);
+
+  sc.proc->Signal(SIGTERM);
+  std::this_thread::sleep_for(50ms);
+  // A pooled connection's next request: the proxy's 502, marked, and closed.
+  ASSERT_TRUE(before.Send("GET /x HTTP/1.1\r\nHost: payment\r\n\r\n"));
+  Response r1 = before.ReadResponse();
+  EXPECT_EQ(r1.status, 502) << r1.error << "\n" << sc.proc->Log();
+  EXPECT_EQ(r1.Header("x-graymesh-draining"), "1");
+  EXPECT_TRUE(r1.closed_after) << "connection: close on the proxy's own reply";
+  EXPECT_TRUE(before.IsClosedByPeer(1s));
+  // A request the proxy refuses (CONNECT: 501) on a new connection.
+  TestConnection refused(sc.inbound);
+  ASSERT_TRUE(refused.Send("CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n"));
+  Response r2 = refused.ReadResponse();
+  EXPECT_EQ(r2.status, 501) << r2.error;
+  EXPECT_EQ(r2.Header("x-graymesh-draining"), "1");
+  EXPECT_TRUE(r2.closed_after);
+  // The outbound side (the app's own calls) says connection: close too, but
+  // no draining mark: that is for the callers of this instance.
+  TestConnection app_call(outbound);
+  ASSERT_TRUE(app_call.Send("GET /x HTTP/1.1\r\nHost: nowhere\r\n\r\n"));
+  Response r3 = app_call.ReadResponse();
+  EXPECT_EQ(r3.status, 404) << r3.error;
+  EXPECT_TRUE(r3.closed_after);
+  EXPECT_FALSE(r3.HasHeader("x-graymesh-draining"));
+  EXPECT_TRUE(app_call.IsClosedByPeer(1s));
+  sc.proc->Wait(10s);
+}
+
 // The app's exit status becomes the sidecar's; an app that exits on its
 // own ends the sidecar too.
 TEST(SidecarDrain, TheAppsExitStatusIsTheSidecars) {

@@ -34,5 +34,36 @@ TEST(Lifecycle, SigtermFinishesRequestsInFlightThenExitsZero) {
   EXPECT_FALSE(WaitForPort(gw.port, 200ms)) << "no longer accepting";
 }
 
+// Polls the admin /ready until it answers `status`, up to `timeout`.
+bool ReadyBecomes(uint16_t admin, int status, std::chrono::milliseconds timeout) {
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  do {
+    if (HttpGet(admin, "/ready", {}, 1s).status == status) return true;
+    std::this_thread::sleep_for(50ms);
+  } while (std::chrono::steady_clock::now() < until);
+  return false;
+}
+
+// Item: a sidecar without a control plane (static configuration) did not
+// probe its app, so its /ready said 200 with no app behind it. It now
+// follows the app as a registered one does: 503 until the ready path
+// answers, 200 while it does, 503 again within a couple of probes after the
+// app is gone.
+TEST(SidecarReady, WithoutAControlPlaneReadyFollowsTheApp) {
+  const uint16_t app_port = FreePort();
+  Sidecar sc = Sidecar::Start("payment", app_port, "", {"--ready-path", "/healthz"});
+  std::this_thread::sleep_for(700ms);
+  EXPECT_EQ(HttpGet(sc.admin, "/ready").status, 503) << "no app yet";
+  {
+    SampleApp app = SampleApp::Start("payment", "", {}, app_port);
+    EXPECT_TRUE(ReadyBecomes(sc.admin, 200, 3s)) << sc.proc->Log();
+    EXPECT_EQ(HttpGet(sc.inbound, "/x").status, 200);
+    app.proc->Kill();
+    const auto killed = std::chrono::steady_clock::now();
+    EXPECT_TRUE(ReadyBecomes(sc.admin, 503, 3s)) << sc.proc->Log();
+    EXPECT_LT(std::chrono::steady_clock::now() - killed, 2500ms);
+  }
+}
+
 }  // namespace
 }  // namespace graymesh::test

@@ -56,6 +56,7 @@ bool SendSlowChunked(int fd) {
 // Reads request heads (bodies are not used by these tests) and answers each.
 void StubUpstream::Serve(int fd) {
   std::string buf;
+  int on_this_connection = 0;
   char chunk[4096];
   while (!stop_) {
     int wait_ms = idle_close_.count() > 0 ? int(idle_close_.count()) : 50;
@@ -73,6 +74,7 @@ void StubUpstream::Serve(int fd) {
     buf.erase(0, end + 4);
     ++requests_;
     if (mode_ == Mode::kCloseAfterRequest) break;
+    if (mode_ == Mode::kCloseSecondRequest && ++on_this_connection == 2) break;
     if (mode_ == Mode::kSlowChunked) {
       if (!SendSlowChunked(fd)) break;
       continue;

@@ -20,6 +20,9 @@ class StubUpstream {
     kGarbage,           // answers bytes that are not HTTP
     kSlowChunked,       // 200, a chunked body of kSlowChunks 1 KiB chunks 10 ms apart
     kDraining,          // 200 "ok" with x-graymesh-draining: 1, as a draining sidecar answers
+    // Answers a connection's first request (keep-alive), reads its second and
+    // closes without a byte: a pooled connection closed just as it was reused.
+    kCloseSecondRequest,
   };
 
   // `idle_close`: close a keep-alive connection idle this long (0 = never).

@@ -92,6 +92,43 @@ TEST(Upstream, ResetBeforeResponseRetriesOnlyWhatIsSafe) {
   EXPECT_GE(posts_ok, 4);
 }
 
+// Item: a POST on a pooled connection that the upstream closed as the
+// request went out (keep-alive racing its idle close; a draining sidecar
+// closing its idle connections) got a 502. Nothing of a response came back
+// on a reused connection: it is resent once, on a fresh connection, whatever
+// the method, and whatever `retries` says (docs/lifecycle.md).
+TEST(Upstream, APostOnAPooledConnectionClosedBeforeAnyResponseByteIsResent) {
+  for (const char* extra : {"", "upstream: { retries: 0 }\n"}) {
+    StubUpstream closing(StubUpstream::Mode::kCloseSecondRequest);
+    Gateway gw = Gateway::Start(Service({closing.port()}, extra));
+    Response first = HttpPost(gw.port, "/x", "data");
+    ASSERT_EQ(first.status, 200) << first.error;  // its connection is pooled
+    Response second = HttpPost(gw.port, "/x", "data");
+    EXPECT_EQ(second.status, 200) << extra << second.body << second.error;
+    EXPECT_EQ(closing.requests(), 3) << "the first, the lost one, the resent one";
+    EXPECT_EQ(closing.connections(), 2);
+    EXPECT_EQ(gw.Metric("upstream_rq_retry"), 1u);
+    // The resend took a fresh connection, which the next POST reuses: the
+    // same race again, and again one resend.
+    EXPECT_EQ(HttpPost(gw.port, "/x", "data").status, 200);
+    EXPECT_EQ(closing.connections(), 3);
+  }
+}
+
+// The other side of that rule: a POST on a fresh connection that closes
+// before responding may have been acted on, and is not resent (see also
+// ResetBeforeResponseRetriesOnlyWhatIsSafe); a GET is.
+TEST(Upstream, APostOnAFreshConnectionClosedBeforeResponseIsNotResent) {
+  StubUpstream resetting(StubUpstream::Mode::kCloseAfterRequest);
+  Gateway gw = Gateway::Start(Service({resetting.port()}, "upstream: { health: false }\n"));
+  Response r = HttpPost(gw.port, "/x", "data");
+  EXPECT_EQ(r.status, 502);
+  EXPECT_NE(r.Header("x-graymesh-reason").find("closed before responding"), std::string::npos);
+  EXPECT_EQ(resetting.requests(), 1);
+  EXPECT_EQ(HttpGet(gw.port, "/x").status, 502);
+  EXPECT_EQ(resetting.requests(), 3) << "the GET was tried twice";
+}
+
 // With health on, the first reset makes the endpoint suspect: at most the
 // first POST (never resent) sees it.
 TEST(Upstream, ResetEndpointIsSetAsideSoPostsStopFailing) {
