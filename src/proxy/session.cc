@@ -487,11 +487,14 @@ asio::awaitable<Session::Outcome> Session::TryEndpoint(Request& rq, ServiceState
   upstream_ = &up;
   uint64_t stale = 0;
   bool reused = !rq.resent && svc.TakeIdle(host, &up, &stale);  // a resend connects anew
-  // Any method, once: a reused connection that the upstream closed before a
-  // byte of response (its idle close raced our write) most likely never
-  // delivered the request (RFC 9112 §9.3.1; docs/lifecycle.md, "Resending").
-  auto resend_stale = [&] {
-    const bool ok = reused && rq.body_in_hand && !rq.resent;
+  // Once, on a fresh connection, outside upstream.retries: a reused connection
+  // the upstream closed before a byte of response (its idle close raced our
+  // request; RFC 9112 §9.3.1; docs/lifecycle.md, "Resending"). Any method when
+  // the write itself failed (the peer had closed: it never read the request);
+  // after the request was written, only an idempotent one, since the peer may
+  // have read and acted on it before it closed or died.
+  auto resend_stale = [&](bool written) {
+    const bool ok = reused && rq.body_in_hand && !rq.resent && (!written || rq.idempotent);
     if (ok) rq.resent = true;
     return ok;
   };
@@ -529,7 +532,7 @@ asio::awaitable<Session::Outcome> Session::TryEndpoint(Request& rq, ServiceState
   const health::Outcome lost = reused ? health::Outcome::kAborted : health::Outcome::kReset;
   if (auto [ec, n] = co_await asio::async_write(up, head_and_body, kNoThrow); ec) {
     outcome(lost);
-    if (resend_stale()) co_return Outcome::kResend;
+    if (resend_stale(false)) co_return Outcome::kResend;
     co_return co_await fail(resendable, 502, "upstream " + ep.address_text +
                                                  " reset while sending: " + ec.message());
   }
@@ -611,7 +614,7 @@ asio::awaitable<Session::Outcome> Session::TryEndpoint(Request& rq, ServiceState
         co_return co_await fail(false, 502, "upstream " + ep.address_text +
                                                 " reset while receiving the body");
       }
-      if (resend_stale()) co_return Outcome::kResend;
+      if (resend_stale(true)) co_return Outcome::kResend;
       co_return co_await fail(resendable, 502,
                               "upstream " + ep.address_text + " closed before responding");
     }

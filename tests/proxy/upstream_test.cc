@@ -92,27 +92,40 @@ TEST(Upstream, ResetBeforeResponseRetriesOnlyWhatIsSafe) {
   EXPECT_GE(posts_ok, 4);
 }
 
-// Item: a POST on a pooled connection that the upstream closed as the
-// request went out (keep-alive racing its idle close; a draining sidecar
-// closing its idle connections) got a 502. Nothing of a response came back
-// on a reused connection: it is resent once, on a fresh connection, whatever
-// the method, and whatever `retries` says (docs/lifecycle.md).
-TEST(Upstream, APostOnAPooledConnectionClosedBeforeAnyResponseByteIsResent) {
+// A request on a pooled connection that the upstream closed as the request
+// went out (keep-alive racing its idle close; a draining sidecar closing its
+// idle connections) got a 502. Nothing of a response came back on a reused
+// connection: an idempotent request is resent once, on a fresh connection,
+// whatever `retries` says (docs/lifecycle.md, "Resending").
+TEST(Upstream, AGetOnAPooledConnectionClosedBeforeAnyResponseByteIsResent) {
   for (const char* extra : {"", "upstream: { retries: 0 }\n"}) {
     StubUpstream closing(StubUpstream::Mode::kCloseSecondRequest);
     Gateway gw = Gateway::Start(Service({closing.port()}, extra));
-    Response first = HttpPost(gw.port, "/x", "data");
+    Response first = HttpGet(gw.port, "/x");
     ASSERT_EQ(first.status, 200) << first.error;  // its connection is pooled
-    Response second = HttpPost(gw.port, "/x", "data");
+    Response second = HttpGet(gw.port, "/x");
     EXPECT_EQ(second.status, 200) << extra << second.body << second.error;
     EXPECT_EQ(closing.requests(), 3) << "the first, the lost one, the resent one";
     EXPECT_EQ(closing.connections(), 2);
     EXPECT_EQ(gw.Metric("upstream_rq_retry"), 1u);
-    // The resend took a fresh connection, which the next POST reuses: the
+    // The resend took a fresh connection, which the next GET reuses: the
     // same race again, and again one resend.
-    EXPECT_EQ(HttpPost(gw.port, "/x", "data").status, 200);
+    EXPECT_EQ(HttpGet(gw.port, "/x").status, 200);
     EXPECT_EQ(closing.connections(), 3);
   }
+}
+
+// A POST the upstream read before it closed may have been acted on (an app
+// that died under it, a sidecar killed at the end of its drain timeout):
+// sending it again could apply it twice, so it gets its 502 with the reason.
+TEST(Upstream, APostOnAPooledConnectionClosedAfterItWasReadIsNotResent) {
+  StubUpstream closing(StubUpstream::Mode::kCloseSecondRequest);
+  Gateway gw = Gateway::Start(Service({closing.port()}, "upstream: { health: false }\n"));
+  ASSERT_EQ(HttpPost(gw.port, "/x", "data").status, 200);  // its connection is pooled
+  Response second = HttpPost(gw.port, "/x", "data");
+  EXPECT_EQ(second.status, 502);
+  EXPECT_NE(second.Header("x-graymesh-reason").find("closed before responding"), std::string::npos);
+  EXPECT_EQ(closing.requests(), 2) << "the POST was not sent twice";
 }
 
 // The other side of that rule: a POST on a fresh connection that closes
