@@ -27,8 +27,8 @@ int DecodeStatus(int status) {
   return ChildProcess::kStillRunning;
 }
 
-// The summary line every sanitizer (Address, Leak, UndefinedBehavior, Thread)
-// ends its report with; nothing else prints it.
+}  // namespace
+
 bool HasSanitizerReport(const std::string& log) {
   static constexpr std::string_view kSummary = "SUMMARY: ";
   for (size_t at = log.find(kSummary); at != std::string::npos;
@@ -40,6 +40,8 @@ bool HasSanitizerReport(const std::string& log) {
   }
   return false;
 }
+
+namespace {
 
 std::string BaseName(const std::string& path) {
   size_t slash = path.rfind('/');
