@@ -34,5 +34,24 @@ TEST(Lifecycle, SigtermFinishesRequestsInFlightThenExitsZero) {
   EXPECT_FALSE(WaitForPort(gw.port, 200ms)) << "no longer accepting";
 }
 
+// A request still in flight when the drain timeout ends it: the gateway
+// exits 1, and its connections are torn down before the worker state they
+// point into (listeners, counters, session list). Under the asan preset a
+// session freed after its worker's listeners was a heap-use-after-free in
+// the gateway's log, which fails the test (support/process.h).
+TEST(Lifecycle, DrainTimeoutWithRequestsInFlightExitsOneCleanly) {
+  SampleApp app = SampleApp::Start("app");
+  Gateway gw = Gateway::Start("routes:\n  - { pathPrefix: /, service: app }\nservices:\n"
+                              "  - name: app\n    endpoints:\n      - address: 127.0.0.1:" +
+                              std::to_string(app.port) + "\ntimeouts: { drain: 500ms }\n");
+  auto slow = std::async(std::launch::async, [&] { return HttpGet(gw.port, "/sleep?ms=5000"); });
+  std::this_thread::sleep_for(300ms);
+  gw.proc->Signal(SIGTERM);
+  EXPECT_EQ(gw.proc->Wait(5s), 1) << gw.proc->Log();
+  EXPECT_NE(gw.proc->Log().find("drain timeout: 1 connections still open"), std::string::npos)
+      << gw.proc->Log();
+  slow.get();
+}
+
 }  // namespace
 }  // namespace graymesh::test
