@@ -4,7 +4,7 @@ PRESET ?= release
 BUILD  := build/$(PRESET)
 JOBS   ?= $(shell nproc)
 
-.PHONY: all setup build test demo asan fuzz bench format clean
+.PHONY: all setup build test demo asan tsan fuzz bench format clean
 
 all: build
 
@@ -22,6 +22,15 @@ test: build
 # The same tests under Address + UndefinedBehavior sanitizers.
 asan:
 	@$(MAKE) --no-print-directory test PRESET=asan
+
+# The tests labelled `threads` (tests/CMakeLists.txt) under ThreadSanitizer:
+# workers and snapshot swaps, endpoint health, control-plane watch and push,
+# the access log writer and traffic reports. Builds only what they run.
+TSAN_TARGETS := graymesh proxy_test proxy_health_test control_mesh_test traffic_test
+tsan: setup
+	@cmake --preset tsan >/dev/null
+	@cmake --build build/tsan -j$(JOBS) --target $(TSAN_TARGETS)
+	@ctest --preset tsan -j$(JOBS) --output-on-failure
 
 demo: build
 	@bash scripts/demo.sh $(BUILD)/src/cli/graymesh

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <set>
 #include <tuple>
 
@@ -163,9 +164,11 @@ void TrafficStore::Add(TrafficReport report, int64_t received_ms) {
     samples.pop_front();
   }
   // Past the dense part: one per kSparseMs.
-  int64_t last_kept = std::numeric_limits<int64_t>::min();
+  // No sample kept yet: the oldest stays. (A sentinel of INT64_MIN made
+  // at_ms - last_kept overflow, which UBSan reports.)
+  std::optional<int64_t> last_kept;
   for (auto s = samples.begin(); s != samples.end() && s->at_ms < received_ms - kDenseMs;) {
-    if (s->at_ms - last_kept < kSparseMs && std::next(s) != samples.end()) {
+    if (last_kept && s->at_ms - *last_kept < kSparseMs && std::next(s) != samples.end()) {
       s = samples.erase(s);
     } else {
       last_kept = s->at_ms;

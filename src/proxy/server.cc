@@ -38,10 +38,25 @@ struct Server::Admin {
 Server::Server(std::shared_ptr<const config::Config> cfg, ServerOptions options)
     : cfg_(std::move(cfg)), options_(std::move(options)), admin_(std::make_unique<Admin>()) {}
 
+namespace {
+
+// Destroys what is still queued on a stopped worker's io_context: the
+// coroutine frames of connections a drain timeout left open. ~io_context
+// would do it too, but only after the rest of the Worker (its listeners,
+// counters and session list, which those frames' destructors use) is gone.
+// io_context::shutdown() is protected; a pointer to it taken in a derived
+// class may be called on any io_context.
+struct PendingWork : asio::io_context {
+  static void Destroy(asio::io_context& io) { (io.*&PendingWork::shutdown)(); }
+};
+
+}  // namespace
+
 Server::~Server() {
   for (auto& w : workers_) w->Stop();
   for (auto& w : workers_) w->Join();
   StopAccessLog();
+  for (auto& w : workers_) PendingWork::Destroy(w->io());
 }
 
 void Server::StopAccessLog() {

@@ -145,6 +145,7 @@ CliResult RunCli(const std::vector<std::string>& args, const std::vector<std::st
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   r.out = ReadFile(out_path);
   r.err = ReadFile(err_path);
+  if (HasSanitizerReport(r.err)) ADD_FAILURE() << "graymesh reported a sanitizer error:\n" << r.err;
   return r;
 }
 

@@ -66,6 +66,10 @@ run_once() {
   demo_pid=""
   [[ $code -eq 0 ]] || fail "run $n: exit code $code after Ctrl-C"
   grep -q "== stopping" "$WORK/out" || fail "run $n: did not stop through its own cleanup"
+  # Under sanitizers (make asan): a report from any demo process fails the run.
+  local reports
+  reports=$(grep -lE 'SUMMARY: [A-Za-z]+Sanitizer' "$WORK/out" "$WORK"/run/*.log 2>/dev/null || true)
+  [[ -z $reports ]] || fail "run $n: sanitizer reports in $reports: $(grep -hE -B40 'SUMMARY: [A-Za-z]+Sanitizer' $reports)"
   for p in $((15010 + OFF)) $((8080 + OFF)) $((15101 + OFF)) $((15501 + OFF)) $((9100 + OFF)); do
     (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && fail "run $n: port $p still open after Ctrl-C"
   done

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <map>
 #include <string>
+#include <string_view>
 
 #include "h2/h2_peers.h"
 #include "proxy/gateway_fixture.h"
@@ -109,7 +110,10 @@ class RawClient {
   uint32_t goaway_code() const { return goaway_code_; }
 
  private:
-  static nghttp2_nv Nv(const std::string& n, const std::string& v) {
+  // Views, not copies: a literal name passed as `const std::string&` was a
+  // temporary gone before nghttp2_submit_request read it (ASan:
+  // stack-use-after-scope). Both must outlive the submit call.
+  static nghttp2_nv Nv(std::string_view n, std::string_view v) {
     return {(uint8_t*)n.data(), (uint8_t*)v.data(), n.size(), v.size(), NGHTTP2_NV_FLAG_NONE};
   }
   static int OnFrame(nghttp2_session*, const nghttp2_frame* f, void* user) {

@@ -44,7 +44,7 @@ bool ReadyBecomes(uint16_t admin, int status, std::chrono::milliseconds timeout)
   return false;
 }
 
-// Item: a sidecar without a control plane (static configuration) did not
+// A sidecar without a control plane (static configuration) did not
 // probe its app, so its /ready said 200 with no app behind it. It now
 // follows the app as a registered one does: 503 until the ready path
 // answers, 200 while it does, 503 again within a couple of probes after the
@@ -63,6 +63,25 @@ TEST(SidecarReady, WithoutAControlPlaneReadyFollowsTheApp) {
     EXPECT_TRUE(ReadyBecomes(sc.admin, 503, 3s)) << sc.proc->Log();
     EXPECT_LT(std::chrono::steady_clock::now() - killed, 2500ms);
   }
+}
+
+// A request still in flight when the drain timeout ends it: the gateway
+// exits 1, and its connections are torn down before the worker state they
+// point into (listeners, counters, session list). Under the asan preset a
+// session freed after its worker's listeners was a heap-use-after-free in
+// the gateway's log, which fails the test (support/process.h).
+TEST(Lifecycle, DrainTimeoutWithRequestsInFlightExitsOneCleanly) {
+  SampleApp app = SampleApp::Start("app");
+  Gateway gw = Gateway::Start("routes:\n  - { pathPrefix: /, service: app }\nservices:\n"
+                              "  - name: app\n    endpoints:\n      - address: 127.0.0.1:" +
+                              std::to_string(app.port) + "\ntimeouts: { drain: 500ms }\n");
+  auto slow = std::async(std::launch::async, [&] { return HttpGet(gw.port, "/sleep?ms=5000"); });
+  std::this_thread::sleep_for(300ms);
+  gw.proc->Signal(SIGTERM);
+  EXPECT_EQ(gw.proc->Wait(5s), 1) << gw.proc->Log();
+  EXPECT_NE(gw.proc->Log().find("drain timeout: 1 connections still open"), std::string::npos)
+      << gw.proc->Log();
+  slow.get();
 }
 
 }  // namespace

@@ -55,7 +55,7 @@ TEST(RequestMetrics, LatencyLandsInItsBucket) {
   m.Record(Rec("", "", 200, 0.001));   // le is inclusive
   m.Record(Rec("", "", 200, 0.3));     // <= 0.5
   m.Record(Rec("", "", 200, 60));      // +Inf
-  const SeriesCounts& c = m.Samples().at(0).counts;
+  const SeriesCounts c = m.Samples().at(0).counts;  // a copy: Samples() is a temporary
   EXPECT_EQ(c.buckets[0], 2u);
   EXPECT_EQ(c.buckets[8], 1u);
   EXPECT_EQ(c.buckets.back(), 1u);

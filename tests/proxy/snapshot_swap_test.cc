@@ -6,7 +6,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <thread>
 
 #include "proxy/gateway_fixture.h"
@@ -43,8 +45,12 @@ TEST(SnapshotSwap, RequestsInFlightKeepTheirSnapshot) {
   const RefusingPort dead;
   Gateway gw = Gateway::Start("");  // replaced below by the full file, then reloaded
   const std::string path = gw.config_path;
+  // Replaced whole (written aside, then renamed over), as a deploy tool does:
+  // a slow gateway may still be reading the file for the previous SIGHUP
+  // while the next one is written, and must never read half of it.
   auto write = [&](int weight) {
-    std::ofstream(path) << Config(gw.port, slow.port(), dead, live.port, weight);
+    std::ofstream(path + ".new") << Config(gw.port, slow.port(), dead, live.port, weight);
+    std::filesystem::rename(path + ".new", path);
   };
   write(100);
   gw.proc->Signal(SIGHUP);
@@ -52,11 +58,19 @@ TEST(SnapshotSwap, RequestsInFlightKeepTheirSnapshot) {
 
   std::atomic<bool> stop{false};
   std::atomic<int> streamed{0}, retried{0}, failed{0};
+  std::mutex mu;
+  std::string failures;  // what the failed requests got, for the failure message
+  auto note = [&](const char* what, const Response& r) {
+    ++failed;
+    std::lock_guard<std::mutex> lock(mu);
+    failures += std::string(what) + ": " + std::to_string(r.status) + " " +
+                r.body.substr(0, 200) + " (" + std::to_string(r.body.size()) + " bytes)\n";
+  };
   std::thread streamer([&] {
     while (!stop) {
       Response r = HttpGet(gw.port, "/slow", {{"x-env", "gray"}});
       if (r.status == 200 && r.body.size() == 1024u * StubUpstream::kSlowChunks) ++streamed;
-      else ++failed;
+      else note("GET /slow", r);
     }
   });
   std::thread caller([&] {
@@ -64,7 +78,7 @@ TEST(SnapshotSwap, RequestsInFlightKeepTheirSnapshot) {
       Response r = i % 2 ? HttpPost(gw.port, "/x", "body", {{"x-env", "gray"}})
                          : HttpGet(gw.port, "/x", {{"x-env", i % 4 ? "gray" : "base"}});
       if (r.status == 200) ++retried;
-      else ++failed;
+      else note(i % 2 ? "POST /x" : "GET /x", r);
     }
   });
   int swaps = 0;
@@ -80,7 +94,7 @@ TEST(SnapshotSwap, RequestsInFlightKeepTheirSnapshot) {
   EXPECT_GT(swaps, 50);  // about 30 a second
   EXPECT_GT(streamed.load(), 5);
   EXPECT_GT(retried.load(), 20);
-  EXPECT_EQ(failed.load(), 0);
+  EXPECT_EQ(failed.load(), 0) << failures;
   EXPECT_GE(gw.Metric("upstream_rq_retry"), 5u);
   EXPECT_TRUE(gw.proc->Running()) << gw.proc->Log();
   EXPECT_EQ(gw.proc->Log().find("AddressSanitizer"), std::string::npos) << gw.proc->Log();

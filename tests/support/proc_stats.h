@@ -12,6 +12,15 @@
 
 namespace graymesh::test {
 
+// Memory bounds in tests are for the release build; a child built with a
+// sanitizer takes about this many times more for the same work (shadow
+// memory, ASan's quarantine of freed blocks), so bounds are multiplied by it.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+inline constexpr int64_t kSanitizerMemoryFactor = 3;
+#else
+inline constexpr int64_t kSanitizerMemoryFactor = 1;
+#endif
+
 // VmHWM (peak resident set) of `pid` in KiB, or -1.
 inline int64_t PeakRssKib(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");

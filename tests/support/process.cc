@@ -13,6 +13,7 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <string_view>
 #include <thread>
 
 namespace graymesh::test {
@@ -25,6 +26,22 @@ int DecodeStatus(int status) {
   if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
   return ChildProcess::kStillRunning;
 }
+
+}  // namespace
+
+bool HasSanitizerReport(const std::string& log) {
+  static constexpr std::string_view kSummary = "SUMMARY: ";
+  for (size_t at = log.find(kSummary); at != std::string::npos;
+       at = log.find(kSummary, at + 1)) {
+    size_t end = log.find_first_of(": \n", at + kSummary.size());
+    std::string_view tool = std::string_view(log).substr(at + kSummary.size(),
+                                                         end - at - kSummary.size());
+    if (tool.ends_with("Sanitizer")) return true;
+  }
+  return false;
+}
+
+namespace {
 
 std::string BaseName(const std::string& path) {
   size_t slash = path.rfind('/');
@@ -147,6 +164,11 @@ ChildProcess& ChildProcess::operator=(ChildProcess&& other) noexcept {
 
 ChildProcess::~ChildProcess() {
   if (pid_ > 0) Kill();
+  // A child's sanitizer report fails the test even when the test did not look
+  // at the child's exit code (most only stop it).
+  if (!log_path_.empty() && HasSanitizerReport(Log())) {
+    ADD_FAILURE() << name_ << " reported a sanitizer error (" << log_path_ << ")";
+  }
   if (!log_path_.empty() && ::testing::Test::HasFailure()) {
     std::string log = Log();
     if (log.size() > kLogTailOnFailure) log = "...\n" + log.substr(log.size() - kLogTailOnFailure);

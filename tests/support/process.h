@@ -57,6 +57,11 @@ class ChildProcess {
   std::string log_path_;
 };
 
+// Whether `log` holds the summary line every sanitizer (Address, Leak,
+// UndefinedBehavior, Thread) ends its report with; nothing else prints it.
+// ChildProcess fails the test on one; other ways of running a child use it.
+bool HasSanitizerReport(const std::string& log);
+
 // The graymesh binary under test: $GRAYMESH_BIN (ctest sets it), else
 // ./src/cli/graymesh relative to the build directory.
 std::string GraymeshBin();
