@@ -7,23 +7,34 @@
 
 #include <map>
 #include <stdexcept>
+#include <string_view>
 #include <strings.h>
 
 namespace graymesh::tls {
 namespace {
 
-// ALPN: h2 only; a client that offers no h2 gets a no_application_protocol alert.
-int SelectAlpn(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
-               unsigned int inlen, void*) {
+// ALPN: h2 when the client offers it, else http/1.1; a client that offers
+// neither gets a no_application_protocol alert (RFC 7301 §3.2). A client
+// that sends no ALPN is not asked (HTTP/1.1).
+bool Offers(const unsigned char* in, unsigned int inlen, std::string_view proto,
+            const unsigned char** out, unsigned char* outlen) {
   for (unsigned int i = 0; i < inlen;) {
     const unsigned int n = in[i];
     if (i + 1 + n > inlen) break;
-    if (n == 2 && in[i + 1] == 'h' && in[i + 2] == '2') {
+    if (std::string_view(reinterpret_cast<const char*>(in + i + 1), n) == proto) {
       *out = in + i + 1;
-      *outlen = 2;
-      return SSL_TLSEXT_ERR_OK;
+      *outlen = static_cast<unsigned char>(n);
+      return true;
     }
     i += 1 + n;
+  }
+  return false;
+}
+
+int SelectAlpn(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
+               unsigned int inlen, void*) {
+  if (Offers(in, inlen, "h2", out, outlen) || Offers(in, inlen, "http/1.1", out, outlen)) {
+    return SSL_TLSEXT_ERR_OK;
   }
   return SSL_TLSEXT_ERR_ALERT_FATAL;
 }

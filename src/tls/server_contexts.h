@@ -1,7 +1,7 @@
 // TLS for a gateway listener (OpenSSL through asio::ssl): one SSL_CTX per
 // certificate, the default one chosen unless the client's SNI names another,
-// TLS 1.2 and later only, OpenSSL's default ciphers, ALPN "h2" (HTTP/1.1
-// over TLS is not served yet: Session reads a plain tcp::socket).
+// TLS 1.2 and later only, OpenSSL's default ciphers, ALPN "h2" or "http/1.1"
+// (h2 when the client offers both; no ALPN at all is HTTP/1.1).
 //
 // Reload: the certificate and key files are re-read when their modification
 // time changes (checked at most once a second, on accept). A handshake
