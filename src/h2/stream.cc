@@ -2,6 +2,7 @@
 
 #include "proxy/worker.h"
 
+#include <charconv>
 #include <cstring>
 
 namespace graymesh::h2 {
@@ -31,12 +32,31 @@ std::vector<nghttp2_nv> ToNv(const std::vector<Header>& h) {
   return nv;
 }
 
+namespace {
+
+// grpc-status from the trailers, or the head of a trailers-only response;
+// -1 when neither has one (the stream ended early).
+int GrpcStatusOf(const ProxyStream& s) {
+  for (const auto* list : {&s.resp_trailers, &s.resp_headers}) {
+    for (const Header& h : *list) {
+      if (h.name != "grpc-status") continue;
+      int v = -1;
+      auto [p, ec] = std::from_chars(h.value.data(), h.value.data() + h.value.size(), v);
+      return ec == std::errc() && p == h.value.data() + h.value.size() ? v : -1;
+    }
+  }
+  return -1;
+}
+
+}  // namespace
+
 void ProxyStream::Finish(health::Outcome failed) {
   if (!counted) return;
   counted = false;
   health::AttemptResult r;
   r.outcome = status > 0 ? health::Outcome::kOk : failed;
   r.status = static_cast<uint16_t>(status > 0 ? status : 0);
+  if (grpc && status > 0) r.grpc_status = int16_t(GrpcStatusOf(*this));
   const int64_t now = worker->HealthNow();
   r.latency_ms = now - attempt_started_ms;
   svc->Report(choice, r, now, worker->stats());
