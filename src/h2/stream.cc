@@ -32,20 +32,24 @@ std::vector<nghttp2_nv> ToNv(const std::vector<Header>& h) {
   return nv;
 }
 
+int ParseGrpcStatus(std::string_view v) {
+  int n = -1;
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  return ec == std::errc() && p == v.data() + v.size() && !v.empty() ? n : -1;
+}
+
 namespace {
 
 // grpc-status from the trailers, or the head of a trailers-only response;
 // -1 when neither has one (the stream ended early).
 int GrpcStatusOf(const ProxyStream& s) {
-  for (const auto* list : {&s.resp_trailers, &s.resp_headers}) {
-    for (const Header& h : *list) {
-      if (h.name != "grpc-status") continue;
-      int v = -1;
-      auto [p, ec] = std::from_chars(h.value.data(), h.value.data() + h.value.size(), v);
-      return ec == std::errc() && p == h.value.data() + h.value.size() ? v : -1;
-    }
+  for (const Header& h : s.resp_trailers) {
+    if (h.name == "grpc-status") return ParseGrpcStatus(h.value);
   }
-  return -1;
+  for (const Header& h : s.resp_headers) {  // a head not passed on yet
+    if (h.name == "grpc-status") return ParseGrpcStatus(h.value);
+  }
+  return s.head_grpc_status;
 }
 
 }  // namespace
