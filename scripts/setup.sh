@@ -55,12 +55,18 @@ if ! cmp -s tests/console/package-lock.json "$NODE_DIR/package-lock.json" ||
     echo "setup: warning: npm ci failed; tests/console cannot run until it succeeds" >&2
 fi
 
-# The gRPC test peers (tests/h2/grpc): the versions in its committed lockfile.
-grpc_dir=tests/h2/grpc
-if [[ ! -d "$grpc_dir/node_modules/@grpc/grpc-js" ]] ||
-   ! cmp -s "$grpc_dir/package-lock.json" "$grpc_dir/node_modules/.installed-lock.json"; then
-  echo "setup: npm ci in $grpc_dir"
-  (cd "$grpc_dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null &&
-     cp package-lock.json node_modules/.installed-lock.json) ||
-    echo "setup: warning: npm ci failed in $grpc_dir; the gRPC tests cannot run until it succeeds" >&2
+# The gRPC test peers' modules (tests/h2/grpc): the versions in its committed
+# lockfile, into build/grpc (not the source tree); the tests point node's
+# NODE_PATH there. Again only when the lockfile changed.
+GRPC_DIR=build/grpc
+if ! cmp -s tests/h2/grpc/package-lock.json "$GRPC_DIR/package-lock.json" ||
+   [[ ! -d "$GRPC_DIR/node_modules/@grpc/grpc-js" ]]; then
+  echo "setup: npm ci gRPC test peers into $GRPC_DIR"
+  mkdir -p "$GRPC_DIR"
+  cp tests/h2/grpc/package.json tests/h2/grpc/package-lock.json "$GRPC_DIR/"
+  (cd "$GRPC_DIR" && npm ci --prefer-offline --no-audit --no-fund --loglevel=error >/dev/null) ||
+    echo "setup: warning: npm ci failed in $GRPC_DIR; the gRPC tests cannot run until it succeeds" >&2
 fi
+# Earlier versions installed them into the source tree, where they would be
+# found before NODE_PATH: gone once build/grpc has them.
+if [[ -d "$GRPC_DIR/node_modules/@grpc/grpc-js" ]]; then rm -rf tests/h2/grpc/node_modules; fi

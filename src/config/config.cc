@@ -158,6 +158,7 @@ class Parser {
   WarmupPolicy ParseWarmup(const YAML::Node& n, const std::string& path) const;
   OutlierPolicy ParseOutlier(const YAML::Node& n, const std::string& path) const;
   BaseFallback ParseBaseFallback(const YAML::Node& n, const std::string& path) const;
+  UpstreamProtocol ParseProtocol(const YAML::Node& n, const std::string& path) const;
   uint32_t Percent(const YAML::Node& n, const std::string& path) const;
 
   const std::string& file_;
@@ -335,18 +336,7 @@ Service Parser::ParseService(const YAML::Node& n, const std::string& path) const
   }
   if (const YAML::Node w = n["warmup"]) s.warmup = ParseWarmup(w, path + ".warmup");
   if (const YAML::Node o = n["outlier"]) s.outlier = ParseOutlier(o, path + ".outlier");
-  if (const YAML::Node pr = n["protocol"]) {
-    const std::string v = String(pr, path + ".protocol");
-    if (v == "http1") {
-      s.protocol = UpstreamProtocol::kHttp1;
-    } else if (v == "http2") {
-      s.protocol = UpstreamProtocol::kHttp2;
-    } else if (v == "auto") {
-      s.protocol = UpstreamProtocol::kAuto;
-    } else {
-      Fail(pr, path + ".protocol", "must be http1, http2 or auto, got \"" + v + "\"");
-    }
-  }
+  if (const YAML::Node pr = n["protocol"]) s.protocol = ParseProtocol(pr, path + ".protocol");
   // No endpoints is allowed: the control plane may fill them in later, and
   // requests meanwhile get 503.
   const std::string epath = path + ".endpoints";
@@ -765,6 +755,14 @@ uint32_t Parser::Percent(const YAML::Node& n, const std::string& path) const {
   return static_cast<uint32_t>(Integer(n, path, 0, 100));
 }
 
+UpstreamProtocol Parser::ParseProtocol(const YAML::Node& n, const std::string& path) const {
+  const std::string v = String(n, path);
+  if (v == "http1") return UpstreamProtocol::kHttp1;
+  if (v == "http2") return UpstreamProtocol::kHttp2;
+  if (v != "auto") Fail(n, path, "must be http1, http2 or auto, got \"" + v + "\"");
+  return UpstreamProtocol::kAuto;
+}
+
 BaseFallback Parser::ParseBaseFallback(const YAML::Node& n, const std::string& path) const {
   const std::string v = String(n, path);
   if (v == "none") return BaseFallback::kNone;
@@ -792,7 +790,7 @@ OutlierPolicy Parser::ParseOutlier(const YAML::Node& o, const std::string& path)
   CheckMap(o, path,
            {"consecutiveErrors", "errorRatePercent", "minRequests", "interval", "baseEjection",
             "maxEjection", "maxEjectionPercent", "slowCallThreshold", "slowCallPercent",
-            "errorStatuses"});
+            "errorStatuses", "errorGrpcStatuses"});
   OutlierPolicy outlier;
   if (o["consecutiveErrors"]) {
     outlier.consecutive_errors = static_cast<uint32_t>(
@@ -837,11 +835,20 @@ OutlierPolicy Parser::ParseOutlier(const YAML::Node& o, const std::string& path)
       list.push_back(static_cast<uint16_t>(Integer(items[i], Index(spath, i), 100, 599)));
     }
   }
+  if (const YAML::Node st = o["errorGrpcStatuses"]) {
+    const std::string spath = path + ".errorGrpcStatuses";
+    if (!st.IsSequence()) Fail(st, spath, "must be a list of gRPC status codes (0..16)");
+    std::vector<uint16_t>& list = outlier.error_grpc_statuses.emplace();
+    const std::vector<YAML::Node> items = List(st, spath);
+    for (size_t i = 0; i < items.size(); ++i) {
+      list.push_back(static_cast<uint16_t>(Integer(items[i], Index(spath, i), 0, 16)));
+    }
+  }
   return outlier;
 }
 
 ServicePolicy Parser::ParsePolicySpec(const YAML::Node& n) const {
-  CheckMap(n, "spec", {"warmup", "outlier", "lossless", "fallback", "baseFallback"});
+  CheckMap(n, "spec", {"warmup", "outlier", "lossless", "fallback", "baseFallback", "protocol"});
   ServicePolicy p;
   if (const YAML::Node w = n["warmup"]) p.warmup = ParseWarmup(w, "spec.warmup");
   if (const YAML::Node o = n["outlier"]) p.outlier = ParseOutlier(o, "spec.outlier");
@@ -866,6 +873,7 @@ ServicePolicy Parser::ParsePolicySpec(const YAML::Node& n) const {
   if (const YAML::Node bf = n["baseFallback"]) {
     p.base_fallback = ParseBaseFallback(bf, "spec.baseFallback");
   }
+  if (const YAML::Node pr = n["protocol"]) p.protocol = ParseProtocol(pr, "spec.protocol");
   return p;
 }
 

@@ -3,6 +3,7 @@
 // state. Thread-safety: immutable once built; shared as shared_ptr<const>.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -69,7 +70,14 @@ struct OutlierPolicy {
   // Response statuses that count as errors (network failures always do);
   // absent = every 5xx, empty = network failures only.
   std::optional<std::vector<uint16_t>> error_statuses;
+  // gRPC statuses (grpc-status of a response whose HTTP status is 200) that
+  // count as errors; absent = kDefaultErrorGrpcStatuses, empty = none.
+  std::optional<std::vector<uint16_t>> error_grpc_statuses;
 };
+
+// UNKNOWN, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, INTERNAL, UNAVAILABLE,
+// DATA_LOSS: the endpoint failed, not the caller's request.
+inline constexpr std::array<uint16_t, 6> kDefaultErrorGrpcStatuses = {2, 4, 8, 13, 14, 15};
 
 
 
@@ -219,6 +227,9 @@ struct ServicePolicy {
   std::optional<LosslessPolicy> lossless;
   std::optional<Fallback> fallback;  // for the service's lanes, over the lane's own
   std::optional<BaseFallback> base_fallback;  // for its base requests
+  // How its endpoints are spoken to (services from the registry have no
+  // other place to say it); over the service's own `protocol`.
+  std::optional<UpstreamProtocol> protocol;
 };
 
 // Who this process is: set by `graymesh proxy` flags, not by the file.

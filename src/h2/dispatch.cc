@@ -44,8 +44,9 @@ asio::awaitable<Sniff> Detect(asio::ip::tcp::socket& socket, config::Millis with
   }
 }
 
-// TLS: handshake within timeouts.header_read, then HTTP/2 (the only ALPN
-// protocol offered).
+// TLS: handshake within timeouts.header_read (a client that stalls in it is
+// dropped then), then HTTP/2 when ALPN chose h2, else (http/1.1, or a client
+// that sent no ALPN) the HTTP/1.1 Session over the TLS stream.
 asio::awaitable<void> ServeTls(proxy::Worker& worker, const proxy::ListenerInfo& listener,
                                asio::ip::tcp::socket socket) {
   using namespace asio::experimental::awaitable_operators;
@@ -66,9 +67,14 @@ asio::awaitable<void> ServeTls(proxy::Worker& worker, const proxy::ListenerInfo&
   const unsigned char* alpn = nullptr;
   unsigned int alpn_len = 0;
   SSL_get0_alpn_selected(stream->native_handle(), &alpn, &alpn_len);
-  if (alpn_len != 2 || alpn[0] != 'h' || alpn[1] != '2') co_return;
-  auto conn = std::make_shared<DownstreamConnection>(worker, listener, std::move(stream));
-  conn->Start();
+  if (alpn_len == 2 && alpn[0] == 'h' && alpn[1] == '2') {
+    auto conn = std::make_shared<DownstreamConnection>(worker, listener, std::move(stream));
+    conn->Start();
+    co_return;
+  }
+  auto session =
+      std::make_unique<proxy::Session>(worker, listener, net::ClientStream(std::move(stream)));
+  co_await session->Run();
 }
 
 }  // namespace

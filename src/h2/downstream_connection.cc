@@ -402,6 +402,7 @@ void DownstreamConnection::OnResponseHead(ProxyStream& s) {
   head.reserve(s.resp_headers.size() + 1);
   head.push_back({":status", std::to_string(s.status)});
   for (Header& h : s.resp_headers) {
+    if (h.name == "grpc-status") s.head_grpc_status = ParseGrpcStatus(h.value);  // trailers-only
     if (!ConnectionSpecific(h.name)) head.push_back(std::move(h));
   }
   s.resp_headers.clear();

@@ -5,6 +5,7 @@
 #include "lane/propagation.h"
 #include "lane/trace_map.h"
 #include "lane/trust.h"
+#include "proxy/lane_choice.h"
 
 namespace graymesh::h2 {
 namespace {
@@ -52,6 +53,13 @@ std::string DecideLane(proxy::Worker& worker, const proxy::ListenerInfo& listene
     rewrite_baggage = true;
   }
   std::string traceparent(Find(*headers, "traceparent"));
+  bool made_traceparent = false;
+  // A share kept by trace id needs one before the lane is chosen (as in
+  // HTTP/1.1, session_lane.cc).
+  if (lane::TraceIdFromTraceparent(traceparent).empty() && snap.StickyOnTrace()) {
+    traceparent = worker.NewTraceparent();
+    made_traceparent = true;
+  }
   const std::string_view trace = lane::TraceIdFromTraceparent(traceparent);
 
   uint8_t learnt = 0;
@@ -76,6 +84,7 @@ std::string DecideLane(proxy::Worker& worker, const proxy::ListenerInfo& listene
   view.path = rq.path.substr(0, q);
   view.query = q == std::string_view::npos ? std::string_view() : rq.path.substr(q + 1);
   view.client_address = rq.client_ip;
+  view.trace_id = trace;
   view.headers = view_headers;
   view.baggage = baggage;
   if (outbound) {
@@ -91,40 +100,13 @@ std::string DecideLane(proxy::Worker& worker, const proxy::ListenerInfo& listene
   }
   view.carried = carried;
 
-  // docs/design.md, lane model: header, baggage, loose mode, entrance rules, node tag.
-  std::string lane;
-  if (lane::ValidLaneTag(header_lane)) {
-    lane = header_lane;
-  } else if (std::string_view l = lane::LaneFromBaggage(baggage); !l.empty()) {
-    lane = std::string(l);
-  } else if (learnt != 0 && learnt != lane::TraceLaneMap::kSeenBase &&
-             !lane::LaneIds::Name(learnt).empty()) {
-    lane = std::string(lane::LaneIds::Name(learnt));
-  } else {
-    const lane::EntranceRules* rules[2] = {nullptr, nullptr};
-    switch (kind) {
-      case config::ListenerKind::kGateway:
-        rules[0] = snap.GatewayRules(listener.cfg.name);
-        rules[1] = snap.ServiceRules(rq.service);
-        break;
-      case config::ListenerKind::kOutbound:
-        rules[0] = snap.ServiceRules(rq.service);
-        break;
-      case config::ListenerKind::kInbound:
-        rules[0] = snap.InboundRules();
-        break;
-      case config::ListenerKind::kTcp:
-        break;
-    }
-    for (const lane::EntranceRules* r : rules) {
-      if (r == nullptr || !lane.empty()) continue;
-      if (std::string_view l = r->Match(view); !l.empty()) lane = std::string(l);
-    }
-    if (lane.empty() && kind != config::ListenerKind::kGateway) lane = worker.config().node.lane;
-  }
+  // docs/design.md, lane model: the one choice HTTP/1.1 makes too.
+  const proxy::LaneSignals in{.header_lane = header_lane, .baggage = baggage, .learnt = learnt,
+                              .service = rq.service};
+  std::string lane(proxy::ChooseLane(snap, listener.cfg, in, worker.config().node.lane,
+                                     [&]() -> const lane::RequestView& { return view; }));
   rewrite_baggage = rewrite_baggage || !lane.empty() || !carried.empty();
 
-  bool made_traceparent = false;
   std::string tp_trace(trace);
   if (tp_trace.empty() && (!lane.empty() || !carried.empty())) {
     traceparent = worker.NewTraceparent();

@@ -1,7 +1,8 @@
-// The lane side of an HTTP/2 request: the same decisions as the HTTP/1.1
-// session (proxy/session_lane.cc, docs/design.md lane model) on a header list
-// instead of a parsed HTTP/1.1 head. Kept in this one function so it can be
-// replaced by the shared chooser in one place.
+// The lane side of an HTTP/2 request: trust, carried values, loose mode and
+// the headers sent on, as the HTTP/1.1 session does them
+// (proxy/session_lane.cc), on a header list instead of a parsed HTTP/1.1
+// head; the lane itself is chosen by the one function both use
+// (proxy/lane_choice.h).
 #pragma once
 
 #include <string>

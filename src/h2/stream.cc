@@ -2,6 +2,7 @@
 
 #include "proxy/worker.h"
 
+#include <charconv>
 #include <cstring>
 
 namespace graymesh::h2 {
@@ -31,12 +32,35 @@ std::vector<nghttp2_nv> ToNv(const std::vector<Header>& h) {
   return nv;
 }
 
+int ParseGrpcStatus(std::string_view v) {
+  int n = -1;
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  return ec == std::errc() && p == v.data() + v.size() && !v.empty() ? n : -1;
+}
+
+namespace {
+
+// grpc-status from the trailers, or the head of a trailers-only response;
+// -1 when neither has one (the stream ended early).
+int GrpcStatusOf(const ProxyStream& s) {
+  for (const Header& h : s.resp_trailers) {
+    if (h.name == "grpc-status") return ParseGrpcStatus(h.value);
+  }
+  for (const Header& h : s.resp_headers) {  // a head not passed on yet
+    if (h.name == "grpc-status") return ParseGrpcStatus(h.value);
+  }
+  return s.head_grpc_status;
+}
+
+}  // namespace
+
 void ProxyStream::Finish(health::Outcome failed) {
   if (!counted) return;
   counted = false;
   health::AttemptResult r;
   r.outcome = status > 0 ? health::Outcome::kOk : failed;
   r.status = static_cast<uint16_t>(status > 0 ? status : 0);
+  if (grpc && status > 0) r.grpc_status = int16_t(GrpcStatusOf(*this));
   const int64_t now = worker->HealthNow();
   r.latency_ms = now - attempt_started_ms;
   svc->Report(choice, r, now, worker->stats());

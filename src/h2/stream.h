@@ -84,6 +84,7 @@ struct ProxyStream {
   BodyQueue resp_body;
   bool resp_eof = false;
   std::vector<Header> resp_trailers;
+  int head_grpc_status = -1;  // grpc-status of a trailers-only head (the head is moved on)
   bool resp_started = false;  // head submitted downstream
   bool resp_deferred = false;
 
@@ -102,6 +103,9 @@ struct ProxyStream {
   // happened (kAborted when the client went away: nothing of the endpoint).
   void Finish(health::Outcome failed = health::Outcome::kAborted);
 };
+
+// A grpc-status value: 0..16 and beyond as sent, -1 when it is not a number.
+int ParseGrpcStatus(std::string_view v);
 
 // nghttp2 wants names and values as nghttp2_nv; views into `h` (which must
 // outlive the submit call).

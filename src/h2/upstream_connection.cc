@@ -1,5 +1,7 @@
 #include "h2/upstream_connection.h"
 
+#include "proxy/worker.h"
+
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/experimental/as_tuple.hpp>
@@ -105,6 +107,7 @@ struct UpstreamCallbacks {
     if (it == c.streams_.end()) return 0;
     std::shared_ptr<ProxyStream> s = std::move(it->second);
     c.streams_.erase(it);
+    if (c.streams_.empty()) c.idle_since_ms_ = proxy::Worker::NowMs();
     s->up_id = -1;
     if (s->down != nullptr) s->down->OnUpstreamClosed(s, code, code == NGHTTP2_REFUSED_STREAM);
     return 0;
@@ -145,6 +148,7 @@ struct UpstreamCallbacks {
 UpstreamConnection::UpstreamConnection(asio::ip::tcp::socket socket,
                                        asio::ip::tcp::endpoint address)
     : Connection(std::move(socket)), address_(std::move(address)) {
+  idle_since_ms_ = proxy::Worker::NowMs();
   nghttp2_session_callbacks* cb = nullptr;
   nghttp2_session_callbacks_new(&cb);
   nghttp2_session_callbacks_set_on_header_callback(cb, &UpstreamCallbacks::OnHeader);
@@ -248,6 +252,18 @@ void UpstreamConnection::FailAll(uint32_t code) {
 UpstreamPool& UpstreamPool::ForThisThread() {
   thread_local UpstreamPool pool;
   return pool;
+}
+
+void UpstreamPool::SweepIdle(int64_t cutoff_ms) {
+  for (auto it = by_address_.begin(); it != by_address_.end();) {
+    std::erase_if(it->second, [cutoff_ms](const std::shared_ptr<UpstreamConnection>& c) {
+      if (c->closed()) return true;
+      if (c->streams() != 0 || c->idle_since_ms() >= cutoff_ms) return false;
+      c->Terminate(NGHTTP2_NO_ERROR);  // GOAWAY, then the connection closes
+      return true;
+    });
+    it = it->second.empty() ? by_address_.erase(it) : std::next(it);
+  }
 }
 
 std::shared_ptr<UpstreamConnection> UpstreamPool::Get(asio::io_context& io,

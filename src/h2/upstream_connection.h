@@ -6,7 +6,8 @@
 // back to be retried elsewhere.
 //
 // Thread/lifetime: one worker thread. The pool holds connections by
-// shared_ptr; so do the ProxyStreams using them.
+// shared_ptr; so do the ProxyStreams using them. A connection without a
+// stream for upstream.idleTimeout is closed by the worker's sweep.
 #pragma once
 
 #include <asio/ip/tcp.hpp>
@@ -40,6 +41,8 @@ class UpstreamConnection : public Connection {
   // `n` response bytes of `s` were passed on to the client.
   void Consumed(ProxyStream& s, size_t n);
   size_t streams() const { return streams_.size(); }
+  // When its last stream ended (or it was made), on the worker's clock.
+  int64_t idle_since_ms() const { return idle_since_ms_; }
 
  private:
   friend struct UpstreamCallbacks;
@@ -53,6 +56,7 @@ class UpstreamConnection : public Connection {
   bool connecting_ = true;
   bool failed_ = false;
   bool goaway_ = false;
+  int64_t idle_since_ms_ = 0;
 };
 
 // This thread's upstream HTTP/2 connections (each worker is one thread, so
@@ -66,6 +70,9 @@ class UpstreamPool {
                                           const asio::ip::tcp::endpoint& address,
                                           config::Millis connect_timeout,
                                           proxy::WorkerStats& stats);
+  // Closes (GOAWAY NO_ERROR) connections without a stream since before
+  // `cutoff_ms` (upstream.idleTimeout, as for HTTP/1.1's idle pool).
+  void SweepIdle(int64_t cutoff_ms);
 
  private:
   std::unordered_map<std::string, std::vector<std::shared_ptr<UpstreamConnection>>> by_address_;

@@ -21,6 +21,7 @@ struct AttemptResult {
   uint16_t status = 0;      // the response status when outcome is kOk (0 for TCP)
   int64_t latency_ms = 0;   // from the attempt's start to the response head
   bool draining = false;    // the response carried `x-graymesh-draining: 1`
+  int16_t grpc_status = -1;  // a gRPC response's grpc-status (trailers); -1 = none
 };
 
 // Network failures: what makes an endpoint suspect at once.

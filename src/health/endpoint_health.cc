@@ -49,6 +49,15 @@ void ServiceHealth::SetMembers(std::vector<std::shared_ptr<EndpointHealth>> memb
 bool ServiceHealth::CountsAsError(const AttemptResult& r) const {
   if (IsNetworkFailure(r.outcome)) return true;
   if (r.outcome != Outcome::kOk || r.status == 0) return false;
+  if (r.grpc_status > 0 && r.status == 200) {  // gRPC says how the call went
+    const uint16_t g = uint16_t(r.grpc_status);
+    if (policy_.outlier && policy_.outlier->error_grpc_statuses) {
+      const auto& list = *policy_.outlier->error_grpc_statuses;
+      return std::find(list.begin(), list.end(), g) != list.end();
+    }
+    const auto& list = config::kDefaultErrorGrpcStatuses;
+    return std::find(list.begin(), list.end(), g) != list.end();
+  }
   if (policy_.outlier && policy_.outlier->error_statuses) {
     const auto& list = *policy_.outlier->error_statuses;
     return std::find(list.begin(), list.end(), r.status) != list.end();

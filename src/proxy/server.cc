@@ -17,6 +17,7 @@
 #include "net/fd_limits.h"
 #include "net/http_server.h"
 #include "net/listener.h"
+#include "tls/server_contexts.h"
 
 namespace graymesh::proxy {
 
@@ -95,6 +96,8 @@ void Server::Start() {
   access_log_ = std::make_unique<AccessLogWriter>();
   for (const config::Listener& l : cfg_->listeners) {
     listeners.push_back({l, net::Resolve(l.address.host, l.address.port)});
+    // Certificates that cannot be loaded stop the start, not every handshake later.
+    if (l.tls) tls::ServerContexts check(*l.tls);
     if (!l.access_log.empty()) listeners.back().access_log = access_log_->Open(l.access_log);
   }
   traces_ = std::make_unique<lane::TraceLaneMap>(cfg_->node.trace_capacity,
@@ -271,6 +274,7 @@ int Server::Run() {
   asio::signal_set& hup = admin_->hup;
   std::function<void(const asio::error_code&, int)> on_hup = [&](const asio::error_code& ec, int) {
     if (ec) return;
+    tls::ServerContexts::RequestReload();  // gateway TLS listeners re-read their certificates
     if (options_.reload) {
       try {
         Apply(options_.reload());

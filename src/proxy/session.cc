@@ -71,16 +71,16 @@ std::string_view StripPort(std::string_view authority) {
 
 }  // namespace
 
-Session::Session(Worker& worker, const ListenerInfo& listener, asio::ip::tcp::socket socket)
+Session::Session(Worker& worker, const ListenerInfo& listener, net::ClientStream client)
     : worker_(worker),
       listener_(listener),
-      client_(std::move(socket)),
+      client_(std::move(client)),
       in_(kInitialBuffer),
       up_in_(0) {
   asio::error_code ec;
-  client_.set_option(asio::ip::tcp::no_delay(true), ec);
-  client_.non_blocking(true, ec);  // StreamBody takes what is there without waiting
-  auto remote = client_.remote_endpoint(ec);
+  client_.lowest_layer().set_option(asio::ip::tcp::no_delay(true), ec);
+  client_.lowest_layer().non_blocking(true, ec);  // StreamBody takes what is there without waiting
+  auto remote = client_.lowest_layer().remote_endpoint(ec);
   if (!ec) client_ip_ = remote.address().to_string();
   worker_.Register(this);
   worker_.stats().downstream_cx_total.Inc();
@@ -122,9 +122,10 @@ asio::awaitable<void> Session::Run() {
     if (!co_await ReadHead()) break;
     if (worker_.closing(SideOf(listener_.cfg))) close_after_ = true;
   }
+  if (client_.is_tls()) co_await CloseTls();
   asio::error_code ignored;
-  client_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
-  client_.close(ignored);
+  client_.lowest_layer().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+  client_.lowest_layer().close(ignored);
 }
 
 asio::awaitable<void> Session::Refuse(int status, std::string_view reason) {
@@ -696,7 +697,7 @@ asio::awaitable<Session::BodyEnd> Session::StreamBody(Request& rq, asio::ip::tcp
 asio::awaitable<Session::Ready> Session::WaitForEither(asio::ip::tcp::socket& up) {
   auto [order, client_ec, up_ec] =
       co_await asio::experimental::make_parallel_group(
-          client_.async_wait(asio::socket_base::wait_read, asio::experimental::deferred),
+          client_.lowest_layer().async_wait(asio::socket_base::wait_read, asio::experimental::deferred),
           up.async_wait(asio::socket_base::wait_read, asio::experimental::deferred))
           .async_wait(asio::experimental::wait_for_one(), asio::use_awaitable);
   if (order[0] == 0) co_return client_ec ? Ready::kNeither : Ready::kClient;

@@ -29,6 +29,7 @@
 #include "http/parser.h"
 #include "lane/entrance.h"
 #include "net/buffer.h"
+#include "net/client_stream.h"
 #include "proxy/hop_by_hop.h"
 #include "proxy/worker.h"
 
@@ -55,7 +56,7 @@ class LazyArray {
 
 class Session {
  public:
-  Session(Worker& worker, const ListenerInfo& listener, asio::ip::tcp::socket socket);
+  Session(Worker& worker, const ListenerInfo& listener, net::ClientStream client);
   ~Session();
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
@@ -180,12 +181,16 @@ class Session {
   // The one record of a finished request: metrics and access log.
   void RecordRequest(const Request& rq, RequestRecorder::Clock::time_point started);
 
+  // Sends TLS close_notify (a close-delimited body ends there), waiting at
+  // most the idle timeout for the peer's. In session_tls.cc.
+  asio::awaitable<void> CloseTls();
+
   void SetDeadline(Timeout kind, config::Millis after);
   void ClearDeadline() { timeout_ = Timeout::kNone; }
 
   Worker& worker_;
   const ListenerInfo& listener_;
-  asio::ip::tcp::socket client_;
+  net::ClientStream client_;  // a socket, or TLS over one (gateway listeners with tls:)
   asio::ip::tcp::socket* upstream_ = nullptr;  // the one in use, for cancel
   std::string client_ip_;
 

@@ -10,6 +10,7 @@
 #include "lane/propagation.h"
 #include "lane/trace_map.h"
 #include "lane/trust.h"
+#include "proxy/lane_choice.h"
 #include "proxy/session.h"
 
 namespace graymesh::proxy {
@@ -103,42 +104,18 @@ void Session::DecideLane(Request& rq) {
 
 std::string_view Session::ChooseLane(const Request& rq, uint8_t learnt, lane::RequestView* view,
                                      bool* have_view) {
-  if (lane::ValidLaneTag(rq.header_lane)) return rq.header_lane;
-  if (std::string_view l = lane::LaneFromBaggage(rq.baggage); !l.empty()) return l;
-  if (learnt != 0 && learnt != lane::TraceLaneMap::kSeenBase) {
-    if (std::string_view l = lane::LaneIds::Name(learnt); !l.empty()) return l;
-  }
-  const Snapshot& snap = this->snap();
-  const config::ListenerKind kind = listener_.cfg.kind;
-  const lane::EntranceRules* rules[2] = {nullptr, nullptr};
-  switch (kind) {
-    case config::ListenerKind::kGateway:
-      rules[0] = snap.GatewayRules(listener_.cfg.name);
-      rules[1] = snap.ServiceRules(rq.service);
-      break;
-    case config::ListenerKind::kOutbound:
-      rules[0] = snap.ServiceRules(rq.service);
-      break;
-    case config::ListenerKind::kInbound:
-      rules[0] = snap.InboundRules();
-      break;
-    case config::ListenerKind::kTcp:
-      break;
-  }
-  if (rules[0] != nullptr || rules[1] != nullptr) {
-    if (!*have_view) {
-      const std::string_view carried = view->carried;
-      *view = MakeView(rq);
-      view->carried = carried;
-      *have_view = true;
-    }
-    for (const lane::EntranceRules* r : rules) {
-      if (r == nullptr) continue;
-      if (std::string_view l = r->Match(*view); !l.empty()) return l;
-    }
-  }
-  if (kind != config::ListenerKind::kGateway) return cfg().node.lane;
-  return {};
+  const LaneSignals in{.header_lane = rq.header_lane, .baggage = rq.baggage, .learnt = learnt,
+                       .service = rq.service};
+  return proxy::ChooseLane(snap(), listener_.cfg, in, cfg().node.lane,
+                           [&]() -> const lane::RequestView& {
+                             if (!*have_view) {
+                               const std::string_view carried = view->carried;
+                               *view = MakeView(rq);
+                               view->carried = carried;
+                               *have_view = true;
+                             }
+                             return *view;
+                           });
 }
 
 lane::RequestView Session::MakeView(const Request& rq) {

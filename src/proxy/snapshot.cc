@@ -18,6 +18,7 @@ std::shared_ptr<const Snapshot> Snapshot::Compile(std::shared_ptr<const config::
       if (p.service == s.name && p.base_fallback) {
         info.base_fallback_any_lane = *p.base_fallback == config::BaseFallback::kAnyLane;
       }
+      if (p.service == s.name && p.protocol) info.protocol = *p.protocol;
     }
     for (const config::Endpoint& e : s.endpoints) {
       info.endpoints.push_back({.address = net::Resolve(e.address.host, e.address.port),

@@ -12,6 +12,7 @@
 #include <cstdio>
 
 #include "h2/dispatch.h"
+#include "h2/upstream_connection.h"
 #include "net/accept_backoff.h"
 #include "net/listener.h"
 #include "proxy/session.h"
@@ -253,6 +254,7 @@ asio::awaitable<void> Worker::Tick() {
     if (now - last_sweep >= 1000) {
       last_sweep = now;
       upstreams_.SweepIdle(now - config().upstream.idle_timeout.count());
+      h2::UpstreamPool::ForThisThread().SweepIdle(now - config().upstream.idle_timeout.count());
     }
   }
 }

@@ -5,28 +5,43 @@
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
+#include <atomic>
 #include <map>
 #include <stdexcept>
+#include <string_view>
 #include <strings.h>
 
 namespace graymesh::tls {
 namespace {
 
-// ALPN: h2 only; a client that offers no h2 gets a no_application_protocol alert.
-int SelectAlpn(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
-               unsigned int inlen, void*) {
+// ALPN: h2 when the client offers it, else http/1.1; a client that offers
+// neither gets a no_application_protocol alert (RFC 7301 §3.2). A client
+// that sends no ALPN is not asked (HTTP/1.1).
+bool Offers(const unsigned char* in, unsigned int inlen, std::string_view proto,
+            const unsigned char** out, unsigned char* outlen) {
   for (unsigned int i = 0; i < inlen;) {
     const unsigned int n = in[i];
     if (i + 1 + n > inlen) break;
-    if (n == 2 && in[i + 1] == 'h' && in[i + 2] == '2') {
+    if (std::string_view(reinterpret_cast<const char*>(in + i + 1), n) == proto) {
       *out = in + i + 1;
-      *outlen = 2;
-      return SSL_TLSEXT_ERR_OK;
+      *outlen = static_cast<unsigned char>(n);
+      return true;
     }
     i += 1 + n;
   }
+  return false;
+}
+
+int SelectAlpn(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
+               unsigned int inlen, void*) {
+  if (Offers(in, inlen, "h2", out, outlen) || Offers(in, inlen, "http/1.1", out, outlen)) {
+    return SSL_TLSEXT_ERR_OK;
+  }
   return SSL_TLSEXT_ERR_ALERT_FATAL;
 }
+
+// Bumped by RequestReload; each ServerContexts compares it on accept.
+std::atomic<uint64_t> reload_generation{0};
 
 std::string OpenSslError() {
   const unsigned long e = ERR_get_error();
@@ -57,8 +72,11 @@ std::shared_ptr<asio::ssl::context> MakeContext(const config::TlsCert& c) {
 
 ServerContexts::ServerContexts(const config::Tls& cfg) : cfg_(cfg) { Load(); }
 
+void ServerContexts::RequestReload() { reload_generation.fetch_add(1, std::memory_order_relaxed); }
+
 void ServerContexts::Load() {
   const std::time_t mtime = NewestMtime();
+  const uint64_t generation = reload_generation.load(std::memory_order_relaxed);
   std::vector<Entry> fresh;
   for (const config::TlsCert& c : cfg_.certs) fresh.push_back({c.server_name, MakeContext(c)});
   // SNI: the default context's callback may move the handshake to another.
@@ -66,6 +84,7 @@ void ServerContexts::Load() {
   entries_ = std::move(fresh);
   SSL_CTX_set_tlsext_servername_arg(entries_[0].ctx->native_handle(), this);
   loaded_mtime_ = mtime;
+  loaded_generation_ = generation;
 }
 
 std::time_t ServerContexts::NewestMtime() const {
@@ -93,16 +112,21 @@ int ServerContexts::OnServerName(SSL* ssl, int* alert, void* arg) {
 }
 
 asio::ssl::context& ServerContexts::Current(int64_t now_ms) {
-  if (now_ms - checked_ms_ >= 1000) {
+  const bool asked = reload_generation.load(std::memory_order_relaxed) != loaded_generation_;
+  bool changed = false;
+  if (!asked && now_ms - checked_ms_ >= 1000) {
     checked_ms_ = now_ms;
-    if (NewestMtime() != loaded_mtime_) {
-      try {
-        Load();
-        spdlog::info("tls: certificates reloaded");
-      } catch (const std::exception& e) {
-        loaded_mtime_ = NewestMtime();  // say it once, until the files change again
-        spdlog::error("{}: keeping the certificates loaded before", e.what());
-      }
+    changed = NewestMtime() != loaded_mtime_;
+  }
+  if (asked || changed) {
+    try {
+      Load();
+      spdlog::info("tls: certificates reloaded ({})", asked ? "SIGHUP" : "files changed");
+    } catch (const std::exception& e) {
+      // Say it once, until the files change again or the next SIGHUP.
+      loaded_mtime_ = NewestMtime();
+      loaded_generation_ = reload_generation.load(std::memory_order_relaxed);
+      spdlog::error("{}: keeping the certificates loaded before", e.what());
     }
   }
   return *entries_[0].ctx;

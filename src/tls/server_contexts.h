@@ -1,12 +1,14 @@
 // TLS for a gateway listener (OpenSSL through asio::ssl): one SSL_CTX per
 // certificate, the default one chosen unless the client's SNI names another,
-// TLS 1.2 and later only, OpenSSL's default ciphers, ALPN "h2" (HTTP/1.1
-// over TLS is not served yet: Session reads a plain tcp::socket).
+// TLS 1.2 and later only, OpenSSL's default ciphers, ALPN "h2" or "http/1.1"
+// (h2 when the client offers both; no ALPN at all is HTTP/1.1).
 //
-// Reload: the certificate and key files are re-read when their modification
-// time changes (checked at most once a second, on accept). A handshake
-// takes the contexts current at its start; connections already up keep
-// theirs, so a reload drops none.
+// Reload: the certificate and key files are re-read after SIGHUP
+// (RequestReload) and when their modification time changes (checked at most
+// once a second), both on the next accept of each worker. A handshake takes
+// the contexts current at its start; connections already up keep theirs, so
+// a reload drops none. A reload that fails (a bad or missing file, a key
+// that does not match) keeps the contexts loaded before and logs why.
 //
 // Thread/lifetime: one ServerContexts per listener per worker thread
 // (ForListener is thread_local), so nothing here is shared or locked.
@@ -34,6 +36,10 @@ class ServerContexts {
   // (and logs why).
   asio::ssl::context& Current(int64_t now_ms);
 
+  // Every listener's contexts are re-read on their next accept. Any thread
+  // (the signal handler's); one atomic increment.
+  static void RequestReload();
+
   // This thread's contexts for `listener`, made on first use.
   static ServerContexts& ForListener(const std::string& listener, const config::Tls& cfg);
 
@@ -49,6 +55,7 @@ class ServerContexts {
   config::Tls cfg_;
   std::vector<Entry> entries_;  // [0] the default
   std::time_t loaded_mtime_ = 0;
+  uint64_t loaded_generation_ = 0;  // of RequestReload
   int64_t checked_ms_ = 0;
 };
 

@@ -125,6 +125,7 @@ json PolicySpecToJson(const config::ServicePolicy& p) {
                       {"slowCallThreshold", FormatDuration(o.slow_call_threshold)},
                       {"slowCallPercent", o.slow_call_percent}};
     if (o.error_statuses) out["outlier"]["errorStatuses"] = *o.error_statuses;
+    if (o.error_grpc_statuses) out["outlier"]["errorGrpcStatuses"] = *o.error_grpc_statuses;
   }
   if (p.lossless) {
     out["lossless"] = {{"delayRegistration", FormatDuration(p.lossless->delay_registration)},
@@ -133,6 +134,11 @@ json PolicySpecToJson(const config::ServicePolicy& p) {
   if (p.fallback) out["fallback"] = FallbackName(*p.fallback);
   if (p.base_fallback) {
     out["baseFallback"] = *p.base_fallback == config::BaseFallback::kAnyLane ? "anyLane" : "none";
+  }
+  if (p.protocol) {
+    out["protocol"] = *p.protocol == config::UpstreamProtocol::kHttp1   ? "http1"
+                      : *p.protocol == config::UpstreamProtocol::kHttp2 ? "http2"
+                                                                        : "auto";
   }
   return out;
 }

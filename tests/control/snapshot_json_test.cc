@@ -73,7 +73,8 @@ TEST(ControlSnapshotJson, ConfigRoundTripsThroughSnapshotJson) {
       config::ParseRuleDocuments(
           "kind: ServicePolicy\nname: order\nspec:\n  warmup: {window: 90s}\n"
           "  outlier: {consecutiveErrors: 3, interval: 1500ms, maxEjection: 90s,\n"
-          "            slowCallThreshold: 200ms, errorStatuses: [502, 503]}\n  fallback: base\n",
+          "            slowCallThreshold: 200ms, errorStatuses: [502, 503],\n"
+          "            errorGrpcStatuses: [14, 13]}\n  fallback: base\n  protocol: http2\n",
           "p.yaml")[0]
           .policy);
   json j = wire::SnapshotToJson(cfg, 42);
@@ -120,6 +121,8 @@ TEST(ControlSnapshotJson, ConfigRoundTripsThroughSnapshotJson) {
   EXPECT_EQ(back.policies[0].outlier->max_ejection, config::Millis(90'000));
   EXPECT_EQ(back.policies[0].outlier->slow_call_threshold, config::Millis(200));
   EXPECT_EQ(back.policies[0].outlier->error_statuses, (std::vector<uint16_t>{502, 503}));
+  EXPECT_EQ(back.policies[0].outlier->error_grpc_statuses, (std::vector<uint16_t>{14, 13}));
+  EXPECT_EQ(back.policies[0].protocol, config::UpstreamProtocol::kHttp2);
   // The proxy's own parts stay.
   ASSERT_EQ(back.listeners.size(), 1u);
   EXPECT_EQ(back.listeners[0].name, "mine");
@@ -265,6 +268,12 @@ TEST(ControlRuleDocuments, ErrorsNameTheDocumentAndField) {
             "duration \"soon\": expected a number with unit ms, s, m or h (e.g. 250ms)");
   EXPECT_EQ(error_of(head + "  warmpu: {}\n"),
             "r.yaml:4: document 1 (ServicePolicy order): unknown key \"warmpu\" in spec");
+  EXPECT_EQ(error_of(head + "  protocol: grpc\n"),
+            "r.yaml:4: document 1 (ServicePolicy order): spec.protocol: must be http1, http2 or "
+            "auto, got \"grpc\"");
+  EXPECT_EQ(error_of(head + "  outlier:\n    errorGrpcStatuses: [14, 17]\n"),
+            "r.yaml:5: document 1 (ServicePolicy order): spec.outlier.errorGrpcStatuses[1]: "
+            "must be 0..16, got 17");
   EXPECT_EQ(error_of(head + "  fallback: maybe\n"),
             "r.yaml:4: document 1 (ServicePolicy order): spec.fallback: must be base or none, "
             "got \"maybe\"");

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "h2/grpc_peers.h"
 #include "h2/h2_peers.h"
 #include "proxy/gateway_fixture.h"
 #include "support/ports.h"
@@ -21,8 +22,6 @@ namespace {
 
 using namespace std::chrono_literals;
 using nlohmann::json;
-
-std::string GrpcDir() { return PeerFile("../grpc"); }
 
 struct GrpcServer {
   uint16_t port = 0;
@@ -37,7 +36,8 @@ struct GrpcServer {
       args.push_back("127.0.0.1:" + std::to_string(next));
       args.push_back(next_service);
     }
-    s.proc = std::make_unique<ChildProcess>("/usr/bin/node", args);
+    s.proc = std::make_unique<ChildProcess>("/usr/bin/node", args,
+                                            std::vector<std::string>{GrpcNodePath()});
     EXPECT_TRUE(WaitForPort(s.port, 10s)) << s.proc->Log();
     return s;
   }
@@ -46,7 +46,8 @@ struct GrpcServer {
 // Runs client.js; its one JSON line.
 json Call(uint16_t port, const std::string& kind, const std::vector<std::string>& metadata = {},
           const std::string& env = "") {
-  std::string cmd = env + " /usr/bin/node " + GrpcDir() + "/client.js 127.0.0.1:" +
+  std::string cmd = env + " " + GrpcNodePath() + " /usr/bin/node " + GrpcDir() +
+                    "/client.js 127.0.0.1:" +
                     std::to_string(port) + " " + kind;
   for (const std::string& m : metadata) cmd += " '" + m + "'";
   std::string out;
@@ -63,8 +64,9 @@ json Call(uint16_t port, const std::string& kind, const std::vector<std::string>
 class GrpcChain : public ::testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_TRUE(std::filesystem::exists(GrpcDir() + "/node_modules/@grpc/grpc-js"))
-        << "the gRPC test peers are not installed: run `make setup` (npm ci in tests/h2/grpc)";
+    ASSERT_TRUE(GrpcPeersInstalled())
+        << "the gRPC test peers are not installed in " << GrpcModules()
+        << ": run scripts/setup.sh";
     b_base_ = GrpcServer::Start("b");
     b_gray_ = GrpcServer::Start("b-gray");
     sc_b_base_ = Sidecar::Start("b", b_base_.port, "services: []\n");
@@ -96,7 +98,8 @@ class GrpcChain : public ::testing::Test {
     s.proc = std::make_unique<ChildProcess>(
         "/usr/bin/node",
         std::vector<std::string>{"--no-warnings", GrpcDir() + "/server.js", std::to_string(port),
-                                 name, "127.0.0.1:" + std::to_string(next), next_service});
+                                 name, "127.0.0.1:" + std::to_string(next), next_service},
+        std::vector<std::string>{GrpcNodePath()});
     EXPECT_TRUE(WaitForPort(port, 10s)) << s.proc->Log();
     return s;
   }

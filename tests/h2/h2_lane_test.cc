@@ -83,3 +83,24 @@ TEST(Http2Lanes, SidecarOutboundKeepsTheLaneAndFallsBack) {
 
 }  // namespace
 }  // namespace graymesh::test
+
+namespace graymesh::test {
+namespace {
+
+// A share kept by trace id: a request without traceparent gets one before
+// its lane is chosen, as over HTTP/1.1 (canaries rely on it), so at
+// percent 100 every request is in the lane.
+TEST(Http2Lanes, StickyOnTraceGivesARequestATraceBeforeChoosing) {
+  NodeH2Server base = NodeH2Server::Start("base");
+  NodeH2Server gray = NodeH2Server::Start("gray");
+  Gateway gw = Gateway::Start("routes:\n  - { pathPrefix: /, service: app }\n" +
+                              TwoLaneService(base.port, gray.port) +
+                              "lanes:\n  - name: gray\n    tag: gray\n    entrance:\n"
+                              "      match:\n        - { percent: 100, stickyOn: trace }\n");
+  CurlResult r = Curl({"--http2-prior-knowledge", Url(gw.port, "/")});
+  EXPECT_TRUE(Has(r, "< x-server: gray")) << r.out;
+  EXPECT_TRUE(Has(r, "< x-seen-traceparent: 00-")) << r.out;
+}
+
+}  // namespace
+}  // namespace graymesh::test

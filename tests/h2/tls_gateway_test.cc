@@ -3,12 +3,14 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
 #include <thread>
 
 #include "h2/h2_peers.h"
+#include "h2/tls_fixture.h"
 #include "proxy/gateway_fixture.h"
 #include "support/ports.h"
 #include "support/process.h"
@@ -18,14 +20,6 @@ namespace graymesh::test {
 namespace {
 
 using namespace std::chrono_literals;
-
-// A self-signed certificate for `cn` at dir/NAME.{crt,key}.
-void MakeCert(const std::string& dir, const std::string& name, const std::string& cn) {
-  const std::string cmd = "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=" + cn +
-                          " -keyout " + dir + "/" + name + ".key -out " + dir + "/" + name +
-                          ".crt >/dev/null 2>&1";
-  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
-}
 
 class TlsGateway : public ::testing::Test {
  protected:
@@ -39,42 +33,6 @@ class TlsGateway : public ::testing::Test {
   std::string dir_;
   NodeH2Server up_;
 };
-
-// Gateway::Start makes a plain `ingress` listener; these tests need TLS on
-// it, so they write the whole configuration.
-
-struct TlsGatewayProc {
-  uint16_t port = 0;
-  std::unique_ptr<ChildProcess> proc;
-};
-
-TlsGatewayProc StartTlsGateway(const std::string& dir, uint16_t upstream) {
-  TlsGatewayProc g;
-  g.port = FreePort();
-  const uint16_t admin = FreePort();
-  const std::string cfg = WriteTempFile(
-      "tls-gateway.yaml",
-      "workers: 1\nlisteners:\n  - name: ingress\n    kind: gateway\n    address: 127.0.0.1:" +
-          std::to_string(g.port) + "\n    tls:\n      cert: " + dir + "/default.crt\n      key: " +
-          dir + "/default.key\n      sni:\n        - { serverName: b.test, cert: " + dir +
-          "/b.crt, key: " + dir + "/b.key }\n"
-          "routes:\n  - { pathPrefix: /, service: app }\nservices:\n  - name: app\n"
-          "    protocol: http2\n    endpoints:\n      - address: 127.0.0.1:" +
-          std::to_string(upstream) + "\n");
-  g.proc = std::make_unique<ChildProcess>(
-      GraymeshBin(), std::vector<std::string>{"gateway", "--config", cfg, "--admin",
-                                              "127.0.0.1:" + std::to_string(admin)});
-  EXPECT_TRUE(WaitForPort(g.port, 5s)) << g.proc->Log();
-  return g;
-}
-
-std::string HttpsUrl(const std::string& host, uint16_t port, const std::string& path) {
-  return "https://" + host + ":" + std::to_string(port) + path;
-}
-
-std::string Resolve(const std::string& host, uint16_t port) {
-  return host + ":" + std::to_string(port) + ":127.0.0.1";
-}
 
 bool Has(const CurlResult& r, const std::string& text) {
   return r.out.find(text) != std::string::npos;
@@ -107,13 +65,21 @@ TEST_F(TlsGateway, TlsBelow12IsRefused) {
   EXPECT_FALSE(Has(r, "< HTTP/2 200")) << r.out;
 }
 
-// HTTP/1.1 over TLS is not served yet: the handshake fails (ALPN) instead
-// of a broken exchange.
-TEST_F(TlsGateway, Http1OverTlsIsRefusedAtTheHandshake) {
+// A client that offers only protocols the gateway does not speak is refused
+// at the handshake (no_application_protocol), not met with a broken exchange.
+TEST_F(TlsGateway, UnknownAlpnIsRefusedAtTheHandshake) {
   TlsGatewayProc g = StartTlsGateway(dir_, up_.port);
-  CurlResult r = Curl({"--http1.1", "-k", "--resolve", Resolve("a.test", g.port),
-                       HttpsUrl("a.test", g.port, "/hello")});
+  const std::string cmd = "openssl s_client -connect 127.0.0.1:" + std::to_string(g.port) +
+                          " -alpn spdy/3 </dev/null 2>&1";
+  CurlResult r;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  ASSERT_NE(p, nullptr);
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) r.out.append(buf, n);
+  r.exit_code = ::pclose(p);
   EXPECT_NE(r.exit_code, 0) << r.out;
+  EXPECT_TRUE(Has(r, "no application protocol")) << r.out;
 }
 
 // New certificate files are taken for new connections; the gateway keeps

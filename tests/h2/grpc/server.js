@@ -4,6 +4,7 @@
 // followed by ">" and the next hop's answer when NEXT_ADDR (its sidecar's
 // outbound side) is given. Like an OpenTelemetry-instrumented app, it
 // forwards traceparent and baggage, not x-graymesh-lane.
+// FAIL_CODE (environment): every unary call fails with that gRPC status.
 'use strict';
 const path = require('path');
 const grpc = require('@grpc/grpc-js');
@@ -31,6 +32,9 @@ function forwarded(call) {
 
 const impl = {
   Unary(call, cb) {
+    if (process.env.FAIL_CODE) {
+      return cb({ code: Number(process.env.FAIL_CODE), details: name + ' fails on purpose' });
+    }
     const answer = () => {
       if (!next) return cb(null, { text: me(call) });
       next.Unary(call.request, forwarded(call), (err, r) => {
