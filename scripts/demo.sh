@@ -52,12 +52,19 @@ stop() {  # stop PIDS...: SIGTERM, then SIGKILL what is left after 10 s
   kill "$@" 2>/dev/null || true
   for _ in $(seq 100); do
     local alive=0
-    for p in "$@"; do kill -0 "$p" 2>/dev/null && alive=1; done
+    for p in "$@"; do running "$p" && alive=1; done
     [[ $alive -eq 0 ]] && break
     sleep 0.1
   done
   kill -KILL "$@" 2>/dev/null || true
-  wait "$@" 2>/dev/null || true
+  # No `wait` here: run from a trap that interrupted the main `wait`, bash can
+  # lose a child's exit and then wait for it forever (seen: the control plane
+  # never got its SIGTERM). Exited children are reaped when this script ends.
+}
+running() {  # running PID: the process exists and has not exited (a zombie has)
+  local state
+  state=$(awk '/^State:/ { print $2 }' "/proc/$1/status" 2>/dev/null) || return 1
+  [[ -n $state && $state != Z ]]
 }
 trap cleanup EXIT
 trap 'exit 0' INT TERM  # runs the EXIT trap
