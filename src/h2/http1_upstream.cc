@@ -134,7 +134,11 @@ void Http1Upstream::Check(int64_t now_ms) {
   const bool write_late = body_deadline_ms_ != 0 && now_ms >= body_deadline_ms_;
   if (!read_late && !write_late) return;
   phase_deadline_ms_ = body_deadline_ms_ = 0;
-  stalled_ = true;
+  if (write_late && waiting_client_) {
+    client_stalled_ = true;  // the request can never end: the upstream request is given up
+  } else {
+    stalled_ = true;
+  }
   CloseSocket();
 }
 
@@ -246,6 +250,7 @@ asio::awaitable<Http1Upstream::Outcome> Http1Upstream::Attempt(bool last_try) {
   wrote_ = false;
   body_failed_ = false;
   stalled_ = false;
+  client_stalled_ = false;
   auto up = std::make_shared<asio::ip::tcp::socket>(worker_.io());
   up_ = up;
   // Close the connection on every way out but the one that pools it.
@@ -370,6 +375,10 @@ asio::awaitable<Http1Upstream::Outcome> Http1Upstream::Attempt(bool last_try) {
     const size_t n = co_await ReadMore(*up);
     if (cancelled_) co_return Outcome::kFailed;
     if (n == 0) {
+      if (client_stalled_) {
+        co_return fail(health::Outcome::kAborted, false, 408,
+                       "the client sent no request body bytes within timeouts.idle");
+      }
       if (stalled_) {
         co_return fail(health::Outcome::kTimeout, false, 504,
                        "upstream " + ep.address_text + " stopped reading the request body");
@@ -513,12 +522,21 @@ asio::awaitable<void> Http1Upstream::SendBody(std::shared_ptr<Http1Upstream> sel
   std::shared_ptr<ProxyStream> keep = s_;
   if (keep == nullptr) co_return;
   ProxyStream& s = *keep;
+  // timeouts.response counts from the end of the request, as for HTTP/1.1
+  // clients; meanwhile each wait for the client or the upstream is bounded
+  // by timeouts.idle.
+  if (!s.resp_started) s.deadline_ms = 0;
   for (;;) {
     if (cancelled_ || attempt != attempt_ || body_done_) co_return;
     size_t avail = s.req_body.size();
     if (avail == 0 && !s.req_eof) {
+      body_deadline_ms_ = proxy::Worker::NowMs() + timeouts_.idle.count();
+      waiting_client_ = true;
       body_wake_.expires_at(asio::steady_timer::time_point::max());
       co_await body_wake_.async_wait(kNoThrow);
+      if (attempt != attempt_) co_return;
+      waiting_client_ = false;
+      body_deadline_ms_ = 0;
       continue;
     }
     const size_t n = std::min(avail, kBodyWrite);
@@ -556,6 +574,7 @@ asio::awaitable<void> Http1Upstream::SendBody(std::shared_ptr<Http1Upstream> sel
     if (n > 0 && s.down != nullptr) s.down->Consumed(s, n);
     if (last) {
       body_done_ = true;
+      if (!s.resp_started) s.deadline_ms = proxy::Worker::NowMs() + timeouts_.response.count();
       co_return;
     }
   }

@@ -22,8 +22,9 @@
 // dropped. A response cut off mid-body resets the client's stream.
 //
 // Timeouts: connect (timeouts.connect) and a stall while a body moves
-// (timeouts.idle) are deadlines the downstream connection's ticker checks
-// (Check); the response head is the stream's own deadline (timeouts.response).
+// (timeouts.idle, either side) are deadlines the downstream connection's
+// ticker checks (Check); the response head is the stream's own deadline
+// (timeouts.response), counted from the end of the request body.
 //
 // Thread/lifetime: one worker thread. Held by its ProxyStream (`h1`) and by
 // its own coroutines while they run; it holds the stream while it runs.
@@ -106,7 +107,9 @@ class Http1Upstream : public std::enable_shared_from_this<Http1Upstream> {
   bool body_done_ = false;    // the whole request body went upstream
   bool body_failed_ = false;  // writing the body failed
   bool cancelled_ = false;
-  bool stalled_ = false;      // Check closed the connection
+  bool stalled_ = false;      // Check closed the connection: the upstream stalled
+  bool client_stalled_ = false;  // ... the client sent no body bytes for timeouts.idle
+  bool waiting_client_ = false;  // the body coroutine waits for client bytes
   int64_t phase_deadline_ms_ = 0;  // connect, response body read; 0 = none
   int64_t body_deadline_ms_ = 0;   // a request body write; 0 = none
   asio::steady_timer body_wake_;

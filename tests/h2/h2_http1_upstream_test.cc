@@ -94,7 +94,10 @@ class RawClient {
   nghttp2_session* session() { return session_; }
 
   // A request; with `body`, a POST whose body goes without content-length.
-  int32_t Request(const std::string& path, const std::string* body = nullptr) {
+  // With `hold`, only the first `hold` bytes of it are sent, and then none.
+  int32_t Request(const std::string& path, const std::string* body = nullptr,
+                  size_t hold = SIZE_MAX) {
+    hold_ = hold;
     std::string_view method = body != nullptr ? "POST" : "GET";
     nghttp2_nv nv[] = {Nv(":method", method), Nv(":scheme", "http"), Nv(":authority", "gw"),
                        Nv(":path", path)};
@@ -162,7 +165,8 @@ class RawClient {
   static ssize_t ReadUpload(nghttp2_session*, int32_t, uint8_t* buf, size_t length,
                             uint32_t* flags, nghttp2_data_source*, void* user) {
     auto* self = static_cast<RawClient*>(user);
-    size_t n = std::min(length, self->upload_.size() - self->upload_at_);
+    size_t n = std::min(length, std::min(self->upload_.size(), self->hold_) - self->upload_at_);
+    if (n == 0 && self->upload_at_ < self->upload_.size()) return NGHTTP2_ERR_DEFERRED;
     std::memcpy(buf, self->upload_.data() + self->upload_at_, n);
     self->upload_at_ += n;
     if (self->upload_at_ == self->upload_.size()) *flags |= NGHTTP2_DATA_FLAG_EOF;
@@ -174,6 +178,7 @@ class RawClient {
   nghttp2_session* session_ = nullptr;
   std::string upload_;
   size_t upload_at_ = 0;
+  size_t hold_ = SIZE_MAX;
 };
 
 // The common case behind a gateway: an app that speaks only HTTP/1.1, and
@@ -274,6 +279,21 @@ TEST(Http2ToHttp1, BodyWithoutLengthGoesChunked) {
   EXPECT_EQ(seen[0].Header("transfer-encoding"), "chunked");
   EXPECT_EQ(seen[0].Header("content-length"), "<none>");
   EXPECT_EQ(seen[0].body, body);
+}
+
+// A client that stops in the middle of its body: the upstream request is
+// given up after timeouts.idle (408), and says nothing against the endpoint.
+TEST(Http2ToHttp1, ClientStallingMidBodyIsA408) {
+  RecordingUpstream up(&RecordingUpstream::AnswerNaming);
+  Gateway gw = Gateway::Start(ServiceAt(up.port(), "http1", "timeouts:\n  idle: 500ms\n"));
+  RawClient c(gw.port);
+  ASSERT_TRUE(c.connected());
+  std::string body(100000, 'z');
+  int32_t id = c.Request("/post", &body, 1000);
+  c.ReadUntil([&] { return c.closed.count(id) > 0; }, 10s);
+  EXPECT_EQ(c.status[id], 408);
+  EXPECT_NE(c.body[id].find("no request body bytes"), std::string::npos) << c.body[id];
+  EXPECT_EQ(gw.Metric("upstream_rq_timeout"), 0u);
 }
 
 TEST(Http2ToHttp1, LanesAreKept) {
