@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <string>
 #include <string_view>
@@ -435,6 +436,42 @@ TEST(Http2ToHttp1, ConcurrentStreamsSpreadOverPooledConnections) {
   EXPECT_GT(opened, 1u);
   EXPECT_LE(opened, 20u);
   EXPECT_GE(gw.Metric("upstream_cx_reused"), 10u);
+}
+
+// A real HTTP/1.1-only server (nginx without http2 on its listener): what
+// it sees is HTTP/1.1 with the client's authority as Host, and a file it
+// sends whole arrives whole.
+TEST(Http2ToHttp1, RealNginxAsHttp1Upstream) {
+  if (access("/usr/sbin/nginx", X_OK) != 0) {
+    GTEST_SKIP() << "nginx is not installed (scripts/setup.sh installs it)";
+  }
+  const uint16_t port = FreePort();
+  const std::string dir = TestTempDir() + "/h2h1-nginx-" + std::to_string(port);
+  std::filesystem::create_directories(dir + "/tmp");
+  std::filesystem::create_directories(dir + "/www");
+  std::ofstream(dir + "/www/big.bin") << std::string(5 << 20, 'n');
+  std::ofstream(dir + "/nginx.conf")
+      << "pid " << dir << "/nginx.pid;\nerror_log " << dir << "/error.log warn;\n"
+      << "events { worker_connections 256; }\nhttp {\n  access_log off;\n"
+      << "  client_body_temp_path " << dir << "/tmp/body;\n  proxy_temp_path " << dir
+      << "/tmp/proxy;\n  fastcgi_temp_path " << dir << "/tmp/fastcgi;\n  uwsgi_temp_path "
+      << dir << "/tmp/uwsgi;\n  scgi_temp_path " << dir << "/tmp/scgi;\n"
+      << "  server {\n    listen 127.0.0.1:" << port << ";\n    root " << dir << "/www;\n"
+      << "    location = /who { return 200 \"$request_method $http_host $server_protocol\\n\"; }\n"
+      << "  }\n}\n";
+  ChildProcess nginx("/usr/sbin/nginx",
+                     {"-p", dir, "-c", dir + "/nginx.conf", "-e", dir + "/error.log", "-g",
+                      "daemon off; master_process off;"});
+  ASSERT_TRUE(WaitForPort(port, 5s));
+  Gateway gw = Gateway::Start(ServiceAt(port));
+  CurlResult r = Curl({"--http2-prior-knowledge", Url(gw.port, "/who")});
+  EXPECT_TRUE(Has(r, "< HTTP/2 200")) << r.out;
+  EXPECT_TRUE(Has(r, "GET 127.0.0.1:" + std::to_string(gw.port) + " HTTP/1.1\n")) << r.out;
+  EXPECT_TRUE(Has(r, "< server: nginx")) << r.out;
+  CurlResult big = Curl({"--http2-prior-knowledge", "-o", "/dev/null", "-w",
+                         "size=%{size_download}\n", Url(gw.port, "/big.bin")});
+  EXPECT_EQ(big.exit_code, 0) << big.out;
+  EXPECT_TRUE(Has(big, "size=5242880")) << big.out;
 }
 
 // A dead endpoint costs a retry on the other one, as for HTTP/1.1 clients.
