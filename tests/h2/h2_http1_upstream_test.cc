@@ -348,6 +348,31 @@ TEST(Http2ToHttp1, ClientResetMidResponseAbortsTheUpstreamRequest) {
   EXPECT_EQ(up.connections(), 2);  // /next did not land on the aborted connection
 }
 
+// The same while the request body is still going up: the upstream sees
+// the request cut off (its connection closes), and the next request gets a
+// connection of its own rather than the one left mid-body.
+TEST(Http2ToHttp1, ClientResetMidRequestBodyAbortsTheUpstreamRequest) {
+  RecordingUpstream up(&RecordingUpstream::AnswerNaming);
+  Gateway gw = Gateway::Start(ServiceAt(up.port(), "http1"));
+  RawClient c(gw.port);
+  ASSERT_TRUE(c.connected());
+  std::string body(100000, 'u');
+  int32_t id = c.Request("/upload", &body, 20000);
+  c.ReadUntil([&] { return up.raw().size() > 20000; }, 5s);
+  ASSERT_GT(up.raw().size(), 20000u);
+  nghttp2_submit_rst_stream(c.session(), NGHTTP2_FLAG_NONE, id, NGHTTP2_CANCEL);
+  ASSERT_TRUE(c.Flush());
+  int32_t next = c.Request("/next");
+  c.ReadUntil([&] { return c.closed.count(next) > 0; }, 10s);
+  EXPECT_EQ(c.status[next], 200);
+  EXPECT_EQ(c.body[next], "answer to: GET /next");
+  EXPECT_EQ(c.status.count(id), 0u);  // no answer was made up for the cut request
+  EXPECT_EQ(up.connections(), 2);
+  std::vector<RecordingUpstream::Request> seen = up.requests();
+  ASSERT_EQ(seen.size(), 1u);  // only /next was a whole request
+  EXPECT_EQ(seen[0].target, "/next");
+}
+
 // The upstream dies after part of the body: the client's stream is reset
 // (curl: exit 92), not ended as if complete and not left hanging.
 TEST(Http2ToHttp1, UpstreamDyingMidResponseResetsTheStream) {
