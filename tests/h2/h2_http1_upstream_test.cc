@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -497,6 +498,83 @@ TEST(Http2ToHttp1, RealNginxAsHttp1Upstream) {
                          "size=%{size_download}\n", Url(gw.port, "/big.bin")});
   EXPECT_EQ(big.exit_code, 0) << big.out;
   EXPECT_TRUE(Has(big, "size=5242880")) << big.out;
+}
+
+// Sends `n` GETs one after the other on one connection; statuses in order.
+std::vector<int> Sequential(RawClient& c, const std::string& path, int n) {
+  std::vector<int> out;
+  for (int i = 0; i < n; ++i) {
+    int32_t id = c.Request(path);
+    c.ReadUntil([&] { return c.closed.count(id) > 0; }, 10s);
+    out.push_back(c.status[id]);
+  }
+  return out;
+}
+
+TEST(Http2ToHttp1, InterimResponsesAreDroppedAndUpgradeIsA502) {
+  RecordingUpstream up([](const RecordingUpstream::Request& rq) {
+    RecordingUpstream::Reply r;
+    if (rq.target == "/interim") {
+      r.bytes = "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n"
+                "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+    } else {
+      r.bytes = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n";
+      r.close = true;
+    }
+    return r;
+  });
+  Gateway gw = Gateway::Start(ServiceAt(up.port(), "http1"));
+  RawClient c(gw.port);
+  ASSERT_TRUE(c.connected());
+  int32_t a = c.Request("/interim");
+  c.ReadUntil([&] { return c.closed.count(a) > 0; }, 10s);
+  EXPECT_EQ(c.status[a], 200);
+  EXPECT_EQ(c.body[a], "ok");
+  int32_t b = c.Request("/upgrade");
+  c.ReadUntil([&] { return c.closed.count(b) > 0; }, 10s);
+  EXPECT_EQ(c.status[b], 502);
+  EXPECT_NE(c.body[b].find("protocol upgrade is not supported"), std::string::npos) << c.body[b];
+}
+
+// A draining sidecar's mark: acted on as for HTTP/1.1 clients (that
+// endpoint leaves the rotation at once) and not passed on to the client.
+TEST(Http2ToHttp1, DrainingMarkTakesTheEndpointOutAndStaysHere) {
+  RecordingUpstream draining([](const RecordingUpstream::Request&) {
+    RecordingUpstream::Reply r;
+    r.bytes = "HTTP/1.1 200 OK\r\nx-graymesh-draining: 1\r\nContent-Length: 2\r\n\r\nok";
+    return r;
+  });
+  RecordingUpstream ok(&RecordingUpstream::AnswerNaming);
+  Gateway gw = Gateway::Start(
+      "routes:\n  - { pathPrefix: /, service: app }\nservices:\n  - name: app\n"
+      "    endpoints:\n      - address: 127.0.0.1:" + std::to_string(draining.port()) +
+      "\n      - address: 127.0.0.1:" + std::to_string(ok.port()) + "\n");
+  for (int i = 0; i < 6; ++i) {
+    CurlResult r = Curl({"--http2-prior-knowledge", Url(gw.port, "/a")});
+    EXPECT_TRUE(Has(r, "< HTTP/2 200")) << r.out;
+    EXPECT_FALSE(Has(r, "x-graymesh-draining")) << r.out;
+  }
+  EXPECT_EQ(draining.requests().size(), 1u);
+  EXPECT_EQ(ok.requests().size(), 5u);
+}
+
+// Outlier ejection hears of HTTP/2 clients' requests as of HTTP/1.1 ones':
+// the failing instance is out after its third 500.
+TEST(Http2ToHttp1, FailingEndpointIsEjected) {
+  SampleApp a = SampleApp::Start("s"), b = SampleApp::Start("s");
+  SampleApp bad = SampleApp::Start("s", "", {"--fail-rate", "1"});
+  Gateway gw = Gateway::Start(
+      "routes:\n  - { pathPrefix: /, service: app }\nservices:\n  - name: app\n"
+      "    outlier: { consecutiveErrors: 3, maxEjectionPercent: 50 }\n    endpoints:\n"
+      "      - address: 127.0.0.1:" + std::to_string(a.port) + "\n      - address: 127.0.0.1:" +
+      std::to_string(b.port) + "\n      - address: 127.0.0.1:" + std::to_string(bad.port) + "\n");
+  RawClient c(gw.port);
+  ASSERT_TRUE(c.connected());
+  std::vector<int> first = Sequential(c, "/x", 30);
+  EXPECT_EQ(std::count(first.begin(), first.end(), 500), 3);
+  std::vector<int> then = Sequential(c, "/x", 30);
+  EXPECT_EQ(std::count(then.begin(), then.end(), 200), 30);
+  EXPECT_EQ(gw.Metric("upstream_ejections"), 1u);
 }
 
 // A dead endpoint costs a retry on the other one, as for HTTP/1.1 clients.
