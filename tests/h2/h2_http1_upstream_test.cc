@@ -385,7 +385,8 @@ TEST(Http2ToHttp1, UpstreamDyingMidResponseResetsTheStream) {
   });
   Gateway gw = Gateway::Start(ServiceAt(up.port(), "http1"));
   CurlResult r = Curl({"--http2-prior-knowledge", "-o", "/dev/null", Url(gw.port, "/cut")});
-  EXPECT_TRUE(Has(r, "< HTTP/2 200")) << r.out;
+  // The head may or may not have left before the reset (the write loop runs
+  // after the read that saw the close); the reset is what counts.
   EXPECT_EQ(r.exit_code, 92) << r.out;  // CURLE_HTTP2_STREAM, not 28 (timeout) or 0
 
   // Dying before a byte of response: 502 with the reason.
