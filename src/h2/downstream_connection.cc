@@ -8,6 +8,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <charconv>
+
 #include "h2/grpc_status.h"
 #include "h2/http1_upstream.h"
 #include "h2/lane_headers.h"
@@ -151,6 +153,18 @@ struct DownstreamCallbacks {
   static int OnDataChunk(nghttp2_session* session, uint8_t flags, int32_t id, const uint8_t* data,
                          size_t len, void* user) {
     ProxyStream* s = StreamOf(session, id);
+    DownstreamConnection& c = Conn(user);
+    const uint64_t max_body = c.worker_.config().limits.max_body_bytes;
+    if (s != nullptr && max_body != 0 && (s->req_body_seen += len) > max_body) {
+      nghttp2_session_consume(session, id, len);
+      if (!s->resp_started) {
+        s->Finish(health::Outcome::kAborted);  // the client's doing, not the endpoint's
+        c.Reply(*s, 413, "request body larger than the limit");
+      } else if (s->down != nullptr) {
+        nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, id, NGHTTP2_CANCEL);
+      }
+      return 0;
+    }
     const bool takes = s != nullptr && (s->h1 != nullptr ? s->h1->TakesBody()
                                                          : s->up != nullptr && s->up_id >= 0);
     if (!takes) {
@@ -282,6 +296,16 @@ void DownstreamConnection::StartRequest(const std::shared_ptr<ProxyStream>& s) {
   if (s->method == "CONNECT") {
     return Reply(*s, 501, "CONNECT is not supported: the proxy forwards HTTP requests, it opens "
                           "no tunnels");
+  }
+  const uint64_t max_body = worker_.config().limits.max_body_bytes;
+  for (const Header& h : s->req_headers) {
+    uint64_t length = 0;
+    if (max_body != 0 && h.name == "content-length" &&
+        std::from_chars(h.value.data(), h.value.data() + h.value.size(), length).ec ==
+            std::errc() &&
+        length > max_body) {
+      return Reply(*s, 413, "request body larger than the limit");
+    }
   }
   std::string authority = s->authority;
   if (authority.empty()) {

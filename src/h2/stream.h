@@ -70,6 +70,7 @@ struct ProxyStream {
   bool grpc = false;           // content-type application/grpc*
   std::vector<Header> upstream_headers;  // what goes upstream (built once)
   BodyQueue req_body;
+  uint64_t req_body_seen = 0;  // DATA bytes received, for limits.maxBodyBytes
   bool req_eof = false;
   std::vector<Header> req_trailers;
   bool req_started = false;  // handed to the chooser

@@ -298,6 +298,32 @@ TEST(Http2ToHttp1, ClientStallingMidBodyIsA408) {
   EXPECT_EQ(gw.Metric("upstream_rq_timeout"), 0u);
 }
 
+// limits.maxBodyBytes holds for HTTP/2 requests as for HTTP/1.1 ones: a
+// declared length over it is refused before anything goes upstream, a body
+// without length once it passes the limit.
+TEST(Http2ToHttp1, BodyOverTheLimitIsA413) {
+  RecordingUpstream up(&RecordingUpstream::AnswerNaming);
+  Gateway gw = Gateway::Start(ServiceAt(up.port(), "http1", "limits:\n  maxBodyBytes: 100000\n"));
+  const std::string big = WriteTempFile("over.bin", std::string(200000, 'o'));
+  CurlResult r = Curl({"--http2-prior-knowledge", "--data-binary", "@" + big, Url(gw.port, "/a")});
+  EXPECT_TRUE(Has(r, "< HTTP/2 413")) << r.out.substr(0, 3000);
+  EXPECT_TRUE(Has(r, "request body larger than the limit")) << r.out.substr(0, 3000);
+  EXPECT_TRUE(up.requests().empty());
+
+  RawClient c(gw.port);
+  ASSERT_TRUE(c.connected());
+  std::string body(200000, 'z');
+  int32_t id = c.Request("/b", &body);
+  c.ReadUntil([&] { return c.closed.count(id) > 0; }, 10s);
+  EXPECT_EQ(c.status[id], 413);
+
+  std::string small(50000, 's');
+  int32_t ok = c.Request("/c", &small);
+  c.ReadUntil([&] { return c.closed.count(ok) > 0; }, 10s);
+  EXPECT_EQ(c.status[ok], 200);
+  EXPECT_EQ(c.body[ok], "answer to: POST /c");
+}
+
 TEST(Http2ToHttp1, LanesAreKept) {
   SampleApp base = SampleApp::Start("app", "");
   SampleApp gray = SampleApp::Start("app", "gray");
