@@ -27,8 +27,9 @@ struct HostPort {
 enum class LbPolicy { kRoundRobin, kLeastRequest };
 
 // What the proxy speaks to a service's endpoints (docs/http.md, HTTP/2).
-// kAuto: HTTP/2 for requests that came in over HTTP/2, else HTTP/1.1; gRPC
-// requests always go over HTTP/2.
+// gRPC requests always go over HTTP/2. kAuto: HTTP/1.1 for everything else,
+// except on a sidecar's inbound side, where a request goes on in the protocol
+// it came in.
 enum class UpstreamProtocol { kHttp1, kHttp2, kAuto };
 
 // Base requests to a service without a base instance: kNone answers 503

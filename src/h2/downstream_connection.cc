@@ -8,7 +8,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <charconv>
+
 #include "h2/grpc_status.h"
+#include "h2/http1_upstream.h"
 #include "h2/lane_headers.h"
 #include "h2/limits.h"
 #include "h2/upstream_connection.h"
@@ -139,20 +142,42 @@ struct DownstreamCallbacks {
       default:
         return 0;
     }
-    if (s->up != nullptr) s->up->ResumeRequest(*s);
+    if (s->h1 != nullptr) {
+      s->h1->ResumeRequest();
+    } else if (s->up != nullptr) {
+      s->up->ResumeRequest(*s);
+    }
     return 0;
   }
 
   static int OnDataChunk(nghttp2_session* session, uint8_t flags, int32_t id, const uint8_t* data,
                          size_t len, void* user) {
     ProxyStream* s = StreamOf(session, id);
-    if (s == nullptr || s->up == nullptr || s->up_id < 0) {
+    DownstreamConnection& c = Conn(user);
+    const uint64_t max_body = c.worker_.config().limits.max_body_bytes;
+    if (s != nullptr && max_body != 0 && (s->req_body_seen += len) > max_body) {
+      nghttp2_session_consume(session, id, len);
+      if (!s->resp_started) {
+        s->Finish(health::Outcome::kAborted);  // the client's doing, not the endpoint's
+        c.Reply(*s, 413, "request body larger than the limit");
+      } else if (s->down != nullptr) {
+        nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, id, NGHTTP2_CANCEL);
+      }
+      return 0;
+    }
+    const bool takes = s != nullptr && (s->h1 != nullptr ? s->h1->TakesBody()
+                                                         : s->up != nullptr && s->up_id >= 0);
+    if (!takes) {
       // Answered already, or its upstream stream ended: the bytes go nowhere.
       nghttp2_session_consume(session, id, len);
       return 0;
     }
     s->req_body.Append(data, len);
-    s->up->ResumeRequest(*s);
+    if (s->h1 != nullptr) {
+      s->h1->ResumeRequest();
+    } else {
+      s->up->ResumeRequest(*s);
+    }
     return 0;
   }
 
@@ -164,6 +189,7 @@ struct DownstreamCallbacks {
     c.streams_.erase(it);
     s->down = nullptr;
     if (s->up != nullptr && s->up_id >= 0) s->up->Cancel(*s);
+    if (s->h1 != nullptr) s->h1->Cancel();
     s->Finish();
     if (code == NGHTTP2_NO_ERROR) c.worker_.stats().downstream_rq_completed.Inc();
     return 0;
@@ -175,6 +201,7 @@ struct DownstreamCallbacks {
     ProxyStream* s = static_cast<ProxyStream*>(source->ptr);
     const size_t n = s->resp_body.Take(buf, length);
     if (n > 0 && s->up != nullptr) s->up->Consumed(*s, n);
+    if (n > 0 && s->h1 != nullptr) s->h1->Consumed();
     if (s->resp_body.size() == 0 && s->resp_eof) {
       *data_flags |= NGHTTP2_DATA_FLAG_EOF;
       if (!s->resp_trailers.empty()) {
@@ -249,6 +276,7 @@ void DownstreamConnection::OnClosed() {
   for (auto& [id, s] : streams) {
     s->down = nullptr;
     if (s->up != nullptr && s->up_id >= 0) s->up->Cancel(*s);
+    if (s->h1 != nullptr) s->h1->Cancel();
     s->Finish();
   }
 }
@@ -268,6 +296,16 @@ void DownstreamConnection::StartRequest(const std::shared_ptr<ProxyStream>& s) {
   if (s->method == "CONNECT") {
     return Reply(*s, 501, "CONNECT is not supported: the proxy forwards HTTP requests, it opens "
                           "no tunnels");
+  }
+  const uint64_t max_body = worker_.config().limits.max_body_bytes;
+  for (const Header& h : s->req_headers) {
+    uint64_t length = 0;
+    if (max_body != 0 && h.name == "content-length" &&
+        std::from_chars(h.value.data(), h.value.data() + h.value.size(), length).ec ==
+            std::errc() &&
+        length > max_body) {
+      return Reply(*s, 413, "request body larger than the limit");
+    }
   }
   std::string authority = s->authority;
   if (authority.empty()) {
@@ -298,11 +336,6 @@ void DownstreamConnection::StartRequest(const std::shared_ptr<ProxyStream>& s) {
   }
   if (service < 0) return Reply(*s, 503, "service not configured");
   s->svc = worker_.upstreams().service(service);
-  if (s->svc->info().protocol == config::UpstreamProtocol::kHttp1 && !s->grpc) {
-    return Reply(*s, 502, "service '" + s->svc->info().name +
-                              "' speaks HTTP/1.1 (protocol: http1); HTTP/2 clients reach it over "
-                              "HTTP/1.1 only");
-  }
 
   // Headers sent upstream: the pseudo-headers, then the client's fields
   // with their lane headers rewritten; Host travels as :authority.
@@ -328,6 +361,10 @@ void DownstreamConnection::StartRequest(const std::shared_ptr<ProxyStream>& s) {
         s->grpc_deadline = true;
       }
     }
+  }
+  if (UsesHttp1(s->svc->info().protocol, s->grpc, listener_.cfg.kind)) {
+    Http1Upstream::Start(s, worker_);
+    return;
   }
   Attach(s);
 }
@@ -437,8 +474,13 @@ void DownstreamConnection::Consumed(ProxyStream& s, size_t n) {
   Signal();
 }
 
+void DownstreamConnection::OnUpstreamFailed(ProxyStream& s, int status, std::string_view reason) {
+  Reply(s, status, reason);
+}
+
 void DownstreamConnection::Reply(ProxyStream& s, int status, std::string_view reason) {
   if (s.up != nullptr && s.up_id >= 0) s.up->Cancel(s);
+  if (s.h1 != nullptr) s.h1->Cancel();
   s.up.reset();
   s.up_id = -1;
   s.Finish(status == 504 ? health::Outcome::kTimeout : health::Outcome::kReset);
@@ -476,6 +518,7 @@ asio::awaitable<void> DownstreamConnection::Tick(std::shared_ptr<DownstreamConne
     const int64_t now = proxy::Worker::NowMs();
     std::vector<std::shared_ptr<ProxyStream>> expired;
     for (auto& [id, s] : streams_) {
+      if (s->h1 != nullptr) s->h1->Check(now);
       if (s->deadline_ms != 0 && now >= s->deadline_ms && !(s->resp_started && s->resp_eof)) {
         expired.push_back(s);
       }

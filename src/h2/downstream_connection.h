@@ -1,7 +1,9 @@
 // A client's HTTP/2 connection (prior knowledge, or TLS with ALPN h2) on an
 // HTTP listener: each request stream is routed like an HTTP/1.1 request
 // (route / service, lane, endpoint) and joined to a stream on a pooled
-// upstream HTTP/2 connection (h2/upstream_connection.h).
+// upstream HTTP/2 connection (h2/upstream_connection.h), or, for services
+// spoken to over HTTP/1.1, sent as an HTTP/1.1 request on the worker's
+// pooled HTTP/1.1 connections (h2/http1_upstream.h).
 //
 // Deadlines: one ticker per connection checks its streams every 100 ms (no
 // timer per stream): response head within timeouts.response, the whole call
@@ -45,6 +47,9 @@ class DownstreamConnection : public Connection {
   void OnUpstreamClosed(const std::shared_ptr<ProxyStream>& s, uint32_t code, bool refused);
   // `n` request body bytes of `s` went upstream: the client may send more.
   void Consumed(ProxyStream& s, size_t n);
+  // The HTTP/1.1 upstream gave up before a response head: the client gets
+  // `status` with `reason` (a gRPC status for gRPC requests).
+  void OnUpstreamFailed(ProxyStream& s, int status, std::string_view reason);
 
  private:
   friend struct DownstreamCallbacks;

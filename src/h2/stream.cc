@@ -60,6 +60,7 @@ void ProxyStream::Finish(health::Outcome failed) {
   health::AttemptResult r;
   r.outcome = status > 0 ? health::Outcome::kOk : failed;
   r.status = static_cast<uint16_t>(status > 0 ? status : 0);
+  r.draining = draining;
   if (grpc && status > 0) r.grpc_status = int16_t(GrpcStatusOf(*this));
   const int64_t now = worker->HealthNow();
   r.latency_ms = now - attempt_started_ms;

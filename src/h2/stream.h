@@ -27,6 +27,7 @@ class Worker;
 namespace graymesh::h2 {
 
 class DownstreamConnection;
+class Http1Upstream;
 class UpstreamConnection;
 
 struct Header {
@@ -57,6 +58,9 @@ struct ProxyStream {
   // Null before the request is sent and after a proxy-made reply.
   std::shared_ptr<UpstreamConnection> up;
   int32_t up_id = -1;  // the upstream stream, -1 when not open
+  // Instead of `up`: the request goes upstream over HTTP/1.1
+  // (h2/http1_upstream.h). Set once, when the request starts.
+  std::shared_ptr<Http1Upstream> h1;
 
   // ---- Request (client -> upstream) ----
   std::string method, scheme, authority, path;
@@ -66,6 +70,7 @@ struct ProxyStream {
   bool grpc = false;           // content-type application/grpc*
   std::vector<Header> upstream_headers;  // what goes upstream (built once)
   BodyQueue req_body;
+  uint64_t req_body_seen = 0;  // DATA bytes received, for limits.maxBodyBytes
   bool req_eof = false;
   std::vector<Header> req_trailers;
   bool req_started = false;  // handed to the chooser
@@ -87,6 +92,7 @@ struct ProxyStream {
   int head_grpc_status = -1;  // grpc-status of a trailers-only head (the head is moved on)
   bool resp_started = false;  // head submitted downstream
   bool resp_deferred = false;
+  bool draining = false;  // the response said x-graymesh-draining: 1 (HTTP/1.1 upstreams)
 
   // ---- Upstream choice; holds the snapshot the request uses ----
   std::shared_ptr<proxy::ServiceState> svc;

@@ -145,18 +145,5 @@ TEST(Http2Proxy, OversizedHeaderBlockIsA431) {
   EXPECT_TRUE(Has(small, "< HTTP/2 200")) << small.out.substr(0, 3000);
 }
 
-// An HTTP/1.1-only service: HTTP/2 clients get a clear 502, not a broken
-// exchange.
-TEST(Http2Proxy, Http1OnlyServiceRefusesHttp2ClientsClearly) {
-  SampleApp app = SampleApp::Start("plain");
-  Gateway gw = Gateway::Start(
-      "routes:\n  - { pathPrefix: /, service: app }\nservices:\n  - name: app\n"
-      "    protocol: http1\n    endpoints:\n      - address: 127.0.0.1:" +
-      std::to_string(app.port) + "\n");
-  CurlResult r = Curl({"--http2-prior-knowledge", Url(gw.port, "/")});
-  EXPECT_TRUE(Has(r, "< HTTP/2 502")) << r.out;
-  EXPECT_TRUE(Has(r, "protocol: http1")) << r.out;
-}
-
 }  // namespace
 }  // namespace graymesh::test
