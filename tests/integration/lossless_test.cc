@@ -30,9 +30,10 @@ int64_t Metric(uint16_t admin, const std::string& name) {
   return std::stoll(r.body.substr(at + key.size()));
 }
 
-// Requests a proxy received and has not answered in full. Error replies are
-// not "completed", so this is 0 only when every request got its whole
-// response: what a request hanging in a proxy would break.
+// Requests a proxy received and has not relayed a whole response for. On
+// HTTP/1.1 a proxy's own error replies are not "completed" either, so this
+// is 0 only when every request got its upstream's whole response: what a
+// request hanging in (or failed by) a proxy would break.
 int64_t OpenRequests(uint16_t admin) {
   const int64_t received = Metric(admin, "graymesh_downstream_rq_total");
   const int64_t completed = Metric(admin, "graymesh_downstream_rq_completed");
