@@ -10,7 +10,8 @@
 #   nginx             nginx in front of the same apps (no sidecars), the
 #                     upstream list edited and `nginx -s reload` per step,
 #                     then SIGTERM to the old app: what users have today
-# wrk counts non-2xx responses and socket errors itself.
+# wrk sends GET and POST /checkout in turn (a Lua script; the POST's body goes
+# down the chain with it) and counts non-2xx responses and socket errors.
 #
 # Usage: bench/rolling_restart.sh
 # Environment: DURATION=20 (seconds of wrk per setup; the rollout starts 2 s
@@ -148,9 +149,19 @@ run_nginx() {
   PIDS=()
 }
 
-measure() {  # PORT: wrk for DURATION into $TMP/wrk.out
-  wrk -t 2 -c "$CONNECTIONS" -d "${DURATION}s" --latency "http://127.0.0.1:$1/checkout" \
-    >"$TMP/wrk.out" 2>&1
+measure() {  # PORT: wrk for DURATION into $TMP/wrk.out, GET and POST in turn
+  cat >"$TMP/mix.lua" <<'LUA'
+local n = 0
+request = function()
+  n = n + 1
+  if n % 2 == 0 then
+    return wrk.format("POST", "/checkout", {["content-type"] = "text/plain"}, "order-" .. n)
+  end
+  return wrk.format("GET", "/checkout")
+end
+LUA
+  wrk -t 2 -c "$CONNECTIONS" -d "${DURATION}s" --latency -s "$TMP/mix.lua" \
+    "http://127.0.0.1:$1/checkout" >"$TMP/wrk.out" 2>&1
 }
 
 row() {  # NAME: one table row from $TMP/wrk.out

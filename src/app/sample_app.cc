@@ -29,6 +29,12 @@ using net::HeaderList;
 constexpr auto kTuple = asio::experimental::as_tuple(asio::use_awaitable);
 // In-flight requests get this long after SIGTERM before the process gives up.
 constexpr auto kDrainTimeout = std::chrono::seconds(30);
+// With --calls a write's body is held to be sent on; a longer one gets 413.
+constexpr uint64_t kForwardBodyLimit = 1 << 20;
+
+bool IsWrite(std::string_view method) {
+  return method == "POST" || method == "PUT" || method == "PATCH";
+}
 
 bool SplitHostPort(std::string_view s, std::string* host, uint16_t* port) {
   size_t colon = s.rfind(':');
@@ -85,7 +91,8 @@ class SampleApp {
  public:
   SampleApp(asio::io_context& io, const SampleAppOptions& o, const tcp::endpoint& listen)
       : opts_(o),
-        server_(io, listen, [this](const Request& r) { return Handle(r); }),
+        server_(io, listen, [this](const Request& r) { return Handle(r); },
+                {.max_body_bytes = o.calls.empty() ? 0 : kForwardBodyLimit}),
         instance_(fmt::format("{}-{}-{}", o.name, getpid(), server_.port())),
         rng_(std::random_device{}()) {
     if (!o.via.empty()) {
@@ -114,7 +121,12 @@ class SampleApp {
       co_return JsonReply(500, WithSelf({{"error", "injected"}}));
     }
     if (r.path == "/echo") co_return Echo(r);
-    if (r.method == "POST" || r.method == "PUT" || r.method == "PATCH") co_return Upload(r);
+    // A write goes on along the chain with its body, as a checkout's POST
+    // reaches payment; the last service answers it.
+    if (IsWrite(r.method)) {
+      if (opts_.calls.empty()) co_return Upload(r);
+      co_return co_await Anything(r);
+    }
     if (r.path == "/bytes" || r.path == "/chunked") {
       std::optional<uint64_t> n = ParseUint(r.QueryParam("n"));
       if (!n) co_return JsonReply(400, WithSelf({{"error", "n must be a byte count"}}));
@@ -169,7 +181,9 @@ class SampleApp {
 
   // The path-tracing answer: who we are, the lane/trace headers we saw, and
   // what each downstream said. A failed call turns the answer into 502 so a
-  // caller counting errors sees it, while the body still shows the path.
+  // caller counting errors sees it, while the body still shows the path. A
+  // write (POST, PUT, PATCH) is sent on to every call with its method and
+  // body, and its answer names them too.
   asio::awaitable<Reply> Anything(const Request& r) {
     json seen = json::object();
     for (const auto& [n, v] : r.headers) {
@@ -187,9 +201,18 @@ class SampleApp {
                                     [&](const std::string& f) { return http::IEquals(n, f); });
         if (business || IsPropagated(n, opts_.propagate)) headers.emplace_back(n, v);
       }
-      net::HttpClient::Result res =
-          co_await client_->Get(r.target.starts_with('/') ? r.target : r.path, headers,
-                                std::chrono::milliseconds(opts_.call_timeout_ms));
+      std::string target = r.target.starts_with('/') ? r.target : r.path;
+      const auto timeout = std::chrono::milliseconds(opts_.call_timeout_ms);
+      if (auto type = r.Header("content-type"); !type.empty() && IsWrite(r.method)) {
+        headers.emplace_back("content-type", std::string(type));
+      }
+      // Not `c ? co_await a : co_await b`: GCC destroys the result twice.
+      net::HttpClient::Result res;
+      if (IsWrite(r.method)) {
+        res = co_await client_->Request(r.method, std::move(target), headers, r.body, timeout);
+      } else {
+        res = co_await client_->Get(std::move(target), headers, timeout);
+      }
       json body = json::parse(res.body, nullptr, false);
       if (res.status >= 200 && res.status < 300 && body.is_object()) {
         calls.push_back(std::move(body));
@@ -211,12 +234,16 @@ class SampleApp {
       if (body.is_object()) call["body"] = std::move(body);
       calls.push_back(std::move(call));
     }
-    co_return JsonReply(
-        failed ? 502 : 200,
-        WithSelf({{"path", r.path},
-                  {"peer", r.peer},  // shows the caller's keep-alive connection reuse
-                  {"headers", std::move(seen)},
-                  {"calls", std::move(calls)}}));
+    json answer = WithSelf({{"path", r.path},
+                            {"peer", r.peer},  // shows the caller's keep-alive connection reuse
+                            {"headers", std::move(seen)},
+                            {"calls", std::move(calls)}});
+    if (IsWrite(r.method)) {
+      answer["method"] = r.method;
+      answer["bodyBytes"] = r.body_bytes;
+      answer["fnv1a64"] = fmt::format("{:016x}", r.body_fnv);
+    }
+    co_return JsonReply(failed ? 502 : 200, std::move(answer));
   }
 
   const SampleAppOptions& opts_;

@@ -1,8 +1,10 @@
 // `graymesh sample-app`: the stand-in for a user service in the demo and the
 // tests. It answers with JSON that names itself (service, lane, instance) and
 // embeds the answers of the services it calls through the sidecar, so one
-// response shows the whole path a request took. Special paths (/echo,
-// /bytes, /chunked, /status, /sleep, uploads) give tests something to check.
+// response shows the whole path a request took. Writes (POST, PUT, PATCH)
+// travel the same chain with their body (up to 1 MiB with --calls); the last
+// service answers with the body's size and checksum. Special paths (/echo,
+// /bytes, /chunked, /status, /sleep) give tests something to check.
 #pragma once
 
 #include <string>

@@ -95,7 +95,7 @@ void AddLifecycle(const DataPlaneFlags& f, proxy::ControlAgent* agent, proxy::Ap
     o->drain_timeout_of = [](const config::Config& running) -> std::optional<config::Millis> {
       const config::LosslessPolicy* policy = LosslessOf(running);
       if (policy == nullptr) return std::nullopt;
-      return policy->drain_timeout;
+      return policy->drain_timeout;  // unset: the configuration's timeouts.drain
     };
   }
   const bool lossless = o->lossless;
@@ -322,7 +322,8 @@ int Serve(const DataPlaneFlags& f, const std::string& role, const Build& build) 
   const bool delay_from_policy = role == "proxy" && f.delay_registration.empty();
   auto policy_delay = [](const config::Config& cfg) {
     const config::LosslessPolicy* policy = LosslessOf(cfg);
-    return policy != nullptr ? policy->delay_registration : config::Millis(0);
+    return policy != nullptr ? policy->delay_registration.value_or(config::Millis(0))
+                             : config::Millis(0);
   };
   if (role == "proxy") {
     agent->SetDelayRegistration(delay_from_policy

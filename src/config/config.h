@@ -215,9 +215,12 @@ struct Lane {
 // Parsed and stored by the control plane and carried in its snapshots; the
 // fields are what the warmup, outlier and lossless features will read.
 
+// Each field only when the document sets it: an unset one leaves the
+// sidecar's own value (its flag, else 0 for the delay and timeouts.drain,
+// 30 s, for the drain timeout) in force.
 struct LosslessPolicy {
-  Millis delay_registration{0};  // >= 0: wait this long after ready before registering
-  Millis drain_timeout{30'000};  // >= 0
+  std::optional<Millis> delay_registration;  // >= 0: wait this long after ready to register
+  std::optional<Millis> drain_timeout;       // >= 0
 };
 
 struct ServicePolicy {

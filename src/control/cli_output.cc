@@ -53,7 +53,8 @@ std::string Outlier(const json& spec) {
 std::string Lossless(const json& spec) {
   if (!spec.contains("lossless")) return "-";
   const json& l = spec["lossless"];
-  return fmt::format("delay {}, drain {}", Str(l, "delayRegistration"), Str(l, "drainTimeout"));
+  return fmt::format("delay {}, drain {}", Str(l, "delayRegistration", "-"),
+                     Str(l, "drainTimeout", "-"));
 }
 
 std::string Lanes(const json& svc) {

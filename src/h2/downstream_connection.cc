@@ -450,6 +450,13 @@ void DownstreamConnection::OnResponseHead(ProxyStream& s) {
 void DownstreamConnection::SubmitResponse(ProxyStream& s, const std::vector<Header>& headers,
                                           bool with_body) {
   std::vector<nghttp2_nv> nv = ToNv(headers);
+  // A draining sidecar marks every inbound response, relayed or its own, as
+  // HTTP/1.1 does (proxy::kDrainingHeader): consumers stop choosing it at once.
+  if (worker_.announces_drain() && listener_.cfg.kind == config::ListenerKind::kInbound) {
+    static constexpr std::string_view kName = "x-graymesh-draining", kValue = "1";
+    nv.push_back({(uint8_t*)kName.data(), (uint8_t*)kValue.data(), kName.size(), kValue.size(),
+                  NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE});
+  }
   nghttp2_data_provider body{};
   body.source.ptr = &s;
   body.read_callback = &DownstreamCallbacks::ReadBody;
@@ -542,6 +549,16 @@ asio::awaitable<void> DownstreamConnection::Tick(std::shared_ptr<DownstreamConne
     }
     if (streams_.empty() && now - last_active_ms_ > worker_.config().timeouts.idle.count()) {
       Terminate(NGHTTP2_NO_ERROR);
+    } else if (worker_.draining() && !shutdown_notice_sent_) {
+      // Graceful GOAWAY (RFC 9113 §6.8): first a notice (last stream id
+      // 2^31-1) so the client opens no new stream here, then, a tick later
+      // (more than a loopback round trip), the GOAWAY naming the last stream
+      // taken. A stream already on the wire when the notice left is served,
+      // not refused; streams in flight finish; the connection closes when
+      // they have.
+      shutdown_notice_sent_ = true;
+      nghttp2_submit_shutdown_notice(session_);
+      Signal();
     } else if (worker_.draining() && !goaway_sent_) {
       goaway_sent_ = true;
       nghttp2_submit_goaway(session_, NGHTTP2_FLAG_NONE,

@@ -8,7 +8,9 @@
 // Deadlines: one ticker per connection checks its streams every 100 ms (no
 // timer per stream): response head within timeouts.response, the whole call
 // within grpc-timeout when the client set one, idle connections closed after
-// timeouts.idle, and a GOAWAY when the worker drains.
+// timeouts.idle, and a graceful GOAWAY when the worker drains (a notice,
+// then the last stream id a tick later). A draining sidecar's inbound
+// responses, its own error replies too, carry `x-graymesh-draining: 1`.
 //
 // Thread/lifetime: one worker thread. Held by shared_ptr (its I/O loops and
 // ticker hold references); streams hold a raw back pointer that the
@@ -76,6 +78,7 @@ class DownstreamConnection : public Connection {
   int64_t last_active_ms_ = 0;
   int64_t reset_window_start_ms_ = 0;
   uint32_t early_resets_ = 0;
+  bool shutdown_notice_sent_ = false;  // draining: GOAWAY with 2^31-1 sent
   bool goaway_sent_ = false;
 };
 

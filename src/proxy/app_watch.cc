@@ -8,8 +8,11 @@ namespace graymesh::proxy {
 
 using std::chrono::milliseconds;
 
-AppWatch::AppWatch(AppProbe probe, milliseconds interval)
-    : probe_(std::move(probe)), interval_(interval), thread_([this] { Loop(); }) {}
+AppWatch::AppWatch(AppProbe probe, milliseconds interval, std::function<void(bool)> on_change)
+    : probe_(std::move(probe)),
+      interval_(interval),
+      on_change_(std::move(on_change)),
+      thread_([this] { Loop(); }) {}
 
 AppWatch::~AppWatch() {
   {
@@ -42,8 +45,9 @@ void AppWatch::Loop() {
       } else {
         spdlog::warn("app {} not ready ({}): /ready says 503", probe_.address, why);
       }
+      if (on_change_) on_change_(now_ready);
     } else if (!now_ready && (why != last_why || Clock::now() >= next_log)) {
-      spdlog::info("app {} not ready yet ({})", probe_.address, why);
+      spdlog::info("app {} not ready ({}): /ready says 503", probe_.address, why);
       last_why = why;
       next_log = Clock::now() + std::chrono::seconds(5);
     }

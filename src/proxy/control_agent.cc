@@ -18,7 +18,7 @@
 #include "wire/snapshot_json.h"
 #include "wire/instance_state.h"
 #include "net/listener.h"
-#include "proxy/app_probe.h"
+#include "proxy/app_watch.h"
 
 namespace graymesh::proxy {
 namespace {
@@ -71,6 +71,11 @@ struct ControlAgent::State {
   std::string id;
   std::atomic<int64_t> ttl_seconds{15};
   std::atomic<int64_t> delay_ms{0};  // delay_registration, changed by later snapshots
+  // The app's readiness (null without an app address); set by Start, reset
+  // by Stop after the lease thread ended. `app_changed` wakes the lease
+  // thread when it flips.
+  std::atomic<bool> app_changed{false};
+  std::unique_ptr<AppWatch> app_watch;
   std::thread watch, lease;
 
   // ---- The notifier thread: "draining" and the deregistration, in that
@@ -208,10 +213,7 @@ struct ControlAgent::State {
     return registered;
   }
 
-  bool ProbeApp(std::string* why) {
-    if (opt.app_address.empty()) return true;
-    return AppReady({.address = opt.app_address, .path = opt.ready_path}, why);
-  }
+  bool AppOk() const { return app_watch == nullptr || app_watch->ready(); }
 
   // Sends the state the app's health says (not while draining).
   bool SendState(const std::string& my_id) {
@@ -224,16 +226,14 @@ struct ControlAgent::State {
   void LeaseLoop() {
     std::mt19937 rng(std::random_device{}());
     using Clock = std::chrono::steady_clock;
-    // Lossless start: register only once the app is ready.
-    std::string why, last_why;
-    auto next_log = Clock::now();
-    while (!stop && !ProbeApp(&why)) {
-      if (why != last_why || Clock::now() >= next_log) {
-        spdlog::info("control: app {} not ready ({}): not registering yet", opt.app_address, why);
-        last_why = why;
-        next_log = Clock::now() + std::chrono::seconds(5);
-      }
-      Sleep(milliseconds(200));
+    // Lossless start: register only once the app is ready (the watch logs why
+    // it is not).
+    if (!stop && !AppOk()) {
+      spdlog::info("control: not registering until app {} is ready", opt.app_address);
+    }
+    while (!stop && !AppOk()) {
+      app_changed = false;
+      if (!AppOk()) Sleep(milliseconds(200), &app_changed);
     }
     app_ready = true;
     // Re-read while waiting: a snapshot may change the delay meanwhile.
@@ -247,28 +247,17 @@ struct ControlAgent::State {
       Sleep(milliseconds(50));
     }
     int failures = 0;
-    int bad_probes = 0;
     bool state_dirty = false;  // the app's health changed since the registry heard
     auto next_beat = Clock::now();
-    auto next_probe = Clock::now() + opt.probe_interval;
     while (!stop && !deregistered) {
       const auto now = Clock::now();
-      if (!opt.app_address.empty() && now >= next_probe) {
-        next_probe = now + opt.probe_interval;
-        const bool ok = ProbeApp(&why);
-        bad_probes = ok ? 0 : bad_probes + 1;
-        // Two failures in a row: one slow accept under load is not an outage.
-        const bool healthy = ok || (app_ready && bad_probes < 2);
-        if (healthy != app_ready) {
-          app_ready = healthy;
-          state_dirty = true;
-          if (healthy) {
-            spdlog::info("control: app {} ready again", opt.app_address);
-          } else {
-            spdlog::warn("control: app {} not ready ({}): marking the instance unhealthy",
-                         opt.app_address, why);
-          }
-        }
+      app_changed = false;
+      if (const bool healthy = AppOk(); healthy != app_ready) {
+        app_ready = healthy;
+        state_dirty = true;
+        spdlog::log(healthy ? spdlog::level::info : spdlog::level::warn,
+                    "control: app {} {}: the instance is {}", opt.app_address,
+                    healthy ? "ready again" : "not ready", healthy ? "ready" : "unhealthy");
       }
       std::string my_id;
       {
@@ -298,8 +287,8 @@ struct ControlAgent::State {
         next_beat = Clock::now() + (ok ? milliseconds(ttl_seconds * 1000 / 3)
                                        : Backoff(failures, rng));
       }
-      auto wake_at = std::min(next_beat, opt.app_address.empty() ? next_beat : next_probe);
-      Sleep(std::chrono::duration_cast<milliseconds>(wake_at - Clock::now()), &register_now);
+      Sleep(std::chrono::duration_cast<milliseconds>(next_beat - Clock::now()), &register_now,
+            &app_changed);
     }
   }
 
@@ -361,10 +350,12 @@ struct ControlAgent::State {
     }
   }
 
-  // Until `d` passed, Stop(), or `*wake` is set.
-  void Sleep(milliseconds d, const std::atomic<bool>* wake = nullptr) {
+  // Until `d` passed, Stop(), or `*wake` or `*wake2` is set.
+  void Sleep(milliseconds d, const std::atomic<bool>* wake = nullptr,
+             const std::atomic<bool>* wake2 = nullptr) {
     auto until = std::chrono::steady_clock::now() + d;
-    while (!stop && (wake == nullptr || !*wake) && std::chrono::steady_clock::now() < until) {
+    auto woken = [&] { return (wake != nullptr && *wake) || (wake2 != nullptr && *wake2); };
+    while (!stop && !woken() && std::chrono::steady_clock::now() < until) {
       std::this_thread::sleep_for(milliseconds(50));
     }
   }
@@ -419,7 +410,13 @@ void ControlAgent::Start(Apply apply) {
     s->notifier = std::thread([s] { s->NotifyLoop(); });
   }
   s->watch = std::thread([s] { s->WatchLoop(); });
-  if (!s->opt.service.empty()) s->lease = std::thread([s] { s->LeaseLoop(); });
+  if (s->opt.service.empty()) return;
+  if (!s->opt.app_address.empty()) {
+    s->app_watch = std::make_unique<AppWatch>(
+        AppProbe{.address = s->opt.app_address, .path = s->opt.ready_path},
+        s->opt.probe_interval, [st = s.get()](bool) { st->app_changed = true; });
+  }
+  s->lease = std::thread([s] { s->LeaseLoop(); });
 }
 
 void ControlAgent::Draining() {
@@ -466,6 +463,7 @@ void ControlAgent::Stop() {
   // touches the shared state, which it keeps alive.
   if (s->watch.joinable()) s->watch.detach();
   if (s->lease.joinable()) s->lease.join();
+  s->app_watch.reset();  // nothing reads it any more
 }
 
 bool ControlAgent::registered() const { return state_->registered; }

@@ -9,14 +9,16 @@
 // rules it lacks (wire::MergeForFill), then on the new snapshot as it is.
 //
 // Lossless start and stop (docs/lifecycle.md): the instance registers only
-// once its app is ready (AppReady: the port accepts and, with a ready path,
-// that path answers 2xx) and any delay has passed; while registered the app
-// is probed twice a second, and after two failed probes in a row the
-// instance is marked `unhealthy` (consumers stop choosing it) until it
-// answers again. Draining() marks it `draining`; Deregister() removes it.
+// once its app is ready (AppWatch, the rule a static sidecar's /ready
+// follows too: the port accepts and, with a ready path, that path answers
+// 2xx) and any delay has passed; while registered the app is probed twice a
+// second, and after two failed probes in a row the instance is marked
+// `unhealthy` (consumers stop choosing it) until it answers again.
+// Draining() marks it `draining`; Deregister() removes it.
 //
-// Runs on three threads of its own (watch, lease, and the notifier that sends
-// "draining" and the deregistration): nothing here is on the request path. Snapshots reach the workers through the Apply callback.
+// Runs on threads of its own (watch, lease, the notifier that sends
+// "draining" and the deregistration, and the AppWatch's): nothing here is on
+// the request path. Snapshots reach the workers through the Apply callback.
 #pragma once
 
 #include <atomic>

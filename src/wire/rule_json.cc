@@ -127,9 +127,14 @@ json PolicySpecToJson(const config::ServicePolicy& p) {
     if (o.error_statuses) out["outlier"]["errorStatuses"] = *o.error_statuses;
     if (o.error_grpc_statuses) out["outlier"]["errorGrpcStatuses"] = *o.error_grpc_statuses;
   }
-  if (p.lossless) {
-    out["lossless"] = {{"delayRegistration", FormatDuration(p.lossless->delay_registration)},
-                       {"drainTimeout", FormatDuration(p.lossless->drain_timeout)}};
+  if (p.lossless) {  // only the fields set: an unset one keeps the sidecar's value
+    out["lossless"] = json::object();
+    if (p.lossless->delay_registration) {
+      out["lossless"]["delayRegistration"] = FormatDuration(*p.lossless->delay_registration);
+    }
+    if (p.lossless->drain_timeout) {
+      out["lossless"]["drainTimeout"] = FormatDuration(*p.lossless->drain_timeout);
+    }
   }
   if (p.fallback) out["fallback"] = FallbackName(*p.fallback);
   if (p.base_fallback) {

@@ -247,6 +247,37 @@ TEST(SampleApp, HeadAndPipeliningOnOneConnection) {
   EXPECT_TRUE(conn.IsClosedByPeer(2s));
 }
 
+// A write goes down the whole chain with its body, as a checkout's POST
+// reaches payment: every hop names the method, and the last one's checksum
+// is the body's.
+TEST(SampleApp, WritesTravelTheChainWithTheirBody) {
+  App c = StartApp("data");
+  App b = StartApp("payment", {"--calls", "data", "--via", c.addr()});
+  App a = StartApp("order", {"--calls", "payment", "--via", b.addr()});
+  const std::string body = "order-42";
+  Response r = HttpPost(a.port, "/pay", body);
+  ASSERT_EQ(r.status, 200) << r.body;
+  json j = Json(r);
+  EXPECT_EQ(j["method"], "POST");
+  EXPECT_EQ(j["bodyBytes"], body.size());
+  ASSERT_EQ(j["calls"].size(), 1u) << j;
+  const json& payment = j["calls"][0];
+  EXPECT_EQ(payment["service"], "payment");
+  EXPECT_EQ(payment["method"], "POST");
+  ASSERT_EQ(payment["calls"].size(), 1u) << j;
+  const json& data = payment["calls"][0];
+  EXPECT_EQ(data["service"], "data");
+  EXPECT_EQ(data["method"], "POST");
+  EXPECT_EQ(data["path"], "/pay");
+  EXPECT_EQ(data["bodyBytes"], body.size());
+  EXPECT_EQ(data["fnv1a64"], Fnv1a64Hex(body));
+  EXPECT_EQ(payment["fnv1a64"], Fnv1a64Hex(body));
+
+  // An app with calls holds the body to send it on: a longer one is refused.
+  Response big = HttpPost(a.port, "/pay", std::string((1 << 20) + 1, 'x'));
+  EXPECT_EQ(big.status, 413) << big.body.substr(0, 200);
+}
+
 TEST(SampleApp, UploadChecksums) {
   App a = StartApp("svc");
   std::string body(5 * 1024 * 1024, '\0');

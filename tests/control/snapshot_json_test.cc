@@ -213,6 +213,35 @@ TEST(ControlSnapshotJson, BuildSnapshotOrdersRoutesAndAddsTheirServices) {
   EXPECT_EQ(s.services[1].endpoints.size(), 1u);
 }
 
+// A lossless section sets only the fields it names, through the snapshot
+// too: an unset drainTimeout must not turn into 30 s over the sidecar's own
+// timeouts.drain.
+TEST(ControlSnapshotJson, LosslessFieldsStayUnsetWhenTheDocumentOmitsThem) {
+  config::Config cfg;
+  int n = 0;
+  for (const char* spec : {"{ delayRegistration: 2s }", "{ drainTimeout: 5s }", "{}"}) {
+    cfg.policies.push_back(config::ParseRuleDocuments("kind: ServicePolicy\nname: p" +
+                                                          std::to_string(++n) +
+                                                          "\nspec:\n  lossless: " + spec + "\n",
+                                                      "p.yaml")[0]
+                               .policy);
+  }
+  json wire = json::parse(wire::SnapshotToJson(cfg, 1).dump());
+  EXPECT_EQ(wire["policies"][0]["lossless"], json({{"delayRegistration", "2s"}}));
+  EXPECT_EQ(wire["policies"][1]["lossless"], json({{"drainTimeout", "5s"}}));
+  EXPECT_EQ(wire["policies"][2]["lossless"], json::object());
+  config::Config back;
+  wire::ApplySnapshotJson(wire, &back);
+  ASSERT_EQ(back.policies.size(), 3u);
+  for (const config::ServicePolicy& p : back.policies) ASSERT_TRUE(p.lossless);
+  EXPECT_EQ(back.policies[0].lossless->delay_registration, config::Millis(2000));
+  EXPECT_FALSE(back.policies[0].lossless->drain_timeout);
+  EXPECT_FALSE(back.policies[1].lossless->delay_registration);
+  EXPECT_EQ(back.policies[1].lossless->drain_timeout, config::Millis(5000));
+  EXPECT_FALSE(back.policies[2].lossless->delay_registration);
+  EXPECT_FALSE(back.policies[2].lossless->drain_timeout);
+}
+
 TEST(ControlRuleDocuments, ParsesEveryKindWithDefaults) {
   auto docs = config::ParseRuleDocuments(R"(
 kind: ServicePolicy

@@ -1,6 +1,8 @@
 // HTTP/2 hardening at a real gateway: rapid reset (CVE-2023-44487) and
 // CONTINUATION floods end the connection with GOAWAY ENHANCE_YOUR_CALM, and
-// the upstream GOAWAY drain loses no stream the upstream did not accept.
+// the upstream GOAWAY drain loses no stream the upstream did not accept. A
+// draining sidecar's HTTP/2 side: graceful GOAWAY, streams in flight finish,
+// every response (its own error replies too) says x-graymesh-draining.
 #include <gtest/gtest.h>
 #include <nghttp2/nghttp2.h>
 #include <netinet/in.h>
@@ -10,12 +12,16 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <csignal>
 #include <map>
 #include <string>
 #include <string_view>
+#include <thread>
+#include <vector>
 
 #include "h2/h2_peers.h"
 #include "proxy/gateway_fixture.h"
+#include "support/ports.h"
 
 namespace graymesh::test {
 namespace {
@@ -98,6 +104,7 @@ class RawClient {
       uint8_t buf[16384];
       ssize_t got = ::recv(fd_, buf, sizeof(buf), 0);
       if (got <= 0) return;
+      raw_.append(reinterpret_cast<const char*>(buf), size_t(got));
       if (nghttp2_session_mem_recv(session_, buf, size_t(got)) < 0) return;
       Flush();
     }
@@ -108,6 +115,23 @@ class RawClient {
   const std::map<int32_t, uint32_t>& closed() const { return closed_; }
   bool goaway() const { return goaway_; }
   uint32_t goaway_code() const { return goaway_code_; }
+  // Last-stream-id of every GOAWAY frame ReadUntilClosed received, in
+  // order, read from the bytes themselves: once a client session has no
+  // stream left after a GOAWAY, nghttp2 no longer reports frames.
+  std::vector<int32_t> goaway_last_ids() const {
+    std::vector<int32_t> ids;
+    auto byte = [&](size_t i) { return uint32_t(uint8_t(raw_[i])); };
+    for (size_t at = 0; at + 9 <= raw_.size();) {
+      const size_t len = byte(at) << 16 | byte(at + 1) << 8 | byte(at + 2);
+      if (at + 9 + len > raw_.size()) break;
+      if (byte(at + 3) == NGHTTP2_GOAWAY && len >= 8) {
+        ids.push_back(int32_t((byte(at + 9) << 24 | byte(at + 10) << 16 | byte(at + 11) << 8 |
+                               byte(at + 12)) & 0x7fffffff));
+      }
+      at += 9 + len;
+    }
+    return ids;
+  }
 
  private:
   // Views, not copies: a literal name passed as `const std::string&` was a
@@ -130,6 +154,10 @@ class RawClient {
     if (std::string_view((const char*)name, nlen) == "x-graymesh-reason") {
       static_cast<RawClient*>(user)->reason_[f->hd.stream_id] = std::string((const char*)value, vlen);
     }
+    if (std::string_view((const char*)name, nlen) == "x-graymesh-draining") {
+      static_cast<RawClient*>(user)->draining_[f->hd.stream_id] =
+          std::string((const char*)value, vlen);
+    }
     if (std::string_view((const char*)name, nlen) == ":status") {
       static_cast<RawClient*>(user)->status_[f->hd.stream_id] =
           std::stoi(std::string((const char*)value, vlen));
@@ -144,6 +172,7 @@ class RawClient {
   std::map<int32_t, int> status_;
  public:
   std::map<int32_t, std::string> reason_;
+  std::map<int32_t, std::string> draining_;  // stream id -> x-graymesh-draining
  private:
   std::map<int32_t, uint32_t> closed_;
   int fd_ = -1;
@@ -151,6 +180,7 @@ class RawClient {
   nghttp2_session* session_ = nullptr;
   bool goaway_ = false;
   uint32_t goaway_code_ = 0;
+  std::string raw_;  // every byte ReadUntilClosed received
 };
 
 // 150 requests each cancelled at once: well under nghttp2's own RST_STREAM
@@ -230,6 +260,68 @@ TEST(Http2Hardening, UpstreamGoawayUnderLoadLosesNoRequest) {
     EXPECT_EQ(st->second, 200) << "stream " << id << ": " << c.reason_[id];
   }
   EXPECT_GT(gw.Metric("upstream_cx_total"), 1u);  // the GOAWAYs closed connections
+}
+
+// Item: a draining sidecar's own HTTP/2 error replies lacked the draining
+// mark. Its app is gone (the sidecar answers 502/503 itself): before the drain
+// the reply has no mark; after SIGTERM, a caller connecting anew (the
+// listener still accepts) gets the 502 with `x-graymesh-draining: 1`, then
+// the graceful GOAWAY: a notice (2^31-1), then the last stream it took.
+TEST(Http2SidecarDrain, ItsOwnErrorRepliesSayItIsDrainingAndGoawayFollows) {
+  const RefusingPort app;
+  Sidecar sc = Sidecar::Start("payment", app, "", {"--drain-quiet", "2s"});
+  {
+    RawClient before(sc.inbound);
+    ASSERT_TRUE(before.connected());
+    const int32_t id = before.Get("/x");
+    ASSERT_TRUE(before.Flush());
+    before.ReadUntilClosed(1, 5s);
+    ASSERT_EQ(before.statuses().count(id), 1u) << sc.proc->Log();
+    EXPECT_GE(before.statuses().at(id), 502) << before.reason_[id];
+    EXPECT_EQ(before.draining_.count(id), 0u);
+  }
+  sc.proc->Signal(SIGTERM);
+  std::this_thread::sleep_for(50ms);
+  RawClient c(sc.inbound);
+  ASSERT_TRUE(c.connected()) << "a draining sidecar still accepts callers";
+  const int32_t id = c.Get("/x");
+  ASSERT_TRUE(c.Flush());
+  c.ReadUntilClosed(1, 5s);
+  ASSERT_EQ(c.statuses().count(id), 1u) << sc.proc->Log();
+  EXPECT_GE(c.statuses().at(id), 502) << c.reason_[id];
+  EXPECT_EQ(c.draining_[id], "1") << "the proxy's own reply carries the mark";
+  // Both GOAWAYs within a few ticks, NO_ERROR: the notice, then the real one.
+  for (auto until = std::chrono::steady_clock::now() + 2s;
+       c.goaway_last_ids().size() < 2 && std::chrono::steady_clock::now() < until;) {
+    c.ReadUntilClosed(2, 100ms);
+  }
+  ASSERT_EQ(c.goaway_last_ids().size(), 2u)
+      << "first last-stream-id " << (c.goaway_last_ids().empty() ? -1 : c.goaway_last_ids()[0]);
+  EXPECT_EQ(c.goaway_code(), uint32_t(NGHTTP2_NO_ERROR));
+  EXPECT_EQ(c.goaway_last_ids()[0], int32_t(0x7fffffff)) << "first a shutdown notice";
+  EXPECT_EQ(c.goaway_last_ids()[1], id) << "then the last stream taken";
+  sc.proc->Signal(SIGKILL);
+}
+
+// Streams in flight when the drain starts finish on their connection, with
+// the mark; the GOAWAY names them as taken.
+TEST(Http2SidecarDrain, StreamsInFlightFinishAfterTheGoaway) {
+  NodeH2Server up = NodeH2Server::Start("app");
+  Sidecar sc = Sidecar::Start("payment", up.port, "", {"--drain-quiet", "300ms"});
+  RawClient c(sc.inbound);
+  ASSERT_TRUE(c.connected());
+  const int32_t slow = c.Get("/slow?ms=1200");
+  ASSERT_TRUE(c.Flush());
+  std::this_thread::sleep_for(300ms);
+  sc.proc->Signal(SIGTERM);
+  c.ReadUntilClosed(1, 5s);
+  ASSERT_EQ(c.statuses().count(slow), 1u) << sc.proc->Log();
+  EXPECT_EQ(c.statuses().at(slow), 200) << c.reason_[slow];
+  EXPECT_EQ(c.closed().at(slow), 0u);
+  EXPECT_EQ(c.draining_[slow], "1");
+  ASSERT_FALSE(c.goaway_last_ids().empty());
+  EXPECT_EQ(c.goaway_last_ids().back(), slow);
+  EXPECT_EQ(sc.proc->Wait(5s), 0) << sc.proc->Log();
 }
 
 }  // namespace

@@ -1,10 +1,13 @@
 // Lossless online/offline under steady load, all real processes on loopback:
 // gateway -> order -> payment x3 -> data, every app run by its sidecar
 // (`graymesh proxy ... -- graymesh sample-app ...`), all on one control
-// plane. A rolling restart, a scale-in and a scale-out of payment lose no
-// request; the same rolling restart with the drain turned off
-// (`--no-drain`) does, and the test asserts that it does; a SIGKILLed
-// payment costs no GET (docs/lifecycle.md).
+// plane. GETs and POSTs go through the whole chain (every answer must name
+// data, the last service). A rolling restart, a scale-in and a scale-out of
+// payment lose no request, and leave no request open in any proxy (received
+// minus completed is 0 once the load stops: none hangs); the same rolling
+// restart with the drain turned off (`--no-drain`) does lose requests, and
+// the test asserts that it does; a SIGKILLed payment costs no GET
+// (docs/lifecycle.md).
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -17,6 +20,25 @@
 namespace graymesh::test {
 namespace {
 using namespace std::chrono_literals;
+
+// A counter or gauge of a proxy's /metrics; -1 when it cannot be read.
+int64_t Metric(uint16_t admin, const std::string& name) {
+  Response r = HttpGet(admin, "/metrics", {}, 2s);
+  const std::string key = "\n" + name + " ";
+  const size_t at = r.body.find(key);
+  if (r.status != 200 || at == std::string::npos) return -1;
+  return std::stoll(r.body.substr(at + key.size()));
+}
+
+// Requests a proxy received and has not relayed a whole response for. On
+// HTTP/1.1 a proxy's own error replies are not "completed" either, so this
+// is 0 only when every request got its upstream's whole response: what a
+// request hanging in (or failed by) a proxy would break.
+int64_t OpenRequests(uint16_t admin) {
+  const int64_t received = Metric(admin, "graymesh_downstream_rq_total");
+  const int64_t completed = Metric(admin, "graymesh_downstream_rq_completed");
+  return received < 0 || completed < 0 ? -1 : received - completed;
+}
 
 const char* kRoute = R"(kind: Route
 name: shop
@@ -57,7 +79,7 @@ struct Chain {
   std::vector<std::string> payment_args;
   std::unique_ptr<Member> data, order;
   std::vector<std::unique_ptr<Member>> payments;
-  uint16_t gateway = FreePort();
+  uint16_t gateway = FreePort(), gateway_admin = FreePort();
   std::unique_ptr<ChildProcess> gateway_proc;
 
   int payment_latency_ms;
@@ -70,7 +92,8 @@ struct Chain {
               0);
     gateway_proc = std::make_unique<ChildProcess>(
         GraymeshBin(), std::vector<std::string>{"gateway", "--listen", Addr(gateway), "--control",
-                                                cp.url(), "--admin", "none", "--workers", "1",
+                                                cp.url(), "--admin", Addr(gateway_admin),
+                                                "--workers", "1",
                                                 "--cache", TestTempDir() + "/gw.json"});
     for (Member* m : {data.get(), order.get()}) EXPECT_TRUE(m->WaitReady(15s)) << m->sidecar->Log();
     for (auto& p : payments) EXPECT_TRUE(p->WaitReady(15s)) << p->sidecar->Log();
@@ -90,12 +113,30 @@ struct Chain {
     for (const auto& i : j["instances"]) n += i.value("state", "") == "ready";
     return n;
   }
-  LoadGenerator Load() { return LoadGenerator({.port = gateway, .connections = 8}); }
-  // For the rolling restarts: only GETs (order answers a POST itself; a GET
-  // goes on to payment), on 16 connections, so every payment instance has
-  // requests in flight whenever it is stopped.
-  LoadGenerator ChainLoad() {
-    return LoadGenerator({.port = gateway, .connections = 16, .post_target = ""});
+  // GET and POST in turn, each through gateway, order, payment and data
+  // (the answer must show data), with the POST's body carried the whole way.
+  LoadGenerator Load(int connections = 8) {
+    return LoadGenerator({.port = gateway,
+                          .connections = connections,
+                          .post_target = "/checkout",
+                          .expect_in_body = R"("service":"data")"});
+  }
+  // For the rolling restarts: enough connections that every payment
+  // instance has requests in flight whenever it is stopped (about 200 req/s
+  // with a 100 ms payment, the issue's load).
+  LoadGenerator ChainLoad() { return Load(24); }
+
+  // Once the load has stopped every proxy still running has answered every
+  // request it received: none hangs, none was dropped unanswered.
+  void ExpectNoOpenRequests() {
+    std::vector<std::pair<std::string, uint16_t>> proxies = {
+        {"gateway", gateway_admin}, {"order", order->admin}, {"data", data->admin}};
+    for (auto& p : payments) proxies.emplace_back("payment", p->admin);
+    for (const auto& [name, admin] : proxies) {
+      EXPECT_TRUE(Eventually([&] { return OpenRequests(admin) == 0; }, 3s))
+          << name << " sidecar (admin " << admin << "): " << OpenRequests(admin)
+          << " requests received and not completed";
+    }
   }
 
   // A Kubernetes rolling update of payment (maxSurge 1, maxUnavailable 0):
@@ -113,18 +154,28 @@ struct Chain {
   }
 };
 
-// 200 ms in payment and 16 connections of GETs: about five requests in
-// flight in each payment instance at any time, so each one stopped has some.
-constexpr int kSlowPayment = 200;
+// 100 ms in payment and 24 connections: about eight requests in flight in
+// each payment instance at any time, so each one stopped has some, GETs and
+// POSTs.
+constexpr int kSlowPayment = 100;
 
 TEST(Lossless, RollingRestartOfTheMiddleServiceLosesNothing) {
   Chain chain({}, kSlowPayment);
   LoadGenerator load = chain.ChainLoad();
   ASSERT_TRUE(load.WaitForMore(100, 10s));
+  const auto started = std::chrono::steady_clock::now();
+  const uint64_t before = load.requests();
   chain.RollingRestart(load);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  const uint64_t during = load.requests() - before;
   LoadTally t = load.Stop();
+  std::printf("rolling restart: %.0f req/s over %.1f s; %s\n", during / seconds, seconds,
+              t.Summary().c_str());
   EXPECT_GT(t.requests, 200u) << t.Summary();
+  EXPECT_GT(t.posts, 100u) << t.Summary();
   EXPECT_EQ(t.failed(), 0u) << t.Summary();
+  chain.ExpectNoOpenRequests();
 }
 
 // The protection off: the same rollout loses requests in flight (their
@@ -155,7 +206,9 @@ TEST(Lossless, ScaleInAndScaleOutLoseNothing) {
   EXPECT_TRUE(Eventually([&] { return chain.ReadyPayments() == 3; }, 5s));
   EXPECT_TRUE(load.WaitForMore(200, 10s));
   LoadTally t = load.Stop();
+  EXPECT_GT(t.posts, 100u) << t.Summary();
   EXPECT_EQ(t.failed(), 0u) << t.Summary();
+  chain.ExpectNoOpenRequests();
 }
 
 // A SIGKILLed instance says nothing: its lease outlives it, and consumers

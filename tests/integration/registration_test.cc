@@ -134,6 +134,29 @@ TEST(Registration, ALaterPolicySetsTheNextDrainTimeout) {
   slow.wait();
 }
 
+// Item: a lossless section without drainTimeout set 30 s, over the
+// sidecar's own timeouts.drain. With only delayRegistration in the policy,
+// the 1 s of the sidecar's --config ends a drain that a 6 s request would
+// otherwise hold open: exit 1 after about a second.
+TEST(Registration, APolicyWithoutDrainTimeoutKeepsTheSidecarsOwn) {
+  ControlPlane cp = ControlPlane::Start();
+  ApplyLossless(cp, "{ delayRegistration: 0s }");
+  const uint16_t port = FreePort();
+  auto app = App(port);
+  const std::string file = TempFile("drain-1s.yaml", "timeouts:\n  drain: 1s\n");
+  Sidecar sc(cp, port, {"--drain-quiet", "200ms", "--config", file});
+  ASSERT_TRUE(Eventually([&] { return sc.Ready() == 200; }, 5s)) << sc.proc->Log();
+  auto slow = std::async(std::launch::async,
+                         [&] { return HttpGet(sc.inbound, "/sleep?ms=6000", {}, 10s); });
+  std::this_thread::sleep_for(300ms);
+  sc.proc->Signal(SIGTERM);
+  const auto signalled = std::chrono::steady_clock::now();
+  EXPECT_EQ(sc.proc->Wait(4s), 1) << "the sidecar's 1 s drain timeout ends the drain\n"
+                                  << sc.proc->Log();
+  EXPECT_LT(std::chrono::steady_clock::now() - signalled, 3s);
+  slow.wait();
+}
+
 // The same for delayRegistration: a policy that arrives while the sidecar
 // waits for its app sets the delay it registers after.
 TEST(Registration, ALaterPolicySetsTheRegistrationDelay) {

@@ -18,6 +18,17 @@ namespace {
 
 std::string Addr(uint16_t port) { return "127.0.0.1:" + std::to_string(port); }
 
+// Polls /ready until it says `draining` (the admin thread has begun the
+// drain and handed it to every worker), for at most 5 s.
+bool DrainBegan(uint16_t admin) {
+  for (auto until = std::chrono::steady_clock::now() + 5s; std::chrono::steady_clock::now() < until;
+       std::this_thread::sleep_for(1ms)) {
+    Response r = HttpGet(admin, "/ready", {}, 1s);
+    if (r.status == 503 && r.body.starts_with("draining")) return true;
+  }
+  return false;
+}
+
 // A payment-like app run by its sidecar: it waits `latency_ms`, then calls
 // `data` through the sidecar's outbound side.
 struct Pair {
@@ -49,7 +60,10 @@ TEST(SidecarDrain, CallersAreServedUntilTheyGoQuiet) {
   EXPECT_FALSE(first.HasHeader("x-graymesh-draining"));
 
   p.sc.proc->Signal(SIGTERM);
-  std::this_thread::sleep_for(10ms);
+  // As soon as the drain has begun (the signal may take a while to be
+  // handled on a loaded machine: a fixed 10 ms here sent the request before
+  // it, which got a plain keep-alive answer, and the test failed once in ~50).
+  ASSERT_TRUE(DrainBegan(p.sc.admin)) << p.sc.proc->Log();
   // The pooled connection is still served, once, and told to go.
   ASSERT_TRUE(pooled.Send("GET /x HTTP/1.1\r\nHost: payment\r\n\r\n"));
   Response r = pooled.ReadResponse();
@@ -70,6 +84,33 @@ TEST(SidecarDrain, CallersAreServedUntilTheyGoQuiet) {
   EXPECT_EQ(p.sc.proc->Wait(5s), 0) << p.sc.proc->Log();
   EXPECT_FALSE(WaitForPort(p.sc.inbound, 200ms));
   EXPECT_FALSE(WaitForPort(p.app, 200ms)) << "the app was stopped after the drain";
+}
+
+// A keep-alive connection idle since before the drain was never told to go
+// (no response of the drain went out on it), so its caller may write a
+// request into it at any moment: the drain must not close it under the
+// caller, even after the callers went quiet and the listener closed. A POST
+// sent then is served, marked and closed after; the sidecar then exits 0.
+// Closing idle connections at the quiet point, as the drain used to, makes
+// this POST fail (no response: the connection is gone).
+TEST(SidecarDrain, NeverClosesAnIdleConnectionUnderItsCaller) {
+  Pair p(0, {"--drain-quiet", "300ms"});
+  TestConnection idle(p.sc.inbound);
+  ASSERT_TRUE(idle.Send("GET /x HTTP/1.1\r\nHost: payment\r\n\r\n"));
+  ASSERT_EQ(idle.ReadResponse().status, 200);
+  p.sc.proc->Signal(SIGTERM);
+  // Quiet for well over --drain-quiet (no probe of the port: an accept
+  // counts as a caller): the entry listener has closed...
+  std::this_thread::sleep_for(1500ms);
+  EXPECT_FALSE(WaitForPort(p.sc.inbound, 100ms)) << p.sc.proc->Log();
+  // ...but the idle connection is still there for its caller.
+  EXPECT_FALSE(idle.IsClosedByPeer(50ms)) << p.sc.proc->Log();
+  ASSERT_TRUE(idle.Send("POST /pay HTTP/1.1\r\nHost: payment\r\ncontent-length: 5\r\n\r\nhello"));
+  Response r = idle.ReadResponse();
+  EXPECT_EQ(r.status, 200) << r.error << "\n" << p.sc.proc->Log();
+  EXPECT_EQ(r.Header("x-graymesh-draining"), "1");
+  EXPECT_TRUE(r.closed_after);
+  EXPECT_EQ(p.sc.proc->Wait(5s), 0) << p.sc.proc->Log();
 }
 
 // Item: the outbound listener closed at once, so a request in flight failed

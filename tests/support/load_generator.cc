@@ -9,8 +9,9 @@
 namespace graymesh::test {
 
 std::string LoadTally::Summary() const {
-  std::string s = fmt::format("{} requests: {} ok, {} non-2xx, {} socket errors ({} of them GET)",
-                              requests, ok, non_2xx, socket_errors, get_failures);
+  std::string s = fmt::format(
+      "{} requests ({} POST): {} ok, {} non-2xx, {} socket errors ({} of them GET, {} POST)",
+      requests, posts, ok, non_2xx, socket_errors, get_failures, post_failures);
   for (const std::string& e : examples) s += "\n  " + e;
   return s;
 }
@@ -40,11 +41,12 @@ bool LoadGenerator::WaitForMore(uint64_t n, std::chrono::milliseconds timeout) c
   return true;
 }
 
-void LoadGenerator::Record(bool get, int status, const std::string& what) {
+void LoadGenerator::Record(bool get, bool ok, int status, const std::string& what) {
   std::lock_guard lock(mu_);
   ++tally_.requests;
+  if (!get) ++tally_.posts;
   requests_.fetch_add(1);
-  if (status >= 200 && status < 300) {
+  if (ok) {
     ++tally_.ok;
     return;
   }
@@ -53,7 +55,7 @@ void LoadGenerator::Record(bool get, int status, const std::string& what) {
   } else {
     ++tally_.non_2xx;
   }
-  if (get) ++tally_.get_failures;
+  ++(get ? tally_.get_failures : tally_.post_failures);
   if (tally_.examples.size() < 10) tally_.examples.push_back(what);
 }
 
@@ -65,7 +67,7 @@ void LoadGenerator::Loop(int index) {
     if (conn == nullptr || !conn->connected()) {
       conn = std::make_unique<TestConnection>(options_.port);
       if (!conn->connected()) {
-        Record(get, 0, fmt::format("{}: connect failed", get ? "GET" : "POST"));
+        Record(get, false, 0, fmt::format("{}: connect failed", get ? "GET" : "POST"));
         conn.reset();
         std::this_thread::sleep_for(options_.pause);
         continue;
@@ -81,10 +83,13 @@ void LoadGenerator::Loop(int index) {
     } else {
       r.error = "send failed";
     }
-    Record(get, r.status,
+    const bool ok = r.status >= 200 && r.status < 300 &&
+                    (options_.expect_in_body.empty() ||
+                     r.body.find(options_.expect_in_body) != std::string::npos);
+    Record(get, ok, r.status,
            fmt::format("{} {}: {} {}{}", get ? "GET" : "POST", r.status,
                        r.Header("x-graymesh-reason"), r.error,
-                       r.status >= 300 ? " " + r.body.substr(0, 300) : ""));
+                       ok ? "" : " " + r.body.substr(0, 300)));
     if (r.status == 0 || r.closed_after) conn.reset();
     std::this_thread::sleep_for(options_.pause);
   }
