@@ -199,8 +199,7 @@ int Server::Run() {
     }
     if (step == Step::kQuiet && now - latest(Side::kEntry) >= quiet) {
       spdlog::info("drain: no request for {} ms: closing the entry side", quiet);
-      // Idle connections stay with their callers (Worker::CloseSide).
-      for (auto& w : workers_) w->CloseSide(Side::kEntry, /*close_idle=*/false);
+      for (auto& w : workers_) w->CloseSide(Side::kEntry);
       step = Step::kEntryClosing;
     }
     if (step == Step::kEntryClosing &&

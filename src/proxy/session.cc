@@ -116,9 +116,8 @@ void Session::CloseIfIdle() {
 asio::awaitable<void> Session::Run() {
   // A response written before the drain began did not say `connection:
   // close`, so its client may send another request at once: it is served (the
-  // next response says close). A lossless drain never closes such a
-  // connection while it is idle (Worker::CloseSide): its caller may be
-  // writing a request into it.
+  // next response says close) until this side's idle connections are being
+  // closed (Worker::CloseSide closes the ones left idle).
   while (!close_after_) {
     if (!co_await ReadHead()) break;
     if (worker_.closing(SideOf(listener_.cfg))) close_after_ = true;

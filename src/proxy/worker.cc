@@ -97,16 +97,14 @@ void Worker::Drain(bool keep_listening, bool announce) {
   });
 }
 
-void Worker::CloseSide(Side side, bool close_idle) {
-  asio::post(io_, [this, side, close_idle] {
+void Worker::CloseSide(Side side) {
+  asio::post(io_, [this, side] {
     closed_[size_t(side)] = true;
-    close_idle_[size_t(side)] = close_idle;
     for (size_t i = 0; i < acceptors_.size(); ++i) {
       if (SideOf(listeners_[i].cfg) != side) continue;
       asio::error_code ignored;
       acceptors_[i].close(ignored);
     }
-    if (!close_idle) return;
     for (Session* s = sessions_; s != nullptr; s = s->next) {
       if (SideOf(s->listener().cfg) == side) s->CloseIfIdle();
     }
@@ -239,7 +237,7 @@ asio::awaitable<void> Worker::Tick() {
     for (Session* s = sessions_; s != nullptr;) {
       Session* next = s->next;  // CheckDeadline only cancels; nothing unlinks here
       s->CheckDeadline(now);
-      if (draining_ && close_idle_[size_t(SideOf(s->listener().cfg))]) s->CloseIfIdle();
+      if (draining_ && closed_[size_t(SideOf(s->listener().cfg))]) s->CloseIfIdle();
       s = next;
     }
     // Endpoint health: rates, returns from ejection, warmup ramps. The admin

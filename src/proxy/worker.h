@@ -66,16 +66,10 @@ class Worker {
   // open until CloseSide (the lossless drain); without, both sides close at
   // once. Thread-safe (posted).
   void Drain(bool keep_listening = false, bool announce = false);
-  // Stops accepting on one side and, with `close_idle`, closes that side's
-  // idle connections, now and whenever one becomes idle; requests in flight
-  // finish. Without `close_idle` (a lossless drain's entry side) idle
-  // connections are left to their callers: every response of the drain
-  // said `connection: close`, so one still idle was never told to go and
-  // its caller may be writing a request into it right now. Closing it would
-  // reset that request; the caller closes it (a graymesh caller does once
-  // the push or a marked response reaches it), or the drain timeout does.
+  // Stops accepting on one side and closes that side's idle connections,
+  // now and whenever one becomes idle; requests in flight finish.
   // Thread-safe (posted).
-  void CloseSide(Side side, bool close_idle = true);
+  void CloseSide(Side side);
   // At the drain deadline: half-closes TCP-entry connections still open, so
   // their clients see an orderly end. Thread-safe (posted).
   void ShutdownTcp();
@@ -95,7 +89,7 @@ class Worker {
   WorkerUpstreams& upstreams() { return upstreams_; }
   const config::Config& config() const { return upstreams_.snapshot()->config(); }
   bool draining() const { return draining_; }
-  // Draining and this side's listeners are closed (CloseSide).
+  // Draining and this side's idle connections are being closed (CloseSide).
   bool closing(Side side) const { return draining_ && closed_[size_t(side)]; }
   // Entry-side responses carry x-graymesh-draining: 1.
   bool announces_drain() const { return announce_drain_; }
@@ -170,8 +164,7 @@ class Worker {
   TcpSession* tcp_sessions_ = nullptr;  // intrusive list, for the drain
   bool draining_ = false;
   bool announce_drain_ = false;
-  bool closed_[2] = {false, false};  // by Side: acceptors closed
-  bool close_idle_[2] = {false, false};  // by Side: and idle connections close
+  bool closed_[2] = {false, false};  // by Side: acceptors closed, idle connections close
   std::atomic<int64_t> open_[2] = {0, 0};  // open sessions by Side; written on this thread
   std::atomic<int64_t> last_request_ms_[2] = {0, 0};
   uint32_t connections_that_fit_ = UINT32_MAX;
