@@ -305,6 +305,15 @@ bool Equal(std::string_view a, std::string_view b) {
   return true;
 }
 
+// Near misses ("pre-none-" against "pre-1-", "id-2-x" against "id-12-")
+// mostly differ at the prefix's end: its last byte is compared first.
+bool StartsWith(std::string_view v, std::string_view prefix) {
+  if (v.size() < prefix.size()) return false;
+  if (prefix.empty()) return true;
+  if (v[prefix.size() - 1] != prefix.back()) return false;
+  return Equal(v.substr(0, prefix.size() - 1), prefix.substr(0, prefix.size() - 1));
+}
+
 bool Holds(const Condition& c, Context& ctx) {
   std::string_view v;
   const bool found = ctx.Value(c.source, c.key, c.carried_key, &v);
@@ -321,7 +330,7 @@ bool Holds(const Condition& c, Context& ctx) {
     case Op::kExact:
       return Equal(v, c.value);
     case Op::kPrefix:
-      return v.size() >= c.value.size() && Equal(v.substr(0, c.value.size()), c.value);
+      return StartsWith(v, c.value);
     // Full match, as Envoy's safe_regex: "^...$" is implied, so "gray" does
     // not match "grayish"; write ".*gray.*" for "contains".
     case Op::kRegex:
@@ -472,7 +481,7 @@ std::string_view EntranceRules::Match(const RequestView& rq) const {
         for (; it != g.exact.end() && Equal(it->first, v); ++it) set(it->second);
       }
       for (const auto& [prefix, id] : g.prefix) {
-        if (v.size() >= prefix.size() && Equal(v.substr(0, prefix.size()), prefix)) set(id);
+        if (StartsWith(v, prefix)) set(id);
       }
     }
   }
