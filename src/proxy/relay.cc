@@ -149,6 +149,23 @@ void Session::BuildDownstreamHead(BodyOut body_out) {
   down_.append("\r\n");
 }
 
+// Not a coroutine: the decoded pieces (half a kilobyte) stay on the stack
+// instead of in RelayResponse's frame, which Asio recycles only up to 1020
+// bytes.
+http::ParseStatus Session::FeedResponseBody(size_t at, size_t avail, bool decode, size_t* used) {
+  http::BodyPieces pieces;
+  http::ParseStatus st = resp_parser_->FeedBody(
+      up_in_.data() + at, decode ? std::min(avail, kDecodeSlice) : avail, used,
+      decode ? &pieces : nullptr);
+  if (st == http::ParseStatus::kError) return st;
+  if (decode) {
+    for (int i = 0; i < pieces.count; ++i) iov_.push_back(asio::buffer(pieces.piece[i]));
+  } else if (*used > 0) {
+    iov_.push_back(asio::buffer(up_in_.data() + at, *used));
+  }
+  return st;
+}
+
 asio::awaitable<bool> Session::RelayResponse(const Request& rq, asio::ip::tcp::socket& up,
                                              size_t head_end, bool* reusable) {
   const RequestSettings& cfg = settings_;
@@ -167,7 +184,6 @@ asio::awaitable<bool> Session::RelayResponse(const Request& rq, asio::ip::tcp::s
   size_t at = head_end;
   bool done = bodiless || rp.body_done();
   bool first = true;
-  http::BodyPieces pieces;
   for (;;) {
     // Feed what is buffered; `used` bytes of it belong to this response.
     iov_.clear();
@@ -175,22 +191,16 @@ asio::awaitable<bool> Session::RelayResponse(const Request& rq, asio::ip::tcp::s
     size_t avail = up_in_.wpos() - at;
     if (!done && avail > 0) {
       size_t used = 0;
-      pieces.count = 0;
-      http::ParseStatus st = rp.FeedBody(
-          up_in_.data() + at, decode ? std::min(avail, kDecodeSlice) : avail, &used,
-          decode ? &pieces : nullptr);
+      http::ParseStatus st = FeedResponseBody(at, avail, decode, &used);
       if (st == http::ParseStatus::kError) break;  // the head may be out: just close
-      if (decode) {
-        for (int i = 0; i < pieces.count; ++i) iov_.push_back(asio::buffer(pieces.piece[i]));
-      } else if (used > 0) {
-        iov_.push_back(asio::buffer(up_in_.data() + at, used));
-      }
       at += used;
       done = st == http::ParseStatus::kBodyComplete;
     }
     if (!iov_.empty()) {
       SetDeadline(Timeout::kStream, cfg.timeouts.idle);
-      auto [ec, n] = co_await asio::async_write(client_, iov_, kNoThrow);
+      // A view of iov_, not a copy of the vector (which would allocate).
+      auto [ec, n] = co_await asio::async_write(
+          client_, std::span<const asio::const_buffer>(iov_.data(), iov_.size()), kNoThrow);
       if (ec) break;
     }
     first = false;
