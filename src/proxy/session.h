@@ -31,6 +31,7 @@
 #include "net/buffer.h"
 #include "net/client_stream.h"
 #include "proxy/hop_by_hop.h"
+#include "proxy/session_frames.h"
 #include "proxy/worker.h"
 
 namespace graymesh::proxy {
