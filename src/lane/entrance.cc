@@ -82,7 +82,16 @@ struct GuardGroup {
   uint32_t carried_key = kNoKey;
   std::vector<std::pair<std::string, uint32_t>> exact;   // (value, clause), sorted
   std::vector<std::pair<std::string, uint32_t>> prefix;  // (prefix, clause)
+  // Bit Shape(v) of every exact value: a request value whose bit is clear
+  // equals none of them, and skips the binary search.
+  uint64_t exact_shapes = 0;
 };
+
+// Length and last byte, folded into 0..63.
+int Shape(std::string_view v) {
+  const unsigned last = v.empty() ? 0u : static_cast<unsigned char>(v.back());
+  return static_cast<int>((v.size() * 31 + last) % 64);
+}
 
 // Which clauses may hold, as a bitset over all clauses. Only built for rule
 // sets of at most kMaxClauses clauses (it lives on the stack).
@@ -433,7 +442,10 @@ void BuildPrefilter(std::vector<Rule>& rules, Prefilter* pf) {
       if (!guarded) pf->unguarded[id / 64] |= uint64_t{1} << (id % 64);
     }
   }
-  for (GuardGroup& g : pf->groups) std::sort(g.exact.begin(), g.exact.end());
+  for (GuardGroup& g : pf->groups) {
+    std::sort(g.exact.begin(), g.exact.end());
+    for (const auto& [value, id] : g.exact) g.exact_shapes |= uint64_t{1} << Shape(value);
+  }
 }
 
 }  // namespace
@@ -472,7 +484,7 @@ std::string_view EntranceRules::Match(const RequestView& rq) const {
       std::string_view v;
       // A guard never holds on a missing value (it is exact, in, prefix or regex).
       if (!ctx.Value(g.source, g.key, g.carried_key, &v)) continue;
-      if (!g.exact.empty()) {
+      if ((g.exact_shapes >> Shape(v) & 1) != 0) {
         auto it = std::lower_bound(
             g.exact.begin(), g.exact.end(), v,
             [](const std::pair<std::string, uint32_t>& e, std::string_view x) {
@@ -481,7 +493,11 @@ std::string_view EntranceRules::Match(const RequestView& rq) const {
         for (; it != g.exact.end() && Equal(it->first, v); ++it) set(it->second);
       }
       for (const auto& [prefix, id] : g.prefix) {
-        if (StartsWith(v, prefix)) set(id);
+        // The last-byte test inline: most prefixes fail it.
+        if (v.size() >= prefix.size() && !prefix.empty() && v[prefix.size() - 1] == prefix.back() &&
+            StartsWith(v, prefix)) {
+          set(id);
+        }
       }
     }
   }

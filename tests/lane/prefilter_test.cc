@@ -66,6 +66,10 @@ TEST(EntrancePrefilter, SameAnswersAsEvaluatingEveryRule) {
       {.headers = {{"x-a", "one"}, {"x-b", "id-42"}}, .want = "t1"},
       {.headers = {{"x-a", "one"}, {"x-b", "id-x"}}, .want = ""},
       {.headers = {{"x-a", "two"}, {"x-b", "id-42"}}, .want = ""},
+      // Same length and last byte as "one" (the exact values' shape filter
+      // lets them through), and one whose shape wraps to the same bit.
+      {.headers = {{"x-a", "ane"}, {"x-b", "id-42"}}, .want = ""},
+      {.headers = {{"x-a", "abcd'"}, {"x-b", "id-42"}}, .want = ""},
       {.headers = {{"x-b", "ver-2.7"}}, .want = "t2"},
       {.headers = {{"x-b", "ver-3.7"}}, .want = ""},
       {.headers = {{"x-b", "abc-9"}}, .want = "t3"},
