@@ -8,6 +8,19 @@
 #include "lane/propagation.h"
 
 namespace graymesh::lane::detail {
+namespace {
+
+// `lower` is an interned header name, lower-case already: only the request's
+// name is folded.
+bool EqualsLowerCase(std::string_view name, std::string_view lower) {
+  if (name.size() != lower.size()) return false;
+  for (size_t i = 0; i < name.size(); ++i) {
+    if (http::AsciiLower(name[i]) != lower[i]) return false;
+  }
+  return true;
+}
+
+}  // namespace
 
 uint32_t KeyTable::Intern(Source source, std::string name) {
   for (size_t i = 0; i < keys_.size(); ++i) {
@@ -90,7 +103,7 @@ bool KeyResolver::Take(int source, uint64_t candidates, std::string_view name,
     const int k = std::countr_zero(candidates);
     candidates &= candidates - 1;
     const std::string& want = keys[k].name;
-    const bool same = static_cast<Source>(source) == Source::kHeader ? IEquals(name, want)
+    const bool same = static_cast<Source>(source) == Source::kHeader ? EqualsLowerCase(name, want)
                                                                      : name == want;
     if (same) {
       present_ |= uint64_t{1} << k;
