@@ -153,8 +153,7 @@ void Session::BuildDownstreamHead(BodyOut body_out) {
 }
 
 // Not a coroutine: the decoded pieces (half a kilobyte) stay on the stack
-// instead of in RelayResponse's frame, which Asio recycles only up to 1020
-// bytes.
+// instead of in RelayResponse's frame, which every request allocates.
 http::ParseStatus Session::FeedResponseBody(size_t at, size_t avail, bool decode, size_t* used) {
   http::BodyPieces pieces;
   http::ParseStatus st = resp_parser_->FeedBody(

@@ -490,8 +490,8 @@ asio::awaitable<Session::Outcome> Session::TryEndpoint(Request& rq, ServiceState
   // it is idempotent and its whole body is still in hand.
   const bool resendable = rq.idempotent && rq.body_in_hand;
   // Plain functions, not coroutines: the reply is sent by Forward (kReply),
-  // so this frame holds no awaitable or reason string per way out and stays
-  // small enough for Asio's frame recycling (1020 bytes).
+  // so this frame holds no awaitable or reason string per way out (it was
+  // 1.6 KB with them; frames are pooled per size class, session_frames.h).
   auto fail = [&](bool retryable, int status, std::string reason) {
     if (retryable && !last_try) return Outcome::kRetry;
     reply_status_ = status;
