@@ -2,6 +2,19 @@
 
 #include <new>
 
+// Under AddressSanitizer every frame goes to the heap, so a use of a freed
+// frame is still reported (a pooled block would hide it).
+#if defined(__SANITIZE_ADDRESS__)
+#define GRAYMESH_POOL_FRAMES 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define GRAYMESH_POOL_FRAMES 0
+#endif
+#endif
+#ifndef GRAYMESH_POOL_FRAMES
+#define GRAYMESH_POOL_FRAMES 1
+#endif
+
 namespace graymesh::proxy::frames {
 namespace {
 
@@ -63,12 +76,12 @@ size_t ClassOf(size_t size) { return (size - 1) / kClassBytes; }
 }  // namespace
 
 void* Allocate(size_t size) {
-  if (size == 0 || size > kMaxPooled) return ::operator new(size);
+  if (!GRAYMESH_POOL_FRAMES || size == 0 || size > kMaxPooled) return ::operator new(size);
   return pool.Take(ClassOf(size));
 }
 
 void Release(void* block, size_t size) {
-  if (size == 0 || size > kMaxPooled) {
+  if (!GRAYMESH_POOL_FRAMES || size == 0 || size > kMaxPooled) {
     ::operator delete(block);
     return;
   }
@@ -76,5 +89,7 @@ void Release(void* block, size_t size) {
 }
 
 size_t PooledBlocks() { return pool.blocks(); }
+
+bool PoolsFrames() { return GRAYMESH_POOL_FRAMES != 0; }
 
 }  // namespace graymesh::proxy::frames
