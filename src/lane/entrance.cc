@@ -82,7 +82,16 @@ struct GuardGroup {
   uint32_t carried_key = kNoKey;
   std::vector<std::pair<std::string, uint32_t>> exact;   // (value, clause), sorted
   std::vector<std::pair<std::string, uint32_t>> prefix;  // (prefix, clause)
+  // Bit Shape(v) of every exact value: a request value whose bit is clear
+  // equals none of them, and skips the binary search.
+  uint64_t exact_shapes = 0;
 };
+
+// Length and last byte, folded into 0..63.
+int Shape(std::string_view v) {
+  const unsigned last = v.empty() ? 0u : static_cast<unsigned char>(v.back());
+  return static_cast<int>((v.size() * 31 + last) % 64);
+}
 
 // Which clauses may hold, as a bitset over all clauses. Only built for rule
 // sets of at most kMaxClauses clauses (it lives on the stack).
@@ -305,6 +314,15 @@ bool Equal(std::string_view a, std::string_view b) {
   return true;
 }
 
+// Near misses ("pre-none-" against "pre-1-", "id-2-x" against "id-12-")
+// mostly differ at the prefix's end: its last byte is compared first.
+bool StartsWith(std::string_view v, std::string_view prefix) {
+  if (v.size() < prefix.size()) return false;
+  if (prefix.empty()) return true;
+  if (v[prefix.size() - 1] != prefix.back()) return false;
+  return Equal(v.substr(0, prefix.size() - 1), prefix.substr(0, prefix.size() - 1));
+}
+
 bool Holds(const Condition& c, Context& ctx) {
   std::string_view v;
   const bool found = ctx.Value(c.source, c.key, c.carried_key, &v);
@@ -321,7 +339,7 @@ bool Holds(const Condition& c, Context& ctx) {
     case Op::kExact:
       return Equal(v, c.value);
     case Op::kPrefix:
-      return v.size() >= c.value.size() && Equal(v.substr(0, c.value.size()), c.value);
+      return StartsWith(v, c.value);
     // Full match, as Envoy's safe_regex: "^...$" is implied, so "gray" does
     // not match "grayish"; write ".*gray.*" for "contains".
     case Op::kRegex:
@@ -424,7 +442,10 @@ void BuildPrefilter(std::vector<Rule>& rules, Prefilter* pf) {
       if (!guarded) pf->unguarded[id / 64] |= uint64_t{1} << (id % 64);
     }
   }
-  for (GuardGroup& g : pf->groups) std::sort(g.exact.begin(), g.exact.end());
+  for (GuardGroup& g : pf->groups) {
+    std::sort(g.exact.begin(), g.exact.end());
+    for (const auto& [value, id] : g.exact) g.exact_shapes |= uint64_t{1} << Shape(value);
+  }
 }
 
 }  // namespace
@@ -463,7 +484,7 @@ std::string_view EntranceRules::Match(const RequestView& rq) const {
       std::string_view v;
       // A guard never holds on a missing value (it is exact, in, prefix or regex).
       if (!ctx.Value(g.source, g.key, g.carried_key, &v)) continue;
-      if (!g.exact.empty()) {
+      if ((g.exact_shapes >> Shape(v) & 1) != 0) {
         auto it = std::lower_bound(
             g.exact.begin(), g.exact.end(), v,
             [](const std::pair<std::string, uint32_t>& e, std::string_view x) {
@@ -472,7 +493,11 @@ std::string_view EntranceRules::Match(const RequestView& rq) const {
         for (; it != g.exact.end() && Equal(it->first, v); ++it) set(it->second);
       }
       for (const auto& [prefix, id] : g.prefix) {
-        if (v.size() >= prefix.size() && Equal(v.substr(0, prefix.size()), prefix)) set(id);
+        // The last-byte test inline: most prefixes fail it.
+        if (v.size() >= prefix.size() && !prefix.empty() && v[prefix.size() - 1] == prefix.back() &&
+            StartsWith(v, prefix)) {
+          set(id);
+        }
       }
     }
   }

@@ -8,6 +8,19 @@
 #include "lane/propagation.h"
 
 namespace graymesh::lane::detail {
+namespace {
+
+// `lower` is an interned header name, lower-case already: only the request's
+// name is folded.
+bool EqualsLowerCase(std::string_view name, std::string_view lower) {
+  if (name.size() != lower.size()) return false;
+  for (size_t i = 0; i < name.size(); ++i) {
+    if (http::AsciiLower(name[i]) != lower[i]) return false;
+  }
+  return true;
+}
+
+}  // namespace
 
 uint32_t KeyTable::Intern(Source source, std::string name) {
   for (size_t i = 0; i < keys_.size(); ++i) {
@@ -17,20 +30,13 @@ uint32_t KeyTable::Intern(Source source, std::string name) {
   if (key < kBatched) {
     const int s = static_cast<int>(source);
     source_mask_[s] |= uint64_t{1} << key;
-    by_length_[s][name.size() % kLengthBuckets] |= uint64_t{1} << key;
+    by_bucket_[s][Bucket(name)] |= uint64_t{1} << key;
   }
   keys_.push_back({source, std::move(name)});
   return key;
 }
 
-bool KeyResolver::Get(uint32_t key, std::string_view* out) {
-  if (key >= KeyTable::kBatched) return Lookup(key, out);
-  const int source = static_cast<int>(table_.keys_[key].source);
-  if ((resolved_sources_ & (1u << source)) == 0) Resolve(source);
-  const uint64_t bit = uint64_t{1} << key;
-  if ((present_ & bit) == 0) return false;
-  *out = std::string_view(slots_[key].data, slots_[key].size);
-  if (source != static_cast<int>(Source::kBaggage) || (decoded_mask_ & bit) != 0) return true;
+bool KeyResolver::GetDecoded(uint32_t key, uint64_t bit, std::string_view* out) {
   // Decoded once per request, however many conditions read the member.
   if (!Decode(*out, out)) {
     present_ &= ~bit;
@@ -88,16 +94,16 @@ void KeyResolver::Resolve(int source) {
   }
 }
 
-bool KeyResolver::Offer(int source, std::string_view name, std::string_view value) {
+bool KeyResolver::Take(int source, uint64_t candidates, std::string_view name,
+                       std::string_view value) {
   const auto& keys = table_.keys_;
-  // Not yet present only: the first occurrence of a name wins.
-  uint64_t candidates =
-      table_.by_length_[source][name.size() % KeyTable::kLengthBuckets] & ~present_;
+  // Not yet present only (the caller masked them out): the first occurrence
+  // of a name wins.
   while (candidates != 0) {
     const int k = std::countr_zero(candidates);
     candidates &= candidates - 1;
     const std::string& want = keys[k].name;
-    const bool same = static_cast<Source>(source) == Source::kHeader ? IEquals(name, want)
+    const bool same = static_cast<Source>(source) == Source::kHeader ? EqualsLowerCase(name, want)
                                                                      : name == want;
     if (same) {
       present_ |= uint64_t{1} << k;

@@ -15,6 +15,9 @@
 namespace graymesh::proxy {
 namespace {
 
+// Literals as string_views: appended with their length known, no strlen.
+using namespace std::string_view_literals;
+
 constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr size_t kBodyBuffer = 16 * 1024;
 // Decoding chunked data for HTTP/1.0 clients: a slice this small cannot hold
@@ -22,19 +25,19 @@ constexpr size_t kBodyBuffer = 16 * 1024;
 constexpr size_t kDecodeSlice = 6 * http::BodyPieces::kMax;
 
 void AppendHeader(std::string* out, std::string_view name, std::string_view value) {
-  out->append(name).append(": ").append(value).append("\r\n");
+  out->append(name).append(": "sv).append(value).append("\r\n"sv);
 }
 
 void AppendContentLength(std::string* out, uint64_t n) {
   char digits[24];
   auto [end, ec] = std::to_chars(digits, digits + sizeof(digits), n);
-  out->append("content-length: ").append(digits, end).append("\r\n");
+  out->append("content-length: "sv).append(digits, end).append("\r\n"sv);
 }
 
 // Transfer-Encoding lines join into one list (RFC 9110 §5.3): every coding is
 // kept, the proxy only frames by the final chunked.
 void JoinCodings(std::string* codings, std::string_view value) {
-  if (!codings->empty()) codings->append(", ");
+  if (!codings->empty()) codings->append(", "sv);
   codings->append(http::Trim(value));
 }
 
@@ -47,9 +50,9 @@ void Session::BuildUpstreamHead(const Request& rq) {
   const std::span<const std::string> lane_aliases = cfg().node.lane_headers;
   out_.clear();
   codings_.clear();
-  out_.append(llhttp_method_name(rq.method)).append(" ");
+  out_.append(llhttp_method_name(rq.method)).append(" "sv);
   if (rq.target != "*" && (rq.target.empty() || rq.target.front() != '/')) out_.push_back('/');
-  out_.append(rq.target).append(" HTTP/1.1\r\n");
+  out_.append(rq.target).append(" HTTP/1.1\r\n"sv);
   AppendHeader(&out_, "host", rq.authority);
   for (const http::HeaderSlice& h : req_parser_.headers()) {
     std::string_view name = h.name.In(base);
@@ -83,9 +86,9 @@ void Session::BuildUpstreamHead(const Request& rq) {
   }
   AppendLaneHeaders(rq);
   if (add_xff) {
-    out_.append("x-forwarded-for: ");
-    if (!rq.xff.empty()) out_.append(rq.xff).append(", ");
-    out_.append(client_ip_).append("\r\n");
+    out_.append("x-forwarded-for: "sv);
+    if (!rq.xff.empty()) out_.append(rq.xff).append(", "sv);
+    out_.append(client_ip_).append("\r\n"sv);
   }
   // Framing, as the proxy parsed it: the next hop reads the same message.
   if (req_parser_.chunked()) {
@@ -93,7 +96,7 @@ void Session::BuildUpstreamHead(const Request& rq) {
   } else if (req_parser_.has_content_length()) {
     AppendContentLength(&out_, req_parser_.content_length());
   }
-  out_.append("\r\n");
+  out_.append("\r\n"sv);
 }
 
 void Session::BuildDownstreamHead(BodyOut body_out) {
@@ -115,8 +118,8 @@ void Session::BuildDownstreamHead(BodyOut body_out) {
   auto [end, ec] = std::to_chars(code, code + sizeof(code), status);
   down_.clear();
   codings_.clear();
-  down_.append("HTTP/1.1 ").append(code, end).append(" ");
-  down_.append(rp.reason().In(base)).append("\r\n");
+  down_.append("HTTP/1.1 "sv).append(code, end).append(" "sv);
+  down_.append(rp.reason().In(base)).append("\r\n"sv);
   // The draining mark is for the hop that called the draining sidecar; this
   // proxy has acted on it. The inbound side of a draining sidecar sets its own.
   for (const http::HeaderSlice& h : rp.headers()) {
@@ -140,13 +143,29 @@ void Session::BuildDownstreamHead(BodyOut body_out) {
       AppendContentLength(&down_, rp.content_length());
     }
   }
-  if (close_after_) down_.append("connection: close\r\n");
+  if (close_after_) down_.append("connection: close\r\n"sv);
   // Active notification: consumers stop choosing a draining instance at once.
   const bool inbound = listener_.cfg.kind == config::ListenerKind::kInbound;
   if (worker_.announces_drain() && inbound) {
     AppendHeader(&down_, kDrainingHeader, "1");
   }
-  down_.append("\r\n");
+  down_.append("\r\n"sv);
+}
+
+// Not a coroutine: the decoded pieces (half a kilobyte) stay on the stack
+// instead of in RelayResponse's frame, which every request allocates.
+http::ParseStatus Session::FeedResponseBody(size_t at, size_t avail, bool decode, size_t* used) {
+  http::BodyPieces pieces;
+  http::ParseStatus st = resp_parser_->FeedBody(
+      up_in_.data() + at, decode ? std::min(avail, kDecodeSlice) : avail, used,
+      decode ? &pieces : nullptr);
+  if (st == http::ParseStatus::kError) return st;
+  if (decode) {
+    for (int i = 0; i < pieces.count; ++i) iov_.push_back(asio::buffer(pieces.piece[i]));
+  } else if (*used > 0) {
+    iov_.push_back(asio::buffer(up_in_.data() + at, *used));
+  }
+  return st;
 }
 
 asio::awaitable<bool> Session::RelayResponse(const Request& rq, asio::ip::tcp::socket& up,
@@ -167,7 +186,6 @@ asio::awaitable<bool> Session::RelayResponse(const Request& rq, asio::ip::tcp::s
   size_t at = head_end;
   bool done = bodiless || rp.body_done();
   bool first = true;
-  http::BodyPieces pieces;
   for (;;) {
     // Feed what is buffered; `used` bytes of it belong to this response.
     iov_.clear();
@@ -175,22 +193,16 @@ asio::awaitable<bool> Session::RelayResponse(const Request& rq, asio::ip::tcp::s
     size_t avail = up_in_.wpos() - at;
     if (!done && avail > 0) {
       size_t used = 0;
-      pieces.count = 0;
-      http::ParseStatus st = rp.FeedBody(
-          up_in_.data() + at, decode ? std::min(avail, kDecodeSlice) : avail, &used,
-          decode ? &pieces : nullptr);
+      http::ParseStatus st = FeedResponseBody(at, avail, decode, &used);
       if (st == http::ParseStatus::kError) break;  // the head may be out: just close
-      if (decode) {
-        for (int i = 0; i < pieces.count; ++i) iov_.push_back(asio::buffer(pieces.piece[i]));
-      } else if (used > 0) {
-        iov_.push_back(asio::buffer(up_in_.data() + at, used));
-      }
       at += used;
       done = st == http::ParseStatus::kBodyComplete;
     }
     if (!iov_.empty()) {
       SetDeadline(Timeout::kStream, cfg.timeouts.idle);
-      auto [ec, n] = co_await asio::async_write(client_, iov_, kNoThrow);
+      // A view of iov_, not a copy of the vector (which would allocate).
+      auto [ec, n] = co_await asio::async_write(
+          client_, std::span<const asio::const_buffer>(iov_.data(), iov_.size()), kNoThrow);
       if (ec) break;
     }
     first = false;

@@ -167,6 +167,20 @@ asio::awaitable<void> Session::SendError(int status, std::string_view reason) {
   if (ec) close_after_ = true;
 }
 
+int Session::HeadError() {
+  switch (req_parser_.error_status()) {
+    case 431:
+      reply_reason_ = "too many request headers";
+      return 431;
+    case 505:
+      reply_reason_ = std::string(req_parser_.error()) + ": the proxy speaks HTTP/1.1 and HTTP/1.0";
+      return 505;
+    default:
+      reply_reason_ = std::string("malformed request: ") + req_parser_.error();
+      return 400;
+  }
+}
+
 // Reads and interprets one request head, then forwards the request. Returns
 // false when the connection should close.
 asio::awaitable<bool> Session::ReadHead() {
@@ -189,15 +203,8 @@ asio::awaitable<bool> Session::ReadHead() {
       parsed += used;
       if (st == http::ParseStatus::kHeadComplete) break;
       if (st == http::ParseStatus::kError) {
-        switch (req_parser_.error_status()) {
-          case 431: co_await SendError(431, "too many request headers"); break;
-          case 505:
-            co_await SendError(505, std::string(req_parser_.error()) +
-                                        ": the proxy speaks HTTP/1.1 and HTTP/1.0");
-            break;
-          default:
-            co_await SendError(400, std::string("malformed request: ") + req_parser_.error());
-        }
+        const int status = HeadError();
+        co_await SendError(status, reply_reason_);
         co_return false;
       }
       if (parsed > max_head) {
@@ -443,6 +450,10 @@ asio::awaitable<void> Session::Forward(Request& rq) {
     }
     bool last_try = attempt >= int(settings_.retries);
     Outcome outcome = co_await TryEndpoint(rq, *svc, choice, last_try);
+    if (outcome == Outcome::kReply) {
+      co_await SendError(reply_status_, reply_reason_);
+      co_return;
+    }
     if (outcome != Outcome::kRetry && outcome != Outcome::kResend) co_return;
     worker_.stats().upstream_rq_retry.Inc();
     chooser.Failed(choice);
@@ -478,10 +489,14 @@ asio::awaitable<Session::Outcome> Session::TryEndpoint(Request& rq, ServiceState
   // Resending is safe when the request never reached the upstream, or when
   // it is idempotent and its whole body is still in hand.
   const bool resendable = rq.idempotent && rq.body_in_hand;
-  auto fail = [&](bool retryable, int status, std::string reason) -> asio::awaitable<Outcome> {
-    if (retryable && !last_try) co_return Outcome::kRetry;
-    co_await SendError(status, reason);
-    co_return Outcome::kFailed;
+  // Plain functions, not coroutines: the reply is sent by Forward (kReply),
+  // so this frame holds no awaitable or reason string per way out (it was
+  // 1.6 KB with them; frames are pooled per size class, session_frames.h).
+  auto fail = [&](bool retryable, int status, std::string reason) {
+    if (retryable && !last_try) return Outcome::kRetry;
+    reply_status_ = status;
+    reply_reason_ = std::move(reason);
+    return Outcome::kReply;
   };
 
   asio::ip::tcp::socket up(worker_.io());
@@ -513,11 +528,11 @@ asio::awaitable<Session::Outcome> Session::TryEndpoint(Request& rq, ServiceState
       if (expired_ == Timeout::kConnect) {
         outcome(health::Outcome::kTimeout);
         expired_ = Timeout::kNone;
-        co_return co_await fail(true, 504, "upstream connect timeout to " + ep.address_text);
+        co_return fail(true, 504, "upstream connect timeout to " + ep.address_text);
       }
       outcome(health::Outcome::kConnectFail);
-      co_return co_await fail(true, 502,
-                              "upstream connect to " + ep.address_text + " failed: " + ec.message());
+      co_return fail(true, 502,
+                     "upstream connect to " + ep.address_text + " failed: " + ec.message());
     }
     stats.upstream_cx_total.Inc();
     asio::error_code ignored;
@@ -534,8 +549,8 @@ asio::awaitable<Session::Outcome> Session::TryEndpoint(Request& rq, ServiceState
   if (auto [ec, n] = co_await asio::async_write(up, head_and_body, kNoThrow); ec) {
     outcome(lost);
     if (resend_stale(false)) co_return Outcome::kResend;
-    co_return co_await fail(resendable, 502, "upstream " + ep.address_text +
-                                                 " reset while sending: " + ec.message());
+    co_return fail(resendable, 502,
+                   "upstream " + ep.address_text + " reset while sending: " + ec.message());
   }
   if (!rq.consumed) {  // a retry resends the same bytes: they left in_ once
     in_.Consume(rq.head_end + rq.body_buffered);
@@ -566,10 +581,10 @@ asio::awaitable<Session::Outcome> Session::TryEndpoint(Request& rq, ServiceState
   SetDeadline(Timeout::kResponse, cfg.timeouts.response);
   // A response the proxy cannot frame leaves nothing trustworthy on either
   // connection: both close (the upstream one is simply not pooled).
-  auto protocol_error = [&](std::string reason) -> asio::awaitable<Outcome> {
+  auto protocol_error = [&](std::string reason) {
     outcome(health::Outcome::kReset);  // a broken response says as much as a reset
     close_after_ = true;
-    co_return co_await fail(false, 502, std::move(reason));
+    return fail(false, 502, std::move(reason));
   };
   size_t parsed = 0;
   for (bool have_head = false; !have_head;) {
@@ -578,12 +593,11 @@ asio::awaitable<Session::Outcome> Session::TryEndpoint(Request& rq, ServiceState
       http::ParseStatus st = rp.FeedHead(up_in_.data(), parsed, up_in_.wpos(), &used);
       parsed += used;
       if (st == http::ParseStatus::kError) {
-        co_return co_await protocol_error(std::string("malformed upstream response: ") +
-                                          rp.error());
+        co_return protocol_error(std::string("malformed upstream response: ") + rp.error());
       }
       if (st == http::ParseStatus::kNeedMore) break;
       int code = rp.status_code();
-      if (code == 101) co_return co_await protocol_error("protocol upgrade is not supported");
+      if (code == 101) co_return protocol_error("protocol upgrade is not supported");
       if (code >= 200) {
         have_head = true;
         break;
@@ -594,7 +608,7 @@ asio::awaitable<Session::Outcome> Session::TryEndpoint(Request& rq, ServiceState
     if (have_head) break;
     if (up_in_.writable() == 0) {
       if (up_in_.capacity() >= kMaxResponseHead) {
-        co_return co_await protocol_error("upstream response head too large");
+        co_return protocol_error("upstream response head too large");
       }
       up_in_.Grow(up_in_.capacity() * 2);
     }
@@ -605,19 +619,19 @@ asio::awaitable<Session::Outcome> Session::TryEndpoint(Request& rq, ServiceState
         outcome(health::Outcome::kTimeout);
         expired_ = Timeout::kNone;
         close_after_ = true;
-        co_return co_await fail(false, 504, "upstream " + ep.address_text + " response timeout");
+        co_return fail(false, 504, "upstream " + ep.address_text + " response timeout");
       }
       if (up_in_.wpos() > 0) {
-        co_return co_await protocol_error("upstream " + ep.address_text + " closed mid-head");
+        co_return protocol_error("upstream " + ep.address_text + " closed mid-head");
       }
       outcome(body_cut ? health::Outcome::kReset : lost);
       if (body_cut) {
-        co_return co_await fail(false, 502, "upstream " + ep.address_text +
-                                                " reset while receiving the body");
+        co_return fail(false, 502,
+                       "upstream " + ep.address_text + " reset while receiving the body");
       }
       if (resend_stale(true)) co_return Outcome::kResend;
-      co_return co_await fail(resendable, 502,
-                              "upstream " + ep.address_text + " closed before responding");
+      co_return fail(resendable, 502,
+                     "upstream " + ep.address_text + " closed before responding");
     }
     up_in_.Commit(n);
   }

@@ -31,6 +31,7 @@
 #include "net/buffer.h"
 #include "net/client_stream.h"
 #include "proxy/hop_by_hop.h"
+#include "proxy/session_frames.h"
 #include "proxy/worker.h"
 
 namespace graymesh::proxy {
@@ -78,7 +79,9 @@ class Session {
   enum class Timeout { kNone, kIdle, kHeader, kConnect, kResponse, kStream };
   // What the upstream attempt came to. kResend: a pooled connection closed
   // before any response byte; sent again on a fresh one, not counted as a retry.
-  enum class Outcome { kDone, kRetry, kResend, kFailed };
+  // kReply: it failed before anything reached the client, which gets
+  // reply_status_ / reply_reason_ (sent by Forward, after the attempt's end).
+  enum class Outcome { kDone, kRetry, kResend, kReply, kFailed };
 
   // What forwarding needs of a request head; views point into Session::in_,
   // which is left untouched until the head has been sent upstream.
@@ -121,6 +124,8 @@ class Session {
   };
 
   asio::awaitable<bool> ReadHead();
+  // The status a malformed request head gets; its reason goes to reply_reason_.
+  int HeadError();
   // Interprets the parsed head, forwards or answers it, and leaves in_ at the
   // next request.
   asio::awaitable<void> Handle(Request& rq);
@@ -148,6 +153,9 @@ class Session {
   // written from the parsed values), chunked decoded for HTTP/1.0, or none.
   enum class BodyOut { kAsIs, kDecoded, kNone };
   void BuildDownstreamHead(BodyOut body_out);
+  // Feeds `avail` buffered response bytes from `at` to the response parser
+  // and appends what goes to the client to iov_; `used`: bytes of this response.
+  http::ParseStatus FeedResponseBody(size_t at, size_t avail, bool decode, size_t* used);
   // Answers a request the proxy refuses; the connection closes after it.
   asio::awaitable<void> Refuse(int status, std::string_view reason);
   // Interprets the request-target and Host (RFC 9112 §3.2): sets rq.target
@@ -227,6 +235,8 @@ class Session {
   Timeout expired_ = Timeout::kNone;
   int64_t deadline_ms_ = 0;
   int replied_status_ = 0;    // status sent to the client for the current request; 0 = none
+  int reply_status_ = 0;      // Outcome::kReply: the error reply Forward sends
+  std::string reply_reason_;
   bool idle_ = true;          // waiting for the first byte of a request
   bool close_after_ = false;  // close once the current response is sent
 };

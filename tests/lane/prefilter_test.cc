@@ -66,6 +66,10 @@ TEST(EntrancePrefilter, SameAnswersAsEvaluatingEveryRule) {
       {.headers = {{"x-a", "one"}, {"x-b", "id-42"}}, .want = "t1"},
       {.headers = {{"x-a", "one"}, {"x-b", "id-x"}}, .want = ""},
       {.headers = {{"x-a", "two"}, {"x-b", "id-42"}}, .want = ""},
+      // Same length and last byte as "one" (the exact values' shape filter
+      // lets them through), and one whose shape wraps to the same bit.
+      {.headers = {{"x-a", "ane"}, {"x-b", "id-42"}}, .want = ""},
+      {.headers = {{"x-a", "abcd'"}, {"x-b", "id-42"}}, .want = ""},
       {.headers = {{"x-b", "ver-2.7"}}, .want = "t2"},
       {.headers = {{"x-b", "ver-3.7"}}, .want = ""},
       {.headers = {{"x-b", "abc-9"}}, .want = "t3"},
@@ -108,6 +112,46 @@ TEST(EntrancePrefilter, FirstMatchInPriorityOrderAmongCandidates) {
   EXPECT_EQ(rules->Match(t.View()), "early");
   t.headers = {{"x-a", "pz"}};
   EXPECT_EQ(rules->Match(t.View()), "late");
+}
+
+// Request names are compared only with the rule names of their bucket
+// (request_keys.h: length and last byte, case folded). Names that share a
+// bucket ("x-a" and "x-!": 'a' and '!' are 64 apart) and names in another
+// case must resolve exactly as a scan over every header does: the same
+// rules after 600 padding lanes, whose names are interned first, so these
+// get keys past KeyTable::kBatched and are looked up one by one.
+TEST(EntranceKeys, NamesSharingABucketResolveAsAScanDoes) {
+  std::vector<config::Lane> lanes = {
+      MakeLane("a", "ta", {Header("x-a", Exact("1"))}, 10),
+      MakeLane("bang", "tbang", {Header("x-!", Exact("1"))}, 20),
+      MakeLane("h0", "th0", {Header("X-H0", Exact("1"))}, 30),
+      MakeLane("h1", "th1", {Header("x-h1", Exact("1"))}, 40),
+  };
+  const auto indexed = EntranceRules::Compile(lanes, Scope{});
+  std::vector<config::Lane> padded;
+  for (int i = 0; i < 600; ++i) {
+    padded.push_back(MakeLane("pad-" + std::to_string(i), "pad",
+                              {Header("x-pad-" + std::to_string(i), Exact("never"))}, 1000));
+  }
+  padded.insert(padded.end(), lanes.begin(), lanes.end());
+  const auto scanned = EntranceRules::Compile(padded, Scope{});
+  const std::vector<std::pair<std::vector<std::pair<std::string_view, std::string_view>>,
+                              std::string>>
+      cases = {
+          {{{"x-!", "0"}, {"X-A", "1"}}, "ta"},
+          {{{"x-a", "0"}, {"x-!", "1"}}, "tbang"},
+          {{{"x-!", "0"}, {"x-a", "0"}}, ""},
+          {{{"x-h0", "1"}}, "th0"},
+          {{{"X-H1", "1"}}, "th1"},
+          {{{"x-h1", "0"}, {"x-h1", "1"}}, ""},  // the first occurrence wins
+          {{{"x-h2", "1"}, {"x-h", "1"}, {"x-h00", "1"}}, ""},
+      };
+  for (const auto& [headers, want] : cases) {
+    TestRequest t;
+    t.headers = headers;
+    EXPECT_EQ(std::string(indexed->Match(t.View())), want) << headers.front().first;
+    EXPECT_EQ(std::string(scanned->Match(t.View())), want) << headers.front().first;
+  }
 }
 
 }  // namespace
