@@ -22,8 +22,6 @@ namespace graymesh::proxy {
 namespace {
 
 constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
-// Request heads are mostly far below 2 KiB; a bigger one grows the buffer.
-constexpr size_t kInitialBuffer = 2 * 1024;
 constexpr size_t kBodyChunk = 16 * 1024;
 constexpr size_t kMaxResponseHead = 64 * 1024;
 
@@ -75,7 +73,7 @@ Session::Session(Worker& worker, const ListenerInfo& listener, net::ClientStream
     : worker_(worker),
       listener_(listener),
       client_(std::move(client)),
-      in_(kInitialBuffer),
+      in_(0),
       up_in_(0) {
   asio::error_code ec;
   client_.lowest_layer().set_option(asio::ip::tcp::no_delay(true), ec);
@@ -119,6 +117,16 @@ asio::awaitable<void> Session::Run() {
   // next response says close) until this side's idle connections are being
   // closed (Worker::CloseSide closes the ones left idle).
   while (!close_after_) {
+    in_.Compact();
+    if (in_.readable() == 0) {
+      // Idle: waiting here, not in ReadHead, keeps only this frame and a
+      // small one alive, and no buffer; the first bytes bring one.
+      expired_ = Timeout::kNone;
+      idle_ = true;
+      SetDeadline(Timeout::kIdle, worker_.config().timeouts.idle);
+      if (!co_await AwaitRequestBytes()) break;
+      idle_ = false;
+    }
     if (!co_await ReadHead()) break;
     if (worker_.closing(SideOf(listener_.cfg))) close_after_ = true;
   }
@@ -141,6 +149,43 @@ http::Parser& Session::ResponseParser() {
   // A new one, a pooled one or the last attempt's: each may have stopped anywhere.
   Renew(*resp_parser_, http::MessageKind::kResponse);
   return *resp_parser_;
+}
+
+void Session::TakeRequestBuffer() {
+  if (in_.capacity() == 0) {
+    in_.Adopt(worker_.request_buffers().Take(), worker_.request_buffers().size());
+  }
+}
+
+void Session::ReturnRequestBuffer() {
+  if (in_.capacity() == 0 || in_.readable() > 0) return;  // pipelined bytes stay
+  size_t capacity = 0;
+  std::unique_ptr<char[]> bytes = in_.Release(&capacity);
+  worker_.request_buffers().Give(std::move(bytes), capacity);
+}
+
+asio::awaitable<bool> Session::AwaitRequestBytes() {
+  // Over TLS, bytes may already sit decrypted in the stream: try a read
+  // first. A would_block from it means the engine needs more from the socket.
+  bool wait = !client_.is_tls();
+  for (;;) {
+    if (wait) {
+      auto [ec] = co_await client_.lowest_layer().async_wait(asio::socket_base::wait_read,
+                                                             kNoThrow);
+      if (ec) co_return false;  // cancelled: idle timeout or drain
+    }
+    wait = true;
+    TakeRequestBuffer();
+    asio::error_code ec;
+    size_t n = client_.read_some(asio::buffer(in_.write_ptr(), in_.writable()), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) {
+      ReturnRequestBuffer();
+      continue;
+    }
+    if (ec || n == 0) co_return false;
+    in_.Commit(n);
+    co_return true;
+  }
 }
 
 void Session::ReturnResponseStorage() {
@@ -167,20 +212,17 @@ asio::awaitable<void> Session::SendError(int status, std::string_view reason) {
   if (ec) close_after_ = true;
 }
 
-// Reads and interprets one request head, then forwards the request. Returns
-// false when the connection should close.
+// Reads and interprets one request head, whose first bytes are in in_, then
+// forwards the request. Returns false when the connection should close.
 asio::awaitable<bool> Session::ReadHead() {
   // Copies, not a reference: a new snapshot may replace the configuration
   // while this connection waits for its next request.
   const config::Timeouts timeouts = worker_.config().timeouts;
   const size_t max_head = worker_.config().limits.max_header_bytes;
-  in_.Compact();
   expired_ = Timeout::kNone;
-  idle_ = in_.readable() == 0;
   req_parser_.NextMessage();
   size_t parsed = 0;
-  if (idle_) SetDeadline(Timeout::kIdle, timeouts.idle);
-  else SetDeadline(Timeout::kHeader, timeouts.header_read);
+  SetDeadline(Timeout::kHeader, timeouts.header_read);
 
   for (;;) {
     if (in_.wpos() > parsed) {
@@ -216,10 +258,6 @@ asio::awaitable<bool> Session::ReadHead() {
       }
       co_return false;
     }
-    if (idle_) {
-      idle_ = false;
-      SetDeadline(Timeout::kHeader, timeouts.header_read);
-    }
     in_.Commit(n);
   }
   ClearDeadline();
@@ -244,6 +282,10 @@ asio::awaitable<bool> Session::ReadHead() {
     in_.Consume(rq.head_end + rq.body_buffered);
     if (!rq.body_in_hand) close_after_ = true;
   }
+  // Between requests the connection holds no header slots and, unless
+  // pipelined bytes wait in it, no buffer.
+  req_parser_.NextMessage();
+  ReturnRequestBuffer();
   co_return !close_after_;
 }
 

@@ -11,9 +11,14 @@
 // 502 and the upstream connection is dropped; each attempt starts with a
 // fresh response parser.
 //
-// Memory: an idle connection holds its request buffer and parser only; the
-// response parser and buffer come from the worker's pools when a request is
-// forwarded and go back once its response is sent (ReturnResponseStorage).
+// Memory: an idle keep-alive connection holds no buffer and no header slots.
+// It waits for readability with no buffer; the request buffer comes from the
+// worker's pool when the first bytes arrive and goes back once the request is
+// done, unless pipelined bytes of the next one are in it (they stay, and are
+// served first). The request parser takes its header slots per head
+// (http/parser.h). The response parser and buffer come from the worker's
+// pools when a request is forwarded and go back once its response is sent
+// (ReturnResponseStorage).
 #pragma once
 
 #include <asio/awaitable.hpp>
@@ -153,6 +158,13 @@ class Session {
   // Interprets the request-target and Host (RFC 9112 §3.2): sets rq.target
   // and rq.authority, or returns the reason for a 400.
   const char* ResolveTarget(Request& rq, std::string_view host);
+  // Waits, holding no buffer, until the client sends the first bytes of a
+  // request, and reads them into in_ (taken from the pool). False when the
+  // client closed or the wait was cancelled (idle timeout, drain).
+  asio::awaitable<bool> AwaitRequestBytes();
+  void TakeRequestBuffer();
+  // Gives in_'s storage back to the worker's pool, unless bytes are in it.
+  void ReturnRequestBuffer();
   http::Parser& ResponseParser();
   // Gives the response parser and buffer back to the worker's pools.
   void ReturnResponseStorage();
@@ -194,7 +206,7 @@ class Session {
   asio::ip::tcp::socket* upstream_ = nullptr;  // the one in use, for cancel
   std::string client_ip_;
 
-  net::Buffer in_;        // client bytes: request heads and bodies
+  net::Buffer in_;        // client bytes: request heads and bodies (pooled, per request)
   net::Buffer up_in_;     // upstream bytes: response heads and bodies (pooled, per request)
   std::string out_;       // the request head sent upstream (kept for a retry)
   std::string down_;      // the response head sent to the client

@@ -99,8 +99,10 @@ class Worker {
     last_request_ms_[size_t(SideOf(l))].store(NowMs(), std::memory_order_relaxed);
   }
   lane::TraceLaneMap* traces() { return traces_; }
-  // Storage a request holds only while it is forwarded (net/buffer_pool.h):
-  // the upstream read buffer and the response parser.
+  // Storage a request holds only while it is in progress (net/buffer_pool.h):
+  // the client read buffer, and while it is forwarded the upstream read
+  // buffer and the response parser.
+  net::BufferPool& request_buffers() { return request_buffers_; }
   net::BufferPool& response_buffers() { return response_buffers_; }
   net::FreeList<http::Parser>& response_parsers() { return response_parsers_; }
   // A fresh W3C traceparent ("00-<trace id>-<span id>-01").
@@ -145,7 +147,11 @@ class Worker {
   // Before io_: connections destroyed with it may still hold pooled storage.
   // Enough for as many requests in progress at once as a busy worker has.
   static constexpr size_t kResponseBuffer = 16 * 1024;
+  // Request heads are mostly far below 2 KiB; a bigger one grows its buffer
+  // (and that one is freed, not pooled, when the request is done).
+  static constexpr size_t kRequestBuffer = 2 * 1024;
   static constexpr size_t kPooled = 128;
+  net::BufferPool request_buffers_{kRequestBuffer, kPooled};
   net::BufferPool response_buffers_{kResponseBuffer, kPooled};
   net::FreeList<http::Parser> response_parsers_{kPooled};
   asio::io_context io_{1};
