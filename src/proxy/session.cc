@@ -1,5 +1,6 @@
 #include "proxy/session.h"
 
+#include <asio/bind_allocator.hpp>
 #include <asio/buffer.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/deferred.hpp>
@@ -22,6 +23,21 @@ namespace graymesh::proxy {
 namespace {
 
 constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
+
+// Allocates what is asked, no more. The wait of an idle connection lasts as
+// long as the connection; asio's per-thread recycling would give it any
+// larger block it has cached (a write's, several hundred bytes).
+template <typename T>
+struct ExactAllocator {
+  using value_type = T;
+  ExactAllocator() = default;
+  template <typename U>
+  ExactAllocator(const ExactAllocator<U>&) {}  // NOLINT: rebinding
+  T* allocate(size_t n) { return static_cast<T*>(::operator new(n * sizeof(T))); }
+  void deallocate(T* p, size_t) { ::operator delete(p); }
+  friend bool operator==(ExactAllocator, ExactAllocator) { return true; }
+};
+auto IdleWait() { return asio::bind_allocator(ExactAllocator<void>(), kNoThrow); }
 constexpr size_t kBodyChunk = 16 * 1024;
 constexpr size_t kMaxResponseHead = 64 * 1024;
 
@@ -124,7 +140,20 @@ asio::awaitable<void> Session::Run() {
       expired_ = Timeout::kNone;
       idle_ = true;
       SetDeadline(Timeout::kIdle, worker_.config().timeouts.idle);
-      if (!co_await AwaitRequestBytes()) break;
+      // Over TLS, bytes may already sit decrypted in the stream: a read
+      // comes first, and its would_block means the engine needs more.
+      bool wait = !client_.is_tls();
+      FirstBytes got = FirstBytes::kNone;
+      while (got == FirstBytes::kNone) {
+        if (wait) {
+          auto [ec] = co_await client_.lowest_layer().async_wait(asio::socket_base::wait_read,
+                                                                 IdleWait());
+          if (ec) break;  // cancelled: idle timeout or drain
+        }
+        wait = true;
+        got = ReadFirstBytes();
+      }
+      if (got != FirstBytes::kRead) break;
       idle_ = false;
     }
     if (!co_await ReadHead()) break;
@@ -164,28 +193,17 @@ void Session::ReturnRequestBuffer() {
   worker_.request_buffers().Give(std::move(bytes), capacity);
 }
 
-asio::awaitable<bool> Session::AwaitRequestBytes() {
-  // Over TLS, bytes may already sit decrypted in the stream: try a read
-  // first. A would_block from it means the engine needs more from the socket.
-  bool wait = !client_.is_tls();
-  for (;;) {
-    if (wait) {
-      auto [ec] = co_await client_.lowest_layer().async_wait(asio::socket_base::wait_read,
-                                                             kNoThrow);
-      if (ec) co_return false;  // cancelled: idle timeout or drain
-    }
-    wait = true;
-    TakeRequestBuffer();
-    asio::error_code ec;
-    size_t n = client_.read_some(asio::buffer(in_.write_ptr(), in_.writable()), ec);
-    if (ec == asio::error::would_block || ec == asio::error::try_again) {
-      ReturnRequestBuffer();
-      continue;
-    }
-    if (ec || n == 0) co_return false;
-    in_.Commit(n);
-    co_return true;
+Session::FirstBytes Session::ReadFirstBytes() {
+  TakeRequestBuffer();
+  asio::error_code ec;
+  size_t n = client_.read_some(asio::buffer(in_.write_ptr(), in_.writable()), ec);
+  if (ec == asio::error::would_block || ec == asio::error::try_again) {
+    ReturnRequestBuffer();
+    return FirstBytes::kNone;
   }
+  if (ec || n == 0) return FirstBytes::kClosed;
+  in_.Commit(n);
+  return FirstBytes::kRead;
 }
 
 void Session::ReturnResponseStorage() {

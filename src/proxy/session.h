@@ -158,10 +158,10 @@ class Session {
   // Interprets the request-target and Host (RFC 9112 §3.2): sets rq.target
   // and rq.authority, or returns the reason for a 400.
   const char* ResolveTarget(Request& rq, std::string_view host);
-  // Waits, holding no buffer, until the client sends the first bytes of a
-  // request, and reads them into in_ (taken from the pool). False when the
-  // client closed or the wait was cancelled (idle timeout, drain).
-  asio::awaitable<bool> AwaitRequestBytes();
+  // Once the client's socket is readable: reads the first bytes of a request
+  // into in_, taken from the pool (given back on kNone: nothing was there).
+  enum class FirstBytes { kRead, kNone, kClosed };
+  FirstBytes ReadFirstBytes();
   void TakeRequestBuffer();
   // Gives in_'s storage back to the worker's pool, unless bytes are in it.
   void ReturnRequestBuffer();
