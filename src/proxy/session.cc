@@ -206,6 +206,30 @@ Session::FirstBytes Session::ReadFirstBytes() {
   return FirstBytes::kRead;
 }
 
+void Session::SwapScratch(RequestScratch& s) {
+  out_.swap(s.out);
+  down_.swap(s.down);
+  codings_.swap(s.codings);
+  traceparent_.swap(s.traceparent);
+  carried_.swap(s.carried);
+  baggage_buf_.swap(s.baggage_buf);
+  restored_.swap(s.restored);
+  iov_.swap(s.iov);
+  view_headers_.swap(s.view_headers);
+}
+
+void Session::TakeScratch() {
+  if (scratch_ != nullptr) return;
+  scratch_ = worker_.request_scratch().Take([] { return std::make_unique<RequestScratch>(); });
+  SwapScratch(*scratch_);
+}
+
+void Session::ReturnScratch() {
+  if (scratch_ == nullptr) return;
+  SwapScratch(*scratch_);
+  worker_.request_scratch().Give(std::move(scratch_));
+}
+
 void Session::ReturnResponseStorage() {
   if (resp_parser_ != nullptr) worker_.response_parsers().Give(std::move(resp_parser_));
   if (up_in_.capacity() > 0) {
@@ -287,9 +311,11 @@ asio::awaitable<bool> Session::ReadHead() {
   replied_status_ = 0;
   const auto started = worker_.recorder().Begin();
   pinned_ = worker_.upstreams().snapshot_ptr();
+  TakeScratch();
   co_await Handle(rq);
   RecordRequest(rq, started);
   pinned_.reset();
+  ReturnScratch();
   ReturnResponseStorage();
   // llhttp stops for good after a request with Upgrade; the proxy ignored the
   // upgrade, so the next request gets a fresh parser.

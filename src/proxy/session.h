@@ -44,8 +44,9 @@ namespace graymesh::proxy {
 // endpoint out of rotation when they see it, and do not pass it on.
 inline constexpr std::string_view kDrainingHeader = "x-graymesh-draining";
 
-// Fixed-size storage taken from the heap on first use, so connections that
-// never need it (idle ones, requests no rule looks at) do not carry it.
+// Fixed-size storage taken from the heap on first use, so requests no rule
+// looks at do not need it; between requests it waits in the worker's pool
+// (RequestScratch), not in an idle connection.
 template <typename T, size_t N>
 class LazyArray {
  public:
@@ -54,6 +55,7 @@ class LazyArray {
     if (items_ == nullptr) items_ = std::make_unique<std::array<T, N>>();
     return items_->data();
   }
+  void swap(std::unique_ptr<std::array<T, N>>& other) { items_.swap(other); }
 
  private:
   std::unique_ptr<std::array<T, N>> items_;
@@ -163,6 +165,10 @@ class Session {
   enum class FirstBytes { kRead, kNone, kClosed };
   FirstBytes ReadFirstBytes();
   void TakeRequestBuffer();
+  // Swaps the pooled request strings in (out_, down_, ...) and back out.
+  void TakeScratch();
+  void ReturnScratch();
+  void SwapScratch(RequestScratch& s);
   // Gives in_'s storage back to the worker's pool, unless bytes are in it.
   void ReturnRequestBuffer();
   http::Parser& ResponseParser();
@@ -208,10 +214,13 @@ class Session {
 
   net::Buffer in_;        // client bytes: request heads and bodies (pooled, per request)
   net::Buffer up_in_;     // upstream bytes: response heads and bodies (pooled, per request)
+  // Between requests these are empty: their capacity waits in the worker's
+  // pool, in scratch_ while a request is handled (TakeScratch).
+  std::unique_ptr<RequestScratch> scratch_;
   std::string out_;       // the request head sent upstream (kept for a retry)
   std::string down_;      // the response head sent to the client
-  std::string codings_;   // a Transfer-Encoding list being joined, capacity reused
-  std::vector<asio::const_buffer> iov_;  // gather list, capacity reused
+  std::string codings_;   // a Transfer-Encoding list being joined
+  std::vector<asio::const_buffer> iov_;  // gather list
   std::string traceparent_;              // one made up here, when needed
   std::string carried_;                  // carried baggage members sent on (lane/carried.h)
   std::string baggage_buf_;              // the client's baggage, when it had to be rewritten
