@@ -24,20 +24,18 @@ namespace {
 
 constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
 
-// Allocates what is asked, no more. The wait of an idle connection lasts as
-// long as the connection; asio's per-thread recycling would give it any
-// larger block it has cached (a write's, several hundred bytes).
+// Gives the idle wait its memory from the session (Session::WaitSlot).
 template <typename T>
-struct ExactAllocator {
+struct SlotAllocator {
   using value_type = T;
-  ExactAllocator() = default;
+  explicit SlotAllocator(Session::WaitSlot* slot) : slot(slot) {}
   template <typename U>
-  ExactAllocator(const ExactAllocator<U>&) {}  // NOLINT: rebinding
-  T* allocate(size_t n) { return static_cast<T*>(::operator new(n * sizeof(T))); }
-  void deallocate(T* p, size_t) { ::operator delete(p); }
-  friend bool operator==(ExactAllocator, ExactAllocator) { return true; }
+  SlotAllocator(const SlotAllocator<U>& other) : slot(other.slot) {}  // NOLINT: rebinding
+  T* allocate(size_t n) { return static_cast<T*>(slot->Allocate(n * sizeof(T))); }
+  void deallocate(T* p, size_t) { slot->Deallocate(p); }
+  friend bool operator==(SlotAllocator a, SlotAllocator b) { return a.slot == b.slot; }
+  Session::WaitSlot* slot;
 };
-auto IdleWait() { return asio::bind_allocator(ExactAllocator<void>(), kNoThrow); }
 constexpr size_t kBodyChunk = 16 * 1024;
 constexpr size_t kMaxResponseHead = 64 * 1024;
 
@@ -147,7 +145,7 @@ asio::awaitable<void> Session::Run() {
       while (got == FirstBytes::kNone) {
         if (wait) {
           auto [ec] = co_await client_.lowest_layer().async_wait(asio::socket_base::wait_read,
-                                                                 IdleWait());
+            asio::bind_allocator(SlotAllocator<void>(&wait_slot_), kNoThrow));
           if (ec) break;  // cancelled: idle timeout or drain
         }
         wait = true;
@@ -191,6 +189,17 @@ void Session::ReturnRequestBuffer() {
   size_t capacity = 0;
   std::unique_ptr<char[]> bytes = in_.Release(&capacity);
   worker_.request_buffers().Give(std::move(bytes), capacity);
+}
+
+void* Session::WaitSlot::Allocate(size_t n) {
+  if (used_ || n > sizeof(bytes_)) return ::operator new(n);
+  used_ = true;
+  return bytes_;
+}
+
+void Session::WaitSlot::Deallocate(void* p) {
+  if (p == bytes_) used_ = false;
+  else ::operator delete(p);
 }
 
 Session::FirstBytes Session::ReadFirstBytes() {

@@ -24,6 +24,7 @@
 #include <asio/awaitable.hpp>
 #include <asio/ip/tcp.hpp>
 #include <array>
+#include <cstddef>
 #include <memory>
 #include <span>
 #include <string>
@@ -61,6 +62,10 @@ class LazyArray {
   std::unique_ptr<std::array<T, N>> items_;
 };
 
+// What asio needs for a socket wait with an awaitable completion (measured:
+// 192 bytes with GCC 12 and Asio 1.22 on x86-64), with some room to spare.
+inline constexpr size_t kWaitSlotBytes = 224;
+
 class Session {
  public:
   Session(Worker& worker, const ListenerInfo& listener, net::ClientStream client);
@@ -77,6 +82,20 @@ class Session {
   void CloseIfIdle();
 
   const ListenerInfo& listener() const { return listener_; }
+
+  // Memory for the wait an idle connection has pending: it lives as long as
+  // the connection, so it is neither a heap block of its own per request nor
+  // a larger block asio's per-thread recycling happens to have cached. A
+  // request for more than it holds (or a second one) goes to the heap.
+  class WaitSlot {
+   public:
+    void* Allocate(size_t n);
+    void Deallocate(void* p);
+
+   private:
+    alignas(std::max_align_t) unsigned char bytes_[kWaitSlotBytes];
+    bool used_ = false;
+  };
 
   Session* next = nullptr;  // worker's intrusive list
   Session* prev = nullptr;
@@ -217,6 +236,7 @@ class Session {
   // Between requests these are empty: their capacity waits in the worker's
   // pool, in scratch_ while a request is handled (TakeScratch).
   std::unique_ptr<RequestScratch> scratch_;
+  WaitSlot wait_slot_;
   std::string out_;       // the request head sent upstream (kept for a retry)
   std::string down_;      // the response head sent to the client
   std::string codings_;   // a Transfer-Encoding list being joined
