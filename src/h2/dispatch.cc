@@ -72,9 +72,8 @@ asio::awaitable<void> ServeTls(proxy::Worker& worker, const proxy::ListenerInfo&
     conn->Start();
     co_return;
   }
-  auto session =
-      std::make_unique<proxy::Session>(worker, listener, net::ClientStream(std::move(stream)));
-  co_await session->Run();
+  proxy::Session::Start(
+      std::make_unique<proxy::Session>(worker, listener, net::ClientStream(std::move(stream))));
 }
 
 }  // namespace
@@ -92,8 +91,7 @@ asio::awaitable<void> ServeHttpConnection(proxy::Worker& worker,
     conn->Start();  // runs on its own coroutines, which hold it
     co_return;
   }
-  auto session = std::make_unique<proxy::Session>(worker, listener, std::move(socket));
-  co_await session->Run();
+  proxy::Session::Start(std::make_unique<proxy::Session>(worker, listener, std::move(socket)));
 }
 
 }  // namespace graymesh::h2
