@@ -72,8 +72,9 @@ asio::awaitable<void> ServeTls(proxy::Worker& worker, const proxy::ListenerInfo&
     conn->Start();
     co_return;
   }
-  proxy::Session::Start(
-      std::make_unique<proxy::Session>(worker, listener, net::ClientStream(std::move(stream))));
+  auto session =
+      std::make_unique<proxy::Session>(worker, listener, net::ClientStream(std::move(stream)));
+  co_await session->Run();
 }
 
 }  // namespace
@@ -91,7 +92,8 @@ asio::awaitable<void> ServeHttpConnection(proxy::Worker& worker,
     conn->Start();  // runs on its own coroutines, which hold it
     co_return;
   }
-  proxy::Session::Start(std::make_unique<proxy::Session>(worker, listener, std::move(socket)));
+  auto session = std::make_unique<proxy::Session>(worker, listener, std::move(socket));
+  co_await session->Run();
 }
 
 }  // namespace graymesh::h2

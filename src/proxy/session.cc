@@ -2,8 +2,6 @@
 
 #include <asio/bind_allocator.hpp>
 #include <asio/buffer.hpp>
-#include <asio/co_spawn.hpp>
-#include <asio/detached.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/deferred.hpp>
 #include <asio/experimental/parallel_group.hpp>
@@ -127,56 +125,42 @@ void Session::CloseIfIdle() {
   client_.cancel(ignored);
 }
 
-void Session::Start(std::unique_ptr<Session> s) {
-  asio::io_context& io = s->worker_.io();  // before s moves: argument order is unspecified
-  asio::co_spawn(io, Serve(std::move(s)), asio::detached);
-}
-
-// A response written before the drain began did not say `connection:
-// close`, so its client may send another request at once: it is served (the
-// next response says close) until this side's idle connections are being
-// closed (Worker::CloseSide closes the ones left idle).
-asio::awaitable<void> Session::Serve(std::unique_ptr<Session> s) {
-  Session& self = *s;
-  while (!self.close_after_) {
-    self.in_.Compact();
-    if (self.in_.readable() == 0) {
-      self.expired_ = Timeout::kNone;
-      self.idle_ = true;
-      self.SetDeadline(Timeout::kIdle, self.worker_.config().timeouts.idle);
+asio::awaitable<void> Session::Run() {
+  // A response written before the drain began did not say `connection:
+  // close`, so its client may send another request at once: it is served (the
+  // next response says close) until this side's idle connections are being
+  // closed (Worker::CloseSide closes the ones left idle).
+  while (!close_after_) {
+    in_.Compact();
+    if (in_.readable() == 0) {
+      // Idle: waiting here, not in ReadHead, keeps only this frame and a
+      // small one alive, and no buffer; the first bytes bring one.
+      expired_ = Timeout::kNone;
+      idle_ = true;
+      SetDeadline(Timeout::kIdle, worker_.config().timeouts.idle);
       // Over TLS, bytes may already sit decrypted in the stream: a read
       // comes first, and its would_block means the engine needs more.
-      FirstBytes got = self.client_.is_tls() ? self.ReadFirstBytes() : FirstBytes::kNone;
-      if (got == FirstBytes::kNone) {
-        Park(std::move(s));  // this coroutine ends; the wait's handler holds the session
-        co_return;
+      bool wait = !client_.is_tls();
+      FirstBytes got = FirstBytes::kNone;
+      while (got == FirstBytes::kNone) {
+        if (wait) {
+          auto [ec] = co_await client_.lowest_layer().async_wait(asio::socket_base::wait_read,
+            asio::bind_allocator(SlotAllocator<void>(&wait_slot_), kNoThrow));
+          if (ec) break;  // cancelled: idle timeout or drain
+        }
+        wait = true;
+        got = ReadFirstBytes();
       }
-      if (got == FirstBytes::kClosed) break;
-      self.idle_ = false;
+      if (got != FirstBytes::kRead) break;
+      idle_ = false;
     }
-    if (!co_await self.ReadHead()) break;
-    if (self.worker_.closing(SideOf(self.listener_.cfg))) self.close_after_ = true;
+    if (!co_await ReadHead()) break;
+    if (worker_.closing(SideOf(listener_.cfg))) close_after_ = true;
   }
-  if (self.client_.is_tls()) co_await self.CloseTls();
+  if (client_.is_tls()) co_await CloseTls();
   asio::error_code ignored;
-  self.client_.lowest_layer().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
-  self.client_.lowest_layer().close(ignored);
-}
-
-void Session::Park(std::unique_ptr<Session> s) {
-  Session* self = s.get();
-  self->client_.lowest_layer().async_wait(
-      asio::socket_base::wait_read,
-      asio::bind_allocator(SlotAllocator<void>(&self->wait_slot_),
-                           [s = std::move(s)](asio::error_code ec) mutable {
-                             Session& self = *s;
-                             // Cancelled: the idle timeout passed, or the drain.
-                             const FirstBytes got = ec ? FirstBytes::kClosed : self.ReadFirstBytes();
-                             if (got == FirstBytes::kNone) return Park(std::move(s));
-                             if (got == FirstBytes::kRead) self.idle_ = false;
-                             else self.close_after_ = true;  // Serve only closes it
-                             Start(std::move(s));
-                           }));
+  client_.lowest_layer().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+  client_.lowest_layer().close(ignored);
 }
 
 asio::awaitable<void> Session::Refuse(int status, std::string_view reason) {

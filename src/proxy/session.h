@@ -1,8 +1,7 @@
 // One client connection: reads requests (pipelined ones in order), chooses an
-// upstream, forwards the request and streams the response back. Coroutines
-// on its worker's thread while a request is in progress; timeouts are
-// deadlines the worker's ticker enforces by cancelling the sockets, so no
-// timer is armed per request.
+// upstream, forwards the request and streams the response back. A coroutine
+// on its worker's thread; timeouts are deadlines the worker's ticker enforces
+// by cancelling the sockets, so no timer is armed per request.
 //
 // What is forwarded is written from what was parsed: the request line, Host
 // and the framing header (content-length from the parsed value, or the
@@ -74,10 +73,7 @@ class Session {
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
-  // Serves the connection until it closes; the session owns itself from here
-  // on. Between requests no coroutine runs for it: an idle connection is the
-  // session, its pending wait (in wait_slot_) and its socket, nothing more.
-  static void Start(std::unique_ptr<Session> s);
+  asio::awaitable<void> Run();
 
   // ---- Called by the worker's ticker ----
   // Cancels I/O once the deadline has passed.
@@ -150,13 +146,6 @@ class Session {
     }
   };
 
-  // Serves requests while bytes of them are there; parks the session when
-  // it is idle, closes the connection when it is done.
-  static asio::awaitable<void> Serve(std::unique_ptr<Session> s);
-  // Waits for the next request with no coroutine frame: the wait's handler
-  // holds the session and starts Serve again once bytes have arrived (or
-  // closes the connection when the wait was cancelled or the client left).
-  static void Park(std::unique_ptr<Session> s);
   asio::awaitable<bool> ReadHead();
   // Interprets the parsed head, forwards or answers it, and leaves in_ at the
   // next request.
