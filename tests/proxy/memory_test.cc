@@ -36,7 +36,7 @@ std::vector<std::unique_ptr<TestConnection>> OpenServed(uint16_t port, int n) {
 
 // An idle keep-alive connection holds no request buffer, no header slots and
 // no response storage (proxy/session.h, Memory): what stays is the session,
-// its coroutine frames and the socket's reactor state, about 2 KiB. A request
+// its coroutine frames and the socket's reactor state, about 3.5 KiB. A request
 // buffer (2 KiB) and a parser's header slots (1.6 KiB) kept per connection
 // take it over the bound.
 TEST(IdleMemory, IdleKeepAliveConnectionsHoldNoRequestStorage) {
