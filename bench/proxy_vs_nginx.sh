@@ -1281,6 +1281,8 @@ measure_memory() {
   # RSS counts the pages of the binary and shared libraries (file-backed,
   # shared with every other process using them); RssAnon is its own memory.
   printf 'large-anon/graymesh\t%s\n' "$(awk '/^RssAnon:/ { print $2 }' "/proc/$gpid/status")" >>"$MEMRES"
+  # PSS: each shared page counted as its share among the processes mapping it.
+  printf 'large-pss/graymesh\t%s\n' "$(awk '/^Pss:/ { print $2 }' "/proc/$gpid/smaps_rollup")" >>"$MEMRES"
   kill -TERM "$gpid" 2>/dev/null || true
 }
 
@@ -1295,6 +1297,8 @@ print_memory() {
       printf "  graymesh RSS, 100 services x 10 endpoints, 2 workers: %.1f MB\n", big }
     $1 == "large-anon/graymesh" { anon = $2 / 1024
       printf "  of which anonymous (RssAnon; the rest is binary and shared-library pages): %.1f MB\n", anon }
+    $1 == "large-pss/graymesh" {
+      printf "  PSS (shared pages divided among the processes that map them): %.1f MB\n", $2 / 1024 }
     END {
       if (g != "") printf "target: graymesh per idle connection <= 4 KB: %.2f KB -> %s\n", g, g <= 4 ? "met" : "NOT met"
       if (big != "") printf "target: graymesh RSS (100 x 10, 2 workers) <= 8 MB: %.1f MB -> %s (anonymous %.1f MB -> %s)\n",

@@ -44,6 +44,30 @@ bool HasFoldedLine(const char* p, const char* end, char* last) {
   return false;
 }
 
+// Free header slot blocks of this thread (see parser.h, Memory). A block
+// given back on another thread than it came from simply joins that thread's
+// list: each list is only ever touched by its own thread.
+class HeaderBlocks {
+ public:
+  HeaderBlocks() = default;
+  HeaderBlocks(const HeaderBlocks&) = delete;
+  HeaderBlocks& operator=(const HeaderBlocks&) = delete;
+  ~HeaderBlocks() {
+    for (int i = 0; i < count_; ++i) delete[] free_[i];
+  }
+  HeaderSlice* Take() { return count_ > 0 ? free_[--count_] : new HeaderSlice[kMaxHeaders]; }
+  void Give(HeaderSlice* block) {
+    if (count_ < kKeptHeaderBlocks) free_[count_++] = block;
+    else delete[] block;
+  }
+
+ private:
+  HeaderSlice* free_[kKeptHeaderBlocks];
+  int count_ = 0;
+};
+
+thread_local HeaderBlocks header_blocks;
+
 }  // namespace
 
 const llhttp_settings_t Parser::kSettings = [] {
@@ -75,7 +99,16 @@ Parser::Parser(MessageKind kind) : kind_(kind) {
   llhttp_set_lenient_transfer_encoding(&p_, 0);
 }
 
+Parser::~Parser() { ReleaseHeaders(); }
+
+void Parser::ReleaseHeaders() {
+  if (headers_ == nullptr) return;
+  header_blocks.Give(headers_);
+  headers_ = nullptr;
+}
+
 void Parser::NextMessage() {
+  ReleaseHeaders();
   llhttp_reset(&p_);
   in_head_ = true;
   head_done_ = false;
@@ -171,6 +204,7 @@ int Parser::OnHeaderField(llhttp_t* p, const char* at, size_t len) {
       self->too_many_headers_ = true;
       return HPE_USER;
     }
+    if (self->headers_ == nullptr) self->headers_ = header_blocks.Take();
     self->headers_[self->num_headers_++] = {};
     self->field_open_ = true;
   }

@@ -12,7 +12,14 @@
 // malformed chunk extensions (which llhttp 8 only partly parses: they are
 // checked here and never reach it). The accept/reject table is docs/http.md.
 //
-// Thread-safety: none; one parser per connection direction. Allocation-free.
+// Thread-safety: none; one parser per connection direction.
+//
+// Memory: the header slots (kMaxHeaders of them) are not part of the parser:
+// a head takes a block of them from its thread's free list at its first
+// header line and gives it back at NextMessage() or destruction, so a parser
+// between messages (an idle keep-alive connection's) holds none. The free
+// list keeps up to kKeptHeaderBlocks blocks per thread; past the first
+// messages on a thread, parsing allocates nothing.
 #pragma once
 
 #include <llhttp.h>
@@ -39,6 +46,8 @@ struct HeaderSlice {
 };
 
 inline constexpr int kMaxHeaders = 100;
+// Header slot blocks a thread's free list keeps (each kMaxHeaders slots).
+inline constexpr int kKeptHeaderBlocks = 128;
 // Bytes of chunk extensions on one chunk-size line; more is refused.
 inline constexpr size_t kMaxChunkExtension = 4096;
 
@@ -62,6 +71,7 @@ struct BodyPieces {
 class Parser {
  public:
   explicit Parser(MessageKind kind);
+  ~Parser();
   Parser(const Parser&) = delete;
   Parser& operator=(const Parser&) = delete;
 
@@ -83,7 +93,8 @@ class Parser {
   ParseStatus FeedEof();
 
   // Ready for the next message on the same connection. Starts llhttp afresh,
-  // so neither an error nor an upgrade of the previous message sticks.
+  // so neither an error nor an upgrade of the previous message sticks, and
+  // gives the header slots back (headers() is empty until the next head).
   void NextMessage();
 
   // For a response: the request was HEAD, so the response has no body.
@@ -174,7 +185,8 @@ class Parser {
   Slice status_;
   Slice version_;
   int num_headers_ = 0;
-  HeaderSlice headers_[kMaxHeaders];
+  HeaderSlice* headers_ = nullptr;  // kMaxHeaders slots while a head holds them
+  void ReleaseHeaders();
   BodyPieces* pieces_ = nullptr;
   const char* error_ = nullptr;
 };

@@ -9,6 +9,7 @@
 #include <asio/signal_set.hpp>
 #include <asio/steady_timer.hpp>
 #include <nlohmann/json.hpp>
+#include <algorithm>
 #include <condition_variable>
 #include <functional>
 #include <mutex>
@@ -100,7 +101,14 @@ void Server::Start() {
     if (l.tls) tls::ServerContexts check(*l.tls);
     if (!l.access_log.empty()) listeners.back().access_log = access_log_->Open(l.access_log);
   }
-  traces_ = std::make_unique<lane::TraceLaneMap>(cfg_->node.trace_capacity,
+  // Loose mode learns at inbound listeners only (a sidecar's): without one
+  // nothing is ever learnt, and the map (1.5 MiB at the default capacity,
+  // all of it written when it is cleared) stays at its smallest.
+  const bool learns =
+      std::any_of(cfg_->listeners.begin(), cfg_->listeners.end(), [](const config::Listener& l) {
+        return l.kind == config::ListenerKind::kInbound;
+      });
+  traces_ = std::make_unique<lane::TraceLaneMap>(learns ? cfg_->node.trace_capacity : 0,
                                                  cfg_->node.trace_ttl_seconds);
   int n = cfg_->workers > 0 ? cfg_->workers : int(std::max(1u, std::thread::hardware_concurrency()));
   // Every proxied request holds two descriptors (client and upstream): the

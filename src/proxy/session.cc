@@ -1,5 +1,6 @@
 #include "proxy/session.h"
 
+#include <asio/bind_allocator.hpp>
 #include <asio/buffer.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/deferred.hpp>
@@ -22,8 +23,19 @@ namespace graymesh::proxy {
 namespace {
 
 constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
-// Request heads are mostly far below 2 KiB; a bigger one grows the buffer.
-constexpr size_t kInitialBuffer = 2 * 1024;
+
+// Gives the idle wait its memory from the session (Session::WaitSlot).
+template <typename T>
+struct SlotAllocator {
+  using value_type = T;
+  explicit SlotAllocator(Session::WaitSlot* slot) : slot(slot) {}
+  template <typename U>
+  SlotAllocator(const SlotAllocator<U>& other) : slot(other.slot) {}  // NOLINT: rebinding
+  T* allocate(size_t n) { return static_cast<T*>(slot->Allocate(n * sizeof(T))); }
+  void deallocate(T* p, size_t) { slot->Deallocate(p); }
+  friend bool operator==(SlotAllocator a, SlotAllocator b) { return a.slot == b.slot; }
+  Session::WaitSlot* slot;
+};
 constexpr size_t kBodyChunk = 16 * 1024;
 constexpr size_t kMaxResponseHead = 64 * 1024;
 
@@ -75,7 +87,7 @@ Session::Session(Worker& worker, const ListenerInfo& listener, net::ClientStream
     : worker_(worker),
       listener_(listener),
       client_(std::move(client)),
-      in_(kInitialBuffer),
+      in_(0),
       up_in_(0) {
   asio::error_code ec;
   client_.lowest_layer().set_option(asio::ip::tcp::no_delay(true), ec);
@@ -119,6 +131,29 @@ asio::awaitable<void> Session::Run() {
   // next response says close) until this side's idle connections are being
   // closed (Worker::CloseSide closes the ones left idle).
   while (!close_after_) {
+    in_.Compact();
+    if (in_.readable() == 0) {
+      // Idle: waiting here, not in ReadHead, keeps only this frame and a
+      // small one alive, and no buffer; the first bytes bring one.
+      expired_ = Timeout::kNone;
+      idle_ = true;
+      SetDeadline(Timeout::kIdle, worker_.config().timeouts.idle);
+      // Over TLS, bytes may already sit decrypted in the stream: a read
+      // comes first, and its would_block means the engine needs more.
+      bool wait = !client_.is_tls();
+      FirstBytes got = FirstBytes::kNone;
+      while (got == FirstBytes::kNone) {
+        if (wait) {
+          auto [ec] = co_await client_.lowest_layer().async_wait(asio::socket_base::wait_read,
+            asio::bind_allocator(SlotAllocator<void>(&wait_slot_), kNoThrow));
+          if (ec) break;  // cancelled: idle timeout or drain
+        }
+        wait = true;
+        got = ReadFirstBytes();
+      }
+      if (got != FirstBytes::kRead) break;
+      idle_ = false;
+    }
     if (!co_await ReadHead()) break;
     if (worker_.closing(SideOf(listener_.cfg))) close_after_ = true;
   }
@@ -141,6 +176,67 @@ http::Parser& Session::ResponseParser() {
   // A new one, a pooled one or the last attempt's: each may have stopped anywhere.
   Renew(*resp_parser_, http::MessageKind::kResponse);
   return *resp_parser_;
+}
+
+void Session::TakeRequestBuffer() {
+  if (in_.capacity() == 0) {
+    in_.Adopt(worker_.request_buffers().Take(), worker_.request_buffers().size());
+  }
+}
+
+void Session::ReturnRequestBuffer() {
+  if (in_.capacity() == 0 || in_.readable() > 0) return;  // pipelined bytes stay
+  size_t capacity = 0;
+  std::unique_ptr<char[]> bytes = in_.Release(&capacity);
+  worker_.request_buffers().Give(std::move(bytes), capacity);
+}
+
+void* Session::WaitSlot::Allocate(size_t n) {
+  if (used_ || n > sizeof(bytes_)) return ::operator new(n);
+  used_ = true;
+  return bytes_;
+}
+
+void Session::WaitSlot::Deallocate(void* p) {
+  if (p == bytes_) used_ = false;
+  else ::operator delete(p);
+}
+
+Session::FirstBytes Session::ReadFirstBytes() {
+  TakeRequestBuffer();
+  asio::error_code ec;
+  size_t n = client_.read_some(asio::buffer(in_.write_ptr(), in_.writable()), ec);
+  if (ec == asio::error::would_block || ec == asio::error::try_again) {
+    ReturnRequestBuffer();
+    return FirstBytes::kNone;
+  }
+  if (ec || n == 0) return FirstBytes::kClosed;
+  in_.Commit(n);
+  return FirstBytes::kRead;
+}
+
+void Session::SwapScratch(RequestScratch& s) {
+  out_.swap(s.out);
+  down_.swap(s.down);
+  codings_.swap(s.codings);
+  traceparent_.swap(s.traceparent);
+  carried_.swap(s.carried);
+  baggage_buf_.swap(s.baggage_buf);
+  restored_.swap(s.restored);
+  iov_.swap(s.iov);
+  view_headers_.swap(s.view_headers);
+}
+
+void Session::TakeScratch() {
+  if (scratch_ != nullptr) return;
+  scratch_ = worker_.request_scratch().Take([] { return std::make_unique<RequestScratch>(); });
+  SwapScratch(*scratch_);
+}
+
+void Session::ReturnScratch() {
+  if (scratch_ == nullptr) return;
+  SwapScratch(*scratch_);
+  worker_.request_scratch().Give(std::move(scratch_));
 }
 
 void Session::ReturnResponseStorage() {
@@ -181,20 +277,17 @@ int Session::HeadError() {
   }
 }
 
-// Reads and interprets one request head, then forwards the request. Returns
-// false when the connection should close.
+// Reads and interprets one request head, whose first bytes are in in_, then
+// forwards the request. Returns false when the connection should close.
 asio::awaitable<bool> Session::ReadHead() {
   // Copies, not a reference: a new snapshot may replace the configuration
   // while this connection waits for its next request.
   const config::Timeouts timeouts = worker_.config().timeouts;
   const size_t max_head = worker_.config().limits.max_header_bytes;
-  in_.Compact();
   expired_ = Timeout::kNone;
-  idle_ = in_.readable() == 0;
   req_parser_.NextMessage();
   size_t parsed = 0;
-  if (idle_) SetDeadline(Timeout::kIdle, timeouts.idle);
-  else SetDeadline(Timeout::kHeader, timeouts.header_read);
+  SetDeadline(Timeout::kHeader, timeouts.header_read);
 
   for (;;) {
     if (in_.wpos() > parsed) {
@@ -223,10 +316,6 @@ asio::awaitable<bool> Session::ReadHead() {
       }
       co_return false;
     }
-    if (idle_) {
-      idle_ = false;
-      SetDeadline(Timeout::kHeader, timeouts.header_read);
-    }
     in_.Commit(n);
   }
   ClearDeadline();
@@ -238,9 +327,11 @@ asio::awaitable<bool> Session::ReadHead() {
   replied_status_ = 0;
   const auto started = worker_.recorder().Begin();
   pinned_ = worker_.upstreams().snapshot_ptr();
+  TakeScratch();
   co_await Handle(rq);
   RecordRequest(rq, started);
   pinned_.reset();
+  ReturnScratch();
   ReturnResponseStorage();
   // llhttp stops for good after a request with Upgrade; the proxy ignored the
   // upgrade, so the next request gets a fresh parser.
@@ -251,6 +342,10 @@ asio::awaitable<bool> Session::ReadHead() {
     in_.Consume(rq.head_end + rq.body_buffered);
     if (!rq.body_in_hand) close_after_ = true;
   }
+  // Between requests the connection holds no header slots and, unless
+  // pipelined bytes wait in it, no buffer.
+  req_parser_.NextMessage();
+  ReturnRequestBuffer();
   co_return !close_after_;
 }
 

@@ -4,14 +4,19 @@
 #pragma once
 
 #include <asio/awaitable.hpp>
+#include <asio/buffer.hpp>
 #include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/steady_timer.hpp>
+#include <array>
 #include <chrono>
 #include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <string>
+#include <string_view>
+#include <utility>
 #include <thread>
 #include <vector>
 
@@ -29,6 +34,16 @@ namespace graymesh::proxy {
 
 class Session;
 class TcpSession;
+
+// The strings a request builds its heads and lane headers in, kept with
+// their capacity in the worker's pool between requests (a Session swaps
+// them in while it handles a request), so an idle connection holds none.
+struct RequestScratch {
+  using ViewHeaders = std::array<std::pair<std::string_view, std::string_view>, http::kMaxHeaders>;
+  std::string out, down, codings, traceparent, carried, baggage_buf, restored;
+  std::vector<asio::const_buffer> iov;
+  std::unique_ptr<ViewHeaders> view_headers;  // made when a rule first looks at headers
+};
 
 // Which side of the proxy a listener is on, for the drain: the entry side
 // (inbound, gateway and TCP listeners: other services and clients call in)
@@ -99,8 +114,11 @@ class Worker {
     last_request_ms_[size_t(SideOf(l))].store(NowMs(), std::memory_order_relaxed);
   }
   lane::TraceLaneMap* traces() { return traces_; }
-  // Storage a request holds only while it is forwarded (net/buffer_pool.h):
-  // the upstream read buffer and the response parser.
+  // Storage a request holds only while it is in progress (net/buffer_pool.h):
+  // the client read buffer, and while it is forwarded the upstream read
+  // buffer and the response parser.
+  net::BufferPool& request_buffers() { return request_buffers_; }
+  net::FreeList<RequestScratch>& request_scratch() { return request_scratch_; }
   net::BufferPool& response_buffers() { return response_buffers_; }
   net::FreeList<http::Parser>& response_parsers() { return response_parsers_; }
   // A fresh W3C traceparent ("00-<trace id>-<span id>-01").
@@ -145,7 +163,12 @@ class Worker {
   // Before io_: connections destroyed with it may still hold pooled storage.
   // Enough for as many requests in progress at once as a busy worker has.
   static constexpr size_t kResponseBuffer = 16 * 1024;
+  // Request heads are mostly far below 2 KiB; a bigger one grows its buffer
+  // (and that one is freed, not pooled, when the request is done).
+  static constexpr size_t kRequestBuffer = 2 * 1024;
   static constexpr size_t kPooled = 128;
+  net::BufferPool request_buffers_{kRequestBuffer, kPooled};
+  net::FreeList<RequestScratch> request_scratch_{kPooled};
   net::BufferPool response_buffers_{kResponseBuffer, kPooled};
   net::FreeList<http::Parser> response_parsers_{kPooled};
   asio::io_context io_{1};

@@ -31,6 +31,23 @@ inline int64_t PeakRssKib(pid_t pid) {
   return -1;
 }
 
+// A field of /proc/PID/status in KiB ("VmRSS", "RssAnon", ...), or -1.
+inline int64_t StatusKib(pid_t pid, const std::string& field) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.size() > field.size() && line.compare(0, field.size(), field) == 0 &&
+        line[field.size()] == ':') {
+      return std::stoll(line.substr(field.size() + 1));
+    }
+  }
+  return -1;
+}
+
+// Resident anonymous memory (heap, stacks; not the mapped binary and
+// libraries, which RSS also counts) of `pid` in KiB, or -1.
+inline int64_t RssAnonKib(pid_t pid) { return StatusKib(pid, "RssAnon"); }
+
 // utime + stime of every thread of `pid`, in seconds, or -1.
 inline double CpuSeconds(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
