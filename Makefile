@@ -46,7 +46,9 @@ FUZZ_TARGETS += config_yaml
 FUZZ_TARGETS += rule_docs
 FUZZ_TARGETS += snapshot_json
 FUZZ_TARGETS += baggage
+FUZZ_TARGETS += request_view
 FUZZ_TARGETS += h2_input
+FUZZ_TARGETS += traffic_report
 FUZZ ?= $(FUZZ_TARGETS)
 fuzz: setup
 	@cmake --preset fuzz >/dev/null
