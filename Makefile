@@ -26,7 +26,8 @@ asan:
 # The tests labelled `threads` (tests/CMakeLists.txt) under ThreadSanitizer:
 # workers and snapshot swaps, endpoint health, control-plane watch and push,
 # the access log writer and traffic reports. Builds only what they run.
-TSAN_TARGETS := graymesh proxy_test proxy_health_test control_mesh_test traffic_test
+TSAN_TARGETS := graymesh proxy_test proxy_health_test control_mesh_test traffic_test \
+                proxy_control_agent_test
 tsan: setup
 	@cmake --preset tsan >/dev/null
 	@cmake --build build/tsan -j$(JOBS) --target $(TSAN_TARGETS)
