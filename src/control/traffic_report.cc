@@ -37,9 +37,18 @@ uint64_t Count(const json& obj, const std::string& key, const std::string& path)
   return it->get<uint64_t>();
 }
 
+// Unix ms up to the end of year 9999: differences of two of them, or of one
+// and the control plane's clock, never overflow in the store.
 int64_t Millis(const json& obj, const std::string& key) {
   auto it = obj.find(key);
   if (it == obj.end() || !it->is_number_integer()) Bad(key, "expected an integer (Unix ms)");
+  const bool fits = it->is_number_unsigned() ? it->get<uint64_t>() <= uint64_t(kMaxReportMillis)
+                                             : it->get<int64_t>() >= 0 &&
+                                                   it->get<int64_t>() <= kMaxReportMillis;
+  if (!fits) {
+    Bad(key, "must be Unix ms from 0 to " + std::to_string(kMaxReportMillis) + ", got " +
+                 it->dump());
+  }
   return it->get<int64_t>();
 }
 
