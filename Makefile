@@ -25,7 +25,8 @@ asan:
 
 # The tests labelled `threads` (tests/CMakeLists.txt) under ThreadSanitizer:
 # workers and snapshot swaps, endpoint health, control-plane watch and push,
-# the access log writer and traffic reports. Builds only what they run.
+# the control-plane agent's stop, the access log writer and traffic reports.
+# Builds only what they run.
 TSAN_TARGETS := graymesh proxy_test proxy_health_test control_mesh_test traffic_test \
                 proxy_control_agent_test
 tsan: setup
