@@ -77,10 +77,10 @@ std::vector<std::pair<double, uint64_t>> Buckets(const json& e, const std::strin
     double bound;
     if (b[0].is_string() && b[0].get_ref<const std::string&>() == "+Inf") {
       bound = std::numeric_limits<double>::infinity();
-    } else if (b[0].is_number() && std::isfinite(b[0].get<double>())) {
-      bound = b[0].get<double>();
+    } else if (b[0].is_number() && std::isfinite(b[0].get<double>()) && b[0].get<double>() >= 0) {
+      bound = b[0].get<double>();  // seconds: a negative one made the p99 negative
     } else {
-      Bad(at, "upper bound must be a number or \"+Inf\"");
+      Bad(at, "upper bound must be a non-negative number (seconds) or \"+Inf\"");
     }
     if (!b[1].is_number_unsigned() && !(b[1].is_number_integer() && b[1].get<int64_t>() >= 0)) {
       Bad(at, "count must be a non-negative integer");

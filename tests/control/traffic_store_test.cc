@@ -379,6 +379,20 @@ TEST(TrafficReport, RefusesTimesThatAreNotUnixMillis) {
   EXPECT_EQ(reason("1764639005000", "1764639000000"), "accepted");
 }
 
+// fuzz/corpus/traffic_report/negative_bound: a latency bound below zero was
+// taken, and the p99 of GET /v1/traffic (and a canary's) came out negative.
+TEST(TrafficReport, RefusesNegativeLatencyBounds) {
+  try {
+    ParseTrafficReport(Parse(R"({"node": "n", "startedMs": 1, "nowMs": 2, "edges": [
+        {"direction": "inbound", "requests": 1, "latencyBuckets": [[-5, 1], ["+Inf", 1]]}]})"));
+    FAIL() << "accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_STREQ(e.what(),
+                 "edges[0].latencyBuckets[0]: upper bound must be a non-negative number "
+                 "(seconds) or \"+Inf\"");
+  }
+}
+
 // fuzz/corpus/traffic_report/lane_counts_past_uint64: two nodes at the
 // largest count sum past 2^64; converting that double to uint64_t is out of
 // range (UBSan; on x86 it gave 2^63).
