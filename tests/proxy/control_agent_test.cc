@@ -27,8 +27,8 @@ class PushingControlPlane {
                 [](const net::HttpRequest& rq) -> asio::awaitable<net::HttpReply> {
                   net::HttpReply reply;
                   const std::string v(rq.QueryParam("version"));
-                  reply.body = "{\"version\":" + std::to_string(std::stoll(v.empty() ? "0" : v) + 1) +
-                               ",\"store\":\"s\"}";
+                  const int64_t next = std::stoll(v.empty() ? "0" : v) + 1;
+                  reply.body = "{\"version\":" + std::to_string(next) + ",\"store\":\"s\"}";
                   co_return reply;
                 }) {
     server_.Start();
