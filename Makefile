@@ -25,8 +25,10 @@ asan:
 
 # The tests labelled `threads` (tests/CMakeLists.txt) under ThreadSanitizer:
 # workers and snapshot swaps, endpoint health, control-plane watch and push,
-# the access log writer and traffic reports. Builds only what they run.
-TSAN_TARGETS := graymesh proxy_test proxy_health_test control_mesh_test traffic_test
+# the control-plane agent's stop, the access log writer and traffic reports.
+# Builds only what they run.
+TSAN_TARGETS := graymesh proxy_test proxy_health_test control_mesh_test traffic_test \
+                proxy_control_agent_test
 tsan: setup
 	@cmake --preset tsan >/dev/null
 	@cmake --build build/tsan -j$(JOBS) --target $(TSAN_TARGETS)
@@ -46,7 +48,9 @@ FUZZ_TARGETS += config_yaml
 FUZZ_TARGETS += rule_docs
 FUZZ_TARGETS += snapshot_json
 FUZZ_TARGETS += baggage
+FUZZ_TARGETS += request_view
 FUZZ_TARGETS += h2_input
+FUZZ_TARGETS += traffic_report
 FUZZ ?= $(FUZZ_TARGETS)
 fuzz: setup
 	@cmake --preset fuzz >/dev/null

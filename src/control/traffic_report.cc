@@ -37,9 +37,18 @@ uint64_t Count(const json& obj, const std::string& key, const std::string& path)
   return it->get<uint64_t>();
 }
 
+// Unix ms up to the end of year 9999: differences of two of them, or of one
+// and the control plane's clock, never overflow in the store.
 int64_t Millis(const json& obj, const std::string& key) {
   auto it = obj.find(key);
   if (it == obj.end() || !it->is_number_integer()) Bad(key, "expected an integer (Unix ms)");
+  const bool fits = it->is_number_unsigned() ? it->get<uint64_t>() <= uint64_t(kMaxReportMillis)
+                                             : it->get<int64_t>() >= 0 &&
+                                                   it->get<int64_t>() <= kMaxReportMillis;
+  if (!fits) {
+    Bad(key, "must be Unix ms from 0 to " + std::to_string(kMaxReportMillis) + ", got " +
+                 it->dump());
+  }
   return it->get<int64_t>();
 }
 
@@ -68,10 +77,10 @@ std::vector<std::pair<double, uint64_t>> Buckets(const json& e, const std::strin
     double bound;
     if (b[0].is_string() && b[0].get_ref<const std::string&>() == "+Inf") {
       bound = std::numeric_limits<double>::infinity();
-    } else if (b[0].is_number() && std::isfinite(b[0].get<double>())) {
-      bound = b[0].get<double>();
+    } else if (b[0].is_number() && std::isfinite(b[0].get<double>()) && b[0].get<double>() >= 0) {
+      bound = b[0].get<double>();  // seconds: a negative one made the p99 negative
     } else {
-      Bad(at, "upper bound must be a number or \"+Inf\"");
+      Bad(at, "upper bound must be a non-negative number (seconds) or \"+Inf\"");
     }
     if (!b[1].is_number_unsigned() && !(b[1].is_number_integer() && b[1].get<int64_t>() >= 0)) {
       Bad(at, "count must be a non-negative integer");

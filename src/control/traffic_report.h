@@ -16,6 +16,8 @@ inline constexpr size_t kMaxReportEdges = 10'000;
 inline constexpr size_t kMaxReportEndpoints = 10'000;
 inline constexpr size_t kMaxReportBuckets = 64;
 inline constexpr size_t kMaxReportString = 253;
+// startedMs and nowMs: Unix ms, 0 up to the end of year 9999.
+inline constexpr int64_t kMaxReportMillis = 253'402'300'799'999;
 
 struct EdgeTotals {
   std::string direction;  // inbound | outbound | gateway

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <optional>
 #include <set>
@@ -358,7 +359,12 @@ TrafficStore::LaneTotals TrafficStore::LaneBetween(std::string_view service,
       AddFlow(&f, e, base, 1.0);
     }
   }
-  return {uint64_t(f.rps + 0.5), uint64_t(f.errors_rps + 0.5), Quantile(f.buckets, 0.99)};
+  // Rounded; a sum over nodes past 2^64 (counters near their limit) stays at
+  // the largest count instead of an out-of-range conversion.
+  auto count = [](double n) {
+    return n + 0.5 >= 18446744073709551616.0 ? UINT64_MAX : uint64_t(n + 0.5);
+  };
+  return {count(f.rps), count(f.errors_rps), Quantile(f.buckets, 0.99)};
 }
 
 }  // namespace graymesh::control

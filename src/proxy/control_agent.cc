@@ -56,6 +56,9 @@ bool ReadFile(const std::string& path, std::string* out) {
 struct ControlAgent::State {
   ControlAgentOptions opt;
   Compose compose;
+  // Held while `apply` runs; Stop() takes it to wait for one in progress and
+  // clear it, so the callback's owner may go once Stop() returns.
+  std::mutex apply_mu;
   Apply apply;
   std::atomic<bool> stop{false};
   std::atomic<bool> draining{false};
@@ -135,7 +138,11 @@ struct ControlAgent::State {
                         .dump();
       }
       auto cfg = std::make_shared<const config::Config>(compose(effective));
-      if (apply) apply(cfg);
+      {
+        std::lock_guard<std::mutex> lock(apply_mu);
+        if (stop) return true;  // Stop() ran: the owner of `apply` may be gone
+        if (apply) apply(cfg);
+      }
       if (fill && !filling) {
         spdlog::warn("control: new registry is filling: keeping last-known endpoints and rules "
                      "for {} ms more",
@@ -460,7 +467,12 @@ void ControlAgent::Stop() {
   // most its 2 s timeout): the process exits only after it.
   if (s->notifier.joinable()) s->notifier.join();
   // A long poll may be in flight: let that thread finish on its own; it only
-  // touches the shared state, which it keeps alive.
+  // touches the shared state, which it keeps alive. An Apply in progress
+  // finishes first, and none starts from here on (Take checks `stop`).
+  {
+    std::lock_guard<std::mutex> lock(s->apply_mu);
+    s->apply = nullptr;
+  }
   if (s->watch.joinable()) s->watch.detach();
   if (s->lease.joinable()) s->lease.join();
   s->app_watch.reset();  // nothing reads it any more

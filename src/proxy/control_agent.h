@@ -84,7 +84,8 @@ class ControlAgent {
   // once like Draining(), and is sent after it.
   void Deregister();
   // Deregister and stop the threads; waits for a deregistration in flight
-  // (at most its 2 s timeout).
+  // (at most its 2 s timeout) and for an Apply call in progress. Once it
+  // returns, `apply` is never called again and may be destroyed.
   void Stop();
 
   bool registered() const;

@@ -353,6 +353,61 @@ TEST(TrafficReport, RefusesMalformedReportsNamingTheField) {
             "node: longer than 253 characters");
 }
 
+// fuzz/corpus/traffic_report/{min_started_max_now,min_now}: times that made
+// the store's differences overflow (signed overflow, which UBSan reports and
+// the asan control plane dies of, on GET /v1/traffic after one POST).
+TEST(TrafficReport, RefusesTimesThatAreNotUnixMillis) {
+  auto reason = [](const std::string& started, const std::string& now) -> std::string {
+    try {
+      ParseTrafficReport(
+          Parse(R"({"node": "n", "startedMs": )" + started + R"(, "nowMs": )" + now + "}"));
+    } catch (const std::invalid_argument& e) {
+      return e.what();
+    }
+    return "accepted";
+  };
+  EXPECT_EQ(reason("-9223372036854775808", "9223372036854775807"),
+            "startedMs: must be Unix ms from 0 to 253402300799999, got -9223372036854775808");
+  EXPECT_EQ(reason("0", "-9223372036854775808"),
+            "nowMs: must be Unix ms from 0 to 253402300799999, got -9223372036854775808");
+  EXPECT_EQ(reason("0", "18446744073709551615"),
+            "nowMs: must be Unix ms from 0 to 253402300799999, got 18446744073709551615");
+  EXPECT_EQ(reason("0", "253402300800000"),
+            "nowMs: must be Unix ms from 0 to 253402300799999, got 253402300800000");
+  EXPECT_EQ(reason("0", "253402300799999"), "accepted");
+  // A proxy whose clock stepped back reports nowMs before startedMs: still taken.
+  EXPECT_EQ(reason("1764639005000", "1764639000000"), "accepted");
+}
+
+// fuzz/corpus/traffic_report/negative_bound: a latency bound below zero was
+// taken, and the p99 of GET /v1/traffic (and a canary's) came out negative.
+TEST(TrafficReport, RefusesNegativeLatencyBounds) {
+  try {
+    ParseTrafficReport(Parse(R"({"node": "n", "startedMs": 1, "nowMs": 2, "edges": [
+        {"direction": "inbound", "requests": 1, "latencyBuckets": [[-5, 1], ["+Inf", 1]]}]})"));
+    FAIL() << "accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_STREQ(e.what(),
+                 "edges[0].latencyBuckets[0]: upper bound must be a non-negative number "
+                 "(seconds) or \"+Inf\"");
+  }
+}
+
+// fuzz/corpus/traffic_report/lane_counts_past_uint64: two nodes at the
+// largest count sum past 2^64; converting that double to uint64_t is out of
+// range (UBSan; on x86 it gave 2^63).
+TEST(TrafficStoreLanes, CountsPastTheLargestIntegerStayAtIt) {
+  TrafficStore store;
+  for (const char* node : {"n1", "n2"}) {
+    store.Add(Report(node, 1'000, 2'000,
+                     {Edge("outbound", "order", "payment", "", "", UINT64_MAX, UINT64_MAX)}),
+              2'000);
+  }
+  const TrafficStore::LaneTotals t = store.LaneBetween("payment", "", 0, 3'000);
+  EXPECT_EQ(t.requests, UINT64_MAX);
+  EXPECT_EQ(t.errors, UINT64_MAX);
+}
+
 TEST(TrafficTable, PrintsServicesEdgesAndLanes) {
   TrafficStore store;
   store.Add(Report("n1", -1000, 0, {}), 0);
