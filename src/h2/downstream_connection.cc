@@ -303,6 +303,11 @@ void DownstreamConnection::StartRequest(const std::shared_ptr<ProxyStream>& s) {
                               "' speaks HTTP/1.1 (protocol: http1); HTTP/2 clients reach it over "
                               "HTTP/1.1 only");
   }
+  if (s->svc->info().tls != nullptr) {
+    return Reply(*s, 502, "service '" + s->svc->info().name +
+                              "' is reached over TLS (tls:), which HTTP/2 to upstreams does not "
+                              "support yet; HTTP/1.1 clients reach it");
+  }
 
   // Headers sent upstream: the pseudo-headers, then the client's fields
   // with their lane headers rewritten; Host travels as :authority.

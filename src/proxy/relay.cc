@@ -149,7 +149,7 @@ void Session::BuildDownstreamHead(BodyOut body_out) {
   down_.append("\r\n");
 }
 
-asio::awaitable<bool> Session::RelayResponse(const Request& rq, asio::ip::tcp::socket& up,
+asio::awaitable<bool> Session::RelayResponse(const Request& rq, net::ClientStream& up,
                                              size_t head_end, bool* reusable) {
   const RequestSettings& cfg = settings_;
   http::Parser& rp = *resp_parser_;
