@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <set>
 #include <thread>
 
@@ -208,6 +209,26 @@ TEST_F(UpstreamTls, AnIdleConnectionTheUpstreamClosedIsNotReused) {
   EXPECT_EQ(gw.Metric("upstream_cx_stale"), 1u);
   EXPECT_EQ(gw.Metric("upstream_cx_total"), 2u);
   EXPECT_EQ(gw.Metric("upstream_rq_retry"), 0u);
+}
+
+// HTTP/2 over TLS to upstreams is not there yet: an HTTP/2 client's request
+// to a tls: service is refused with the reason, not sent in clear text to a
+// TLS port.
+TEST_F(UpstreamTls, AnHttp2ClientIsToldTlsUpstreamsAreHttp1Only) {
+  HttpsUpstream up = HttpsUpstream::Start(server_);
+  Gateway gw = Gateway::Start(
+      TlsService(up.port, "{ ca: " + server_ + ".crt, sni: upstream.test }"));
+  const std::string out = TestTempDir() + "/h2-reason.txt";
+  const std::string cmd = "curl -s --http2-prior-knowledge -o " + out +
+                          " -w '%{http_code} %{http_version}' http://127.0.0.1:" +
+                          std::to_string(gw.port) + "/x > " + out + ".code";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  std::ifstream code(out + ".code"), body(out);
+  std::string status((std::istreambuf_iterator<char>(code)), {});
+  std::string reason((std::istreambuf_iterator<char>(body)), {});
+  EXPECT_EQ(status, "502 2");
+  EXPECT_NE(reason.find("is reached over TLS"), std::string::npos) << reason;
+  EXPECT_EQ(HttpGet(gw.port, "/x").status, 200) << "HTTP/1.1 clients are served";
 }
 
 TEST_F(UpstreamTls, AMissingCaFileIsAConfigErrorWithFileAndLine) {
