@@ -518,7 +518,7 @@ asio::awaitable<Session::Outcome> Session::TryEndpoint(Request& rq, ServiceState
       asio::error_code ignored;
       up.lowest_layer().set_option(asio::ip::tcp::no_delay(true), ignored);
       if (svc.info().tls != nullptr) {
-        tls_failure = co_await StartUpstreamTls(up, *svc.info().tls, ep);
+        tls_failure = co_await StartUpstreamTls(*conn, *svc.info().tls, svc.endpoint(host));
       }
     }
     ClearDeadline();

@@ -22,14 +22,19 @@ asio::awaitable<void> Session::CloseTls() {
   ClearDeadline();
 }
 
-asio::awaitable<std::string> Session::StartUpstreamTls(net::ClientStream& up,
+asio::awaitable<std::string> Session::StartUpstreamTls(UpstreamConn& conn,
                                                        const tls::ClientContext& tls,
-                                                       const EndpointInfo& ep) {
+                                                       EndpointState& ep) {
+  net::ClientStream& up = conn.stream;
+  const std::string& host = ep.info->host;
   auto stream = std::make_unique<net::TlsStream>(std::move(up.lowest_layer()), tls.context());
-  if (!tls::PrepareClient(stream->native_handle(), tls, ep.host)) {
-    co_return "tls: cannot set the server name \"" +
-        (tls.sni().empty() ? ep.host : tls.sni()) + "\"";
+  if (!tls::PrepareClient(stream->native_handle(), tls, host)) {
+    co_return "tls: cannot set the server name \"" + (tls.sni().empty() ? host : tls.sni()) +
+        "\"";
   }
+  if (ep.tls_session == nullptr) ep.tls_session = std::make_shared<tls::SessionSlot>();
+  conn.tls_session = ep.tls_session;
+  tls::UseSessionSlot(stream->native_handle(), conn.tls_session.get());
   up = net::ClientStream(std::move(stream));
   auto [ec] = co_await up.tls()->async_handshake(asio::ssl::stream_base::client,
                                                  asio::experimental::as_tuple(asio::use_awaitable));

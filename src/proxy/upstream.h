@@ -26,6 +26,9 @@ struct EndpointState {
   // wait pending (proxy/upstream_conn.h); one the upstream closed meanwhile
   // is already closed here and skipped by TakeIdle.
   std::vector<std::shared_ptr<UpstreamConn>> idle;
+  // TLS services: the session to resume on the next connection (made on
+  // the first one).
+  std::shared_ptr<tls::SessionSlot> tls_session;
   std::shared_ptr<health::EndpointHealth> health;  // shared with later snapshots
 };
 

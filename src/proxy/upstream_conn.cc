@@ -24,6 +24,14 @@ bool TlsQuiet(net::TlsStream& tls, bool socket_readable) {
 
 }  // namespace
 
+UpstreamConn::~UpstreamConn() {
+  // OpenSSL marks the session of an SSL freed without a shutdown as not
+  // resumable; the endpoint's SessionSlot holds that same session.
+  if (stream.is_tls() && SSL_is_init_finished(stream.tls()->native_handle())) {
+    SSL_set_shutdown(stream.tls()->native_handle(), SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+  }
+}
+
 bool UpstreamConn::Reusable() {
   if (!stream.lowest_layer().is_open()) return false;
   return !stream.is_tls() || TlsQuiet(*stream.tls(), false);

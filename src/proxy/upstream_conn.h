@@ -26,11 +26,17 @@
 #include <memory>
 
 #include "net/client_stream.h"
+#include "tls/client_context.h"
 
 namespace graymesh::proxy {
 
 struct UpstreamConn {
   explicit UpstreamConn(asio::io_context& io) : stream(asio::ip::tcp::socket(io)) {}
+  // Closes it. A TLS connection is closed without sending close_notify, but
+  // counted as shut down so that OpenSSL keeps its session resumable.
+  ~UpstreamConn();
+  UpstreamConn(const UpstreamConn&) = delete;
+  UpstreamConn& operator=(const UpstreamConn&) = delete;
 
   // Whether it may carry another request: open, and (TLS) nothing left
   // unread in the TLS layer. Reads what the TLS layer holds, without waiting.
@@ -40,6 +46,7 @@ struct UpstreamConn {
   int64_t since_ms = 0;   // pooled since (worker clock)
   bool idle = false;      // in a pool, no request on it
   bool watching = false;  // the readability wait is pending
+  std::shared_ptr<tls::SessionSlot> tls_session;  // TLS: where its tickets go
 };
 
 // Arms the readability wait unless it is pending already. REQUIRES: `c` is

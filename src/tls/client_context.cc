@@ -19,7 +19,36 @@ std::string OpenSslError() {
   return buf;
 }
 
+// Where an SSL finds its SessionSlot.
+int SlotIndex() {
+  static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
+
+// A ticket arrived: it replaces the endpoint's session. Returning 1 keeps
+// the reference OpenSSL hands over.
+int OnNewSession(SSL* ssl, SSL_SESSION* session) {
+  auto* slot = static_cast<SessionSlot*>(SSL_get_ex_data(ssl, SlotIndex()));
+  if (slot == nullptr) return 0;
+  slot->Set(session);
+  return 1;
+}
+
 }  // namespace
+
+SessionSlot::~SessionSlot() {
+  if (session_ != nullptr) SSL_SESSION_free(session_);
+}
+
+void SessionSlot::Set(SSL_SESSION* owned) {
+  if (session_ != nullptr) SSL_SESSION_free(session_);
+  session_ = owned;
+}
+
+void UseSessionSlot(SSL* ssl, SessionSlot* slot) {
+  SSL_set_ex_data(ssl, SlotIndex(), slot);
+  if (slot->get() != nullptr) SSL_set_session(ssl, slot->get());
+}
 
 ClientContext::ClientContext(const config::UpstreamTls& cfg)
     : ctx_(asio::ssl::context::tls_client), sni_(cfg.sni) {
@@ -27,6 +56,10 @@ ClientContext::ClientContext(const config::UpstreamTls& cfg)
   SSL_CTX_set_min_proto_version(raw, TLS1_2_VERSION);
   SSL_CTX_set_options(raw, SSL_OP_NO_RENEGOTIATION);
   SSL_CTX_set_verify(raw, SSL_VERIFY_PEER, nullptr);
+  // Sessions go to the endpoint's SessionSlot, not to a cache in the
+  // SSL_CTX that every worker would share (and lock).
+  SSL_CTX_set_session_cache_mode(raw, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+  SSL_CTX_sess_set_new_cb(raw, OnNewSession);
   if (cfg.ca.empty()) {
     if (SSL_CTX_set_default_verify_paths(raw) != 1) {
       throw std::runtime_error("tls: the system CA store: " + OpenSslError());

@@ -54,6 +54,7 @@ HttpsUpstream HttpsUpstream::Start(const std::string& cert, const std::string& k
                       << "    location / {\n"
                       << "      add_header x-conn $connection always;\n"
                       << "      add_header x-sni \"$ssl_server_name\" always;\n"
+                    << "      add_header x-resumed $ssl_session_reused always;\n"
                       << "      return 200 \"ok\\n\";\n"
                       << "    }\n"
                       << "  }\n"

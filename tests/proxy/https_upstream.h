@@ -20,7 +20,8 @@ std::string MakeCert(const std::string& name, const std::string& san);
 
 // nginx serving HTTPS on a free port with `cert` (.crt/.key), closing
 // keep-alive connections idle for `keepalive`. Each response says "ok\n" and
-// names its connection (x-conn) and the SNI it got (x-sni).
+// names its connection (x-conn), the SNI it got (x-sni) and whether its TLS
+// session was resumed (x-resumed: "r" or ".").
 struct HttpsUpstream {
   uint16_t port = 0;
   std::unique_ptr<ChildProcess> proc;

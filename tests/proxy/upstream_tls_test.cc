@@ -147,6 +147,9 @@ TEST_F(UpstreamTls, AnIdleConnectionTheUpstreamClosedIsNotReused) {
   EXPECT_EQ(gw.Metric("upstream_cx_stale"), 1u);
   EXPECT_EQ(gw.Metric("upstream_cx_total"), 2u);
   EXPECT_EQ(gw.Metric("upstream_rq_retry"), 0u);
+  // The second connection resumed the first one's TLS session.
+  EXPECT_EQ(first.Header("x-resumed"), ".");
+  EXPECT_EQ(second.Header("x-resumed"), "r");
 }
 
 // HTTP/2 over TLS to upstreams is not there yet: an HTTP/2 client's request
