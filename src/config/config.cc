@@ -159,6 +159,9 @@ class Parser {
   OutlierPolicy ParseOutlier(const YAML::Node& n, const std::string& path) const;
   BaseFallback ParseBaseFallback(const YAML::Node& n, const std::string& path) const;
   UpstreamProtocol ParseProtocol(const YAML::Node& n, const std::string& path) const;
+  // `check_ca`: the CA file must be readable now (a static service's; a
+  // policy's is checked on the proxy that uses it).
+  UpstreamTls ParseUpstreamTls(const YAML::Node& n, const std::string& path, bool check_ca) const;
   uint32_t Percent(const YAML::Node& n, const std::string& path) const;
 
   const std::string& file_;
@@ -317,7 +320,8 @@ Endpoint Parser::ParseEndpoint(const YAML::Node& n, const std::string& path) con
 }
 
 Service Parser::ParseService(const YAML::Node& n, const std::string& path) const {
-  CheckMap(n, path, {"name", "lb", "endpoints", "baseFallback", "warmup", "outlier", "protocol"});
+  CheckMap(n, path,
+           {"name", "lb", "endpoints", "baseFallback", "warmup", "outlier", "protocol", "tls"});
   if (!n["name"]) Fail(n, path, "missing required key \"name\"");
   Service s;
   s.name = NonEmpty(n["name"], path + ".name");
@@ -337,6 +341,7 @@ Service Parser::ParseService(const YAML::Node& n, const std::string& path) const
   if (const YAML::Node w = n["warmup"]) s.warmup = ParseWarmup(w, path + ".warmup");
   if (const YAML::Node o = n["outlier"]) s.outlier = ParseOutlier(o, path + ".outlier");
   if (const YAML::Node pr = n["protocol"]) s.protocol = ParseProtocol(pr, path + ".protocol");
+  if (const YAML::Node t = n["tls"]) s.tls = ParseUpstreamTls(t, path + ".tls", true);
   // No endpoints is allowed: the control plane may fill them in later, and
   // requests meanwhile get 503.
   const std::string epath = path + ".endpoints";
@@ -763,6 +768,31 @@ UpstreamProtocol Parser::ParseProtocol(const YAML::Node& n, const std::string& p
   return UpstreamProtocol::kAuto;
 }
 
+UpstreamTls Parser::ParseUpstreamTls(const YAML::Node& n, const std::string& path,
+                                     bool check_ca) const {
+  CheckMap(n, path, {"ca", "sni"});
+  UpstreamTls t;
+  if (const YAML::Node ca = n["ca"]) {
+    t.ca = NonEmpty(ca, path + ".ca");
+    if (check_ca) {
+      std::FILE* f = std::fopen(t.ca.c_str(), "r");
+      if (f == nullptr) {
+        Fail(ca, path + ".ca", "cannot read CA file \"" + t.ca + "\": " + std::strerror(errno));
+      }
+      std::fclose(f);
+    }
+  }
+  if (const YAML::Node sni = n["sni"]) {
+    t.sni = NonEmpty(sni, path + ".sni");
+    for (char c : t.sni) {
+      const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                      c == '-' || c == '.' || c == ':';
+      if (!ok) Fail(sni, path + ".sni", "must be a host name or an IP, got \"" + t.sni + "\"");
+    }
+  }
+  return t;
+}
+
 BaseFallback Parser::ParseBaseFallback(const YAML::Node& n, const std::string& path) const {
   const std::string v = String(n, path);
   if (v == "none") return BaseFallback::kNone;
@@ -848,7 +878,8 @@ OutlierPolicy Parser::ParseOutlier(const YAML::Node& o, const std::string& path)
 }
 
 ServicePolicy Parser::ParsePolicySpec(const YAML::Node& n) const {
-  CheckMap(n, "spec", {"warmup", "outlier", "lossless", "fallback", "baseFallback", "protocol"});
+  CheckMap(n, "spec",
+           {"warmup", "outlier", "lossless", "fallback", "baseFallback", "protocol", "tls"});
   ServicePolicy p;
   if (const YAML::Node w = n["warmup"]) p.warmup = ParseWarmup(w, "spec.warmup");
   if (const YAML::Node o = n["outlier"]) p.outlier = ParseOutlier(o, "spec.outlier");
@@ -874,6 +905,7 @@ ServicePolicy Parser::ParsePolicySpec(const YAML::Node& n) const {
     p.base_fallback = ParseBaseFallback(bf, "spec.baseFallback");
   }
   if (const YAML::Node pr = n["protocol"]) p.protocol = ParseProtocol(pr, "spec.protocol");
+  if (const YAML::Node t = n["tls"]) p.tls = ParseUpstreamTls(t, "spec.tls", false);
   return p;
 }
 

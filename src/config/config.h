@@ -37,6 +37,17 @@ enum class UpstreamProtocol { kHttp1, kHttp2, kAuto };
 // instance serve them.
 enum class BaseFallback { kNone, kAnyLane };
 
+// TLS to a service's endpoints (docs/config.md, services[].tls). The peer's
+// certificate is always verified: its chain against `ca` (a PEM file of
+// trusted roots; "" = the system store) and its name against `sni` ("" =
+// the endpoint's host when that is a name; an endpoint given as an IP then
+// sends no SNI and its certificate must name that IP). TLS 1.2 and later.
+struct UpstreamTls {
+  std::string ca;
+  std::string sni;
+  bool operator==(const UpstreamTls&) const = default;
+};
+
 struct Endpoint {
   HostPort address;
   uint32_t weight = 100;                      // relative; 1..10000
@@ -91,6 +102,7 @@ struct Service {
   std::optional<WarmupPolicy> warmup;
   std::optional<OutlierPolicy> outlier;
   UpstreamProtocol protocol = UpstreamProtocol::kAuto;
+  std::optional<UpstreamTls> tls;  // absent: plaintext; a ServicePolicy's overrides it
 };
 
 // Gateway routing: the first route whose host and path prefix match wins.
@@ -234,6 +246,9 @@ struct ServicePolicy {
   // How its endpoints are spoken to (services from the registry have no
   // other place to say it); over the service's own `protocol`.
   std::optional<UpstreamProtocol> protocol;
+  // TLS to its endpoints, over the service's own `tls`. Its `ca` is a path
+  // on the proxy's host, checked when the proxy compiles the snapshot.
+  std::optional<UpstreamTls> tls;
 };
 
 // Who this process is: set by `graymesh proxy` flags, not by the file.

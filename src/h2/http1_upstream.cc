@@ -125,7 +125,7 @@ void Http1Upstream::Cancel() {
 void Http1Upstream::CloseSocket() {
   if (up_ == nullptr) return;
   asio::error_code ignored;
-  up_->close(ignored);
+  up_->stream.lowest_layer().close(ignored);
 }
 
 void Http1Upstream::Check(int64_t now_ms) {
@@ -231,7 +231,7 @@ void Http1Upstream::Fail(int status, std::string reason) {
   }
 }
 
-asio::awaitable<size_t> Http1Upstream::ReadMore(asio::ip::tcp::socket& up) {
+asio::awaitable<size_t> Http1Upstream::ReadMore(net::ClientStream& up) {
   auto [ec, n] = co_await up.async_read_some(asio::buffer(buf_.get() + wpos_, cap_ - wpos_),
                                              kNoThrow);
   if (ec) co_return 0;
@@ -251,14 +251,13 @@ asio::awaitable<Http1Upstream::Outcome> Http1Upstream::Attempt(bool last_try) {
   body_failed_ = false;
   stalled_ = false;
   client_stalled_ = false;
-  auto up = std::make_shared<asio::ip::tcp::socket>(worker_.io());
-  up_ = up;
+  std::shared_ptr<proxy::UpstreamConn> up;
   // Close the connection on every way out but the one that pools it.
   struct Closer {
-    std::shared_ptr<asio::ip::tcp::socket>& up;
+    std::shared_ptr<proxy::UpstreamConn>& up;
     ~Closer() {
       asio::error_code ignored;
-      if (up != nullptr && up->is_open()) up->close(ignored);
+      if (up != nullptr) up->stream.lowest_layer().close(ignored);
     }
   } closer{up};
 
@@ -286,13 +285,15 @@ asio::awaitable<Http1Upstream::Outcome> Http1Upstream::Attempt(bool last_try) {
   };
 
   uint64_t stale = 0;
-  reused_ = !resent_ && svc.TakeIdle(host, up.get(), &stale);
+  reused_ = !resent_ && svc.TakeIdle(host, &up, &stale);
+  if (!reused_) up = std::make_shared<proxy::UpstreamConn>(worker_.io());
+  up_ = up;  // the connection this attempt uses, for CloseSocket
   stats.upstream_cx_stale.Inc(stale);
   if (reused_) {
     stats.upstream_cx_reused.Inc();
   } else {
     phase_deadline_ms_ = proxy::Worker::NowMs() + timeouts_.connect.count();
-    auto [ec] = co_await up->async_connect(ep.address, kNoThrow);
+    auto [ec] = co_await up->stream.lowest_layer().async_connect(ep.address, kNoThrow);
     phase_deadline_ms_ = 0;
     if (cancelled_) co_return Outcome::kFailed;
     if (ec || stalled_) {
@@ -305,13 +306,13 @@ asio::awaitable<Http1Upstream::Outcome> Http1Upstream::Attempt(bool last_try) {
     }
     stats.upstream_cx_total.Inc();
     asio::error_code ignored;
-    up->set_option(asio::ip::tcp::no_delay(true), ignored);
+    up->stream.lowest_layer().set_option(asio::ip::tcp::no_delay(true), ignored);
   }
 
   // ---- Request head; the body follows from its own coroutine ----
   const health::Outcome lost = reused_ ? health::Outcome::kAborted : health::Outcome::kReset;
   phase_deadline_ms_ = proxy::Worker::NowMs() + timeouts_.idle.count();
-  if (auto [ec, n] = co_await asio::async_write(*up, asio::buffer(head_), kNoThrow); ec) {
+  if (auto [ec, n] = co_await asio::async_write(up->stream, asio::buffer(head_), kNoThrow); ec) {
     phase_deadline_ms_ = 0;
     if (cancelled_) co_return Outcome::kFailed;
     if (resend_stale(false)) co_return Outcome::kResend;
@@ -372,7 +373,7 @@ asio::awaitable<Http1Upstream::Outcome> Http1Upstream::Attempt(bool last_try) {
       cap_ *= 2;
     }
     const size_t before = wpos_;
-    const size_t n = co_await ReadMore(*up);
+    const size_t n = co_await ReadMore(up->stream);
     if (cancelled_) co_return Outcome::kFailed;
     if (n == 0) {
       if (client_stalled_) {
@@ -449,7 +450,7 @@ asio::awaitable<Http1Upstream::Outcome> Http1Upstream::Attempt(bool last_try) {
     if (cancelled_) co_return Outcome::kFailed;
     at = wpos_ = 0;
     phase_deadline_ms_ = proxy::Worker::NowMs() + timeouts_.idle.count();
-    const size_t n = co_await ReadMore(*up);
+    const size_t n = co_await ReadMore(up->stream);
     phase_deadline_ms_ = 0;
     if (cancelled_) co_return Outcome::kFailed;
     if (n == 0) {
@@ -475,7 +476,8 @@ asio::awaitable<Http1Upstream::Outcome> Http1Upstream::Attempt(bool last_try) {
   const bool reusable = rp.keep_alive() && !close_delimited && at == wpos_ && body_done_ &&
                         !draining && !cancelled_;
   if (reusable) {
-    svc.PutIdle(host, std::move(*up), proxy::Worker::NowMs(), max_idle_);
+    up_.reset();  // pooled: another request may take it; CloseSocket must not reach it
+    svc.PutIdle(host, std::move(up), proxy::Worker::NowMs(), max_idle_);
   } else {
     body_done_ = true;  // client bytes still coming are dropped
     body_wake_.cancel();
@@ -517,7 +519,7 @@ void Http1Upstream::PassHead(const http::Parser& rp, bool bodiless) {
 }
 
 asio::awaitable<void> Http1Upstream::SendBody(std::shared_ptr<Http1Upstream> self,
-                                              std::shared_ptr<asio::ip::tcp::socket> up,
+                                              std::shared_ptr<proxy::UpstreamConn> up,
                                               uint32_t attempt) {
   std::shared_ptr<ProxyStream> keep = s_;
   if (keep == nullptr) co_return;
@@ -563,7 +565,7 @@ asio::awaitable<void> Http1Upstream::SendBody(std::shared_ptr<Http1Upstream> sel
     if (chunked_ && n > 0) iov[parts++] = asio::buffer("\r\n", 2);
     if (chunked_ && last) iov[parts++] = asio::buffer("0\r\n\r\n", 5);  // trailers dropped
     body_deadline_ms_ = proxy::Worker::NowMs() + timeouts_.idle.count();
-    auto [ec, w] = co_await asio::async_write(*up, std::span(iov.data(), parts), kNoThrow);
+    auto [ec, w] = co_await asio::async_write(up->stream, std::span(iov.data(), parts), kNoThrow);
     if (attempt != attempt_) co_return;  // a later attempt took over
     body_deadline_ms_ = 0;
     if (ec) {

@@ -41,6 +41,8 @@
 #include "config/config.h"
 #include "h2/stream.h"
 #include "http/parser.h"
+#include "net/client_stream.h"
+#include "proxy/upstream_conn.h"
 
 namespace graymesh::proxy {
 class Worker;
@@ -80,9 +82,9 @@ class Http1Upstream : public std::enable_shared_from_this<Http1Upstream> {
   asio::awaitable<void> Run(std::shared_ptr<Http1Upstream> self);
   asio::awaitable<Outcome> Attempt(bool last_try);
   asio::awaitable<void> SendBody(std::shared_ptr<Http1Upstream> self,
-                                 std::shared_ptr<asio::ip::tcp::socket> up, uint32_t attempt);
+                                 std::shared_ptr<proxy::UpstreamConn> up, uint32_t attempt);
   // Reads more response bytes at the end of buf_; 0 on EOF or an error.
-  asio::awaitable<size_t> ReadMore(asio::ip::tcp::socket& up);
+  asio::awaitable<size_t> ReadMore(net::ClientStream& up);
   void BuildHead();
   // Moves the parsed head to s_->resp_headers and tells the client side.
   void PassHead(const http::Parser& rp, bool bodiless);
@@ -99,7 +101,7 @@ class Http1Upstream : public std::enable_shared_from_this<Http1Upstream> {
   std::string head_;          // the request head (kept for a retry)
   bool chunked_ = false;      // the request body goes chunked
   bool idempotent_ = true;
-  std::shared_ptr<asio::ip::tcp::socket> up_;  // this attempt's connection
+  std::shared_ptr<proxy::UpstreamConn> up_;  // this attempt's connection
   uint32_t attempt_ = 0;
   bool reused_ = false;       // up_ came from the pool
   bool resent_ = false;       // once resent after a pooled connection closed

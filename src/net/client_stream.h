@@ -1,5 +1,7 @@
-// The client side of an HTTP/1.1 connection: a plain TCP socket, or a TLS
-// stream over one (a gateway listener with `tls:`, handshake already done).
+// One end of an HTTP/1.1 connection: a plain TCP socket, or a TLS stream
+// over one. The proxy's connection to its client (a gateway listener with
+// `tls:`, handshake already done) and its pooled connections to upstreams
+// (proxy/upstream_conn.h; a service with `tls:`).
 // It is an AsyncReadStream/AsyncWriteStream for asio::async_write and the
 // Session's reads; each call is passed straight to the one it holds through
 // asio::async_initiate, so a call costs no coroutine frame or allocation of
@@ -8,7 +10,8 @@
 // lowest_layer() is the TCP socket under it, for options, endpoints, waits,
 // cancel and close. Cancelling it ends a pending TLS read or write too.
 //
-// Thread/lifetime: owned by one Session, used on its worker's thread only.
+// Thread/lifetime: owned by one Session (or a worker's upstream pool), used
+// on its worker's thread only.
 #pragma once
 
 #include <asio/async_result.hpp>

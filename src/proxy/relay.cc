@@ -168,7 +168,7 @@ http::ParseStatus Session::FeedResponseBody(size_t at, size_t avail, bool decode
   return st;
 }
 
-asio::awaitable<bool> Session::RelayResponse(const Request& rq, asio::ip::tcp::socket& up,
+asio::awaitable<bool> Session::RelayResponse(const Request& rq, net::ClientStream& up,
                                              size_t head_end, bool* reusable) {
   const RequestSettings& cfg = settings_;
   http::Parser& rp = *resp_parser_;

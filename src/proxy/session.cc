@@ -569,7 +569,7 @@ asio::awaitable<Session::Outcome> Session::TryEndpoint(Request& rq, ServiceState
     Worker& w;
     ServiceState& s;
     Choice c;
-    asio::ip::tcp::socket** up;
+    net::ClientStream** up;
     int64_t started_ms;
     health::AttemptResult result{.outcome = health::Outcome::kAborted};
     ~Finish() {
@@ -594,10 +594,12 @@ asio::awaitable<Session::Outcome> Session::TryEndpoint(Request& rq, ServiceState
     return Outcome::kReply;
   };
 
-  asio::ip::tcp::socket up(worker_.io());
-  upstream_ = &up;
+  std::shared_ptr<UpstreamConn> conn;
   uint64_t stale = 0;
-  bool reused = !rq.resent && svc.TakeIdle(host, &up, &stale);  // a resend connects anew
+  bool reused = !rq.resent && svc.TakeIdle(host, &conn, &stale);  // a resend connects anew
+  if (!reused) conn = std::make_shared<UpstreamConn>(worker_.io());
+  net::ClientStream& up = conn->stream;
+  upstream_ = &up;
   // Once, on a fresh connection, outside upstream.retries: a reused connection
   // the upstream closed before a byte of response (its idle close raced our
   // request; RFC 9112 §9.3.1; docs/lifecycle.md, "Resending"). Any method when
@@ -616,22 +618,37 @@ asio::awaitable<Session::Outcome> Session::TryEndpoint(Request& rq, ServiceState
   if (reused) {
     stats.upstream_cx_reused.Inc();
   } else {
+    // The connect timeout bounds the TLS handshake too; a failed handshake
+    // or verification is a connect failure (retried, counted against the
+    // endpoint).
     SetDeadline(Timeout::kConnect, cfg.timeouts.connect);
-    auto [ec] = co_await up.async_connect(ep.address, kNoThrow);
+    auto [ec] = co_await up.lowest_layer().async_connect(ep.address, kNoThrow);
+    std::string tls_failure;
+    if (!ec) {
+      asio::error_code ignored;
+      up.lowest_layer().set_option(asio::ip::tcp::no_delay(true), ignored);
+      if (svc.info().tls != nullptr) {
+        tls_failure = co_await StartUpstreamTls(*conn, *svc.info().tls, svc.endpoint(host));
+      }
+    }
     ClearDeadline();
-    if (ec) {
+    if (ec || !tls_failure.empty()) {
       if (expired_ == Timeout::kConnect) {
         outcome(health::Outcome::kTimeout);
         expired_ = Timeout::kNone;
         co_return fail(true, 504, "upstream connect timeout to " + ep.address_text);
       }
       outcome(health::Outcome::kConnectFail);
-      co_return fail(true, 502,
-                     "upstream connect to " + ep.address_text + " failed: " + ec.message());
+      std::string reason = "upstream ";
+      if (ec) {
+        reason.append("connect to ").append(ep.address_text).append(" failed: ");
+        reason.append(ec.message());
+      } else {
+        reason.append(ep.address_text).append(" ").append(tls_failure);
+      }
+      co_return fail(true, 502, std::move(reason));
     }
     stats.upstream_cx_total.Inc();
-    asio::error_code ignored;
-    up.set_option(asio::ip::tcp::no_delay(true), ignored);
   }
 
   // ---- Request: head and the body bytes already here, in one write ----
@@ -741,18 +758,21 @@ asio::awaitable<Session::Outcome> Session::TryEndpoint(Request& rq, ServiceState
   bool ok = co_await RelayResponse(rq, up, parsed, &reusable);
   // A draining endpoint closes this connection itself; it is not pooled.
   if (ok && reusable && !body_cut && !finish.result.draining) {
-    svc.PutIdle(host, std::move(up), Worker::NowMs(), cfg.max_idle_per_endpoint);
+    svc.PutIdle(host, std::move(conn), Worker::NowMs(), cfg.max_idle_per_endpoint);
   }
   co_return ok ? Outcome::kDone : Outcome::kFailed;
 }
 
-asio::awaitable<Session::BodyEnd> Session::StreamBody(Request& rq, asio::ip::tcp::socket& up) {
+asio::awaitable<Session::BodyEnd> Session::StreamBody(Request& rq, net::ClientStream& up) {
   const config::Millis idle = settings_.timeouts.idle;
   const uint64_t max_body = settings_.max_body_bytes;
   if (rq.expect_continue && !rq.http10) {
     co_await asio::async_write(client_, asio::buffer(http::kContinue), kNoThrow);
   }
-  bool watch_upstream = true;  // off once the upstream sent an interim response
+  // Off once the upstream sent an interim response. Over TLS the upstream's
+  // early answer is not looked for (its bytes would have to go through the
+  // TLS layer first): the body is sent on, and a write that fails ends it.
+  bool watch_upstream = !up.is_tls();
   for (;;) {
     in_.Compact();
     if (in_.writable() < kBodyChunk / 2) in_.Grow(in_.capacity() + kBodyChunk);
@@ -768,7 +788,7 @@ asio::awaitable<Session::BodyEnd> Session::StreamBody(Request& rq, asio::ip::tcp
           co_return BodyEnd::kFailed;
         }
         if (ready == Ready::kUpstream) {
-          if (!InterimResponseWaiting(up)) co_return BodyEnd::kEarly;
+          if (!InterimResponseWaiting(up.lowest_layer())) co_return BodyEnd::kEarly;
           watch_upstream = false;
         }
       }
@@ -803,11 +823,11 @@ asio::awaitable<Session::BodyEnd> Session::StreamBody(Request& rq, asio::ip::tcp
 
 // Slow path only (the client is slower than the proxy): one wait on both
 // sockets, the other cancelled when one is ready.
-asio::awaitable<Session::Ready> Session::WaitForEither(asio::ip::tcp::socket& up) {
+asio::awaitable<Session::Ready> Session::WaitForEither(net::ClientStream& up) {
   auto [order, client_ec, up_ec] =
       co_await asio::experimental::make_parallel_group(
           client_.lowest_layer().async_wait(asio::socket_base::wait_read, asio::experimental::deferred),
-          up.async_wait(asio::socket_base::wait_read, asio::experimental::deferred))
+          up.lowest_layer().async_wait(asio::socket_base::wait_read, asio::experimental::deferred))
           .async_wait(asio::experimental::wait_for_one(), asio::use_awaitable);
   if (order[0] == 0) co_return client_ec ? Ready::kNeither : Ready::kClient;
   co_return up_ec ? Ready::kNeither : Ready::kUpstream;

@@ -165,15 +165,15 @@ class Session {
   // Reads the rest of a streamed request body and sends it upstream. Stops
   // early, returning kEarly, when the upstream answers before the body ends.
   enum class BodyEnd { kSent, kEarly, kFailed };
-  asio::awaitable<BodyEnd> StreamBody(Request& rq, asio::ip::tcp::socket& up);
+  asio::awaitable<BodyEnd> StreamBody(Request& rq, net::ClientStream& up);
   // Waits until the client or the upstream has something to read (the
   // upstream: it answered while the body was still coming). kNeither when
   // the wait was cancelled (a deadline passed).
   enum class Ready { kClient, kUpstream, kNeither };
-  asio::awaitable<Ready> WaitForEither(asio::ip::tcp::socket& up);
+  asio::awaitable<Ready> WaitForEither(net::ClientStream& up);
   // Streams the response whose head ends at `head_end` in up_in_. False when
   // the exchange broke off (the client connection must close).
-  asio::awaitable<bool> RelayResponse(const Request& rq, asio::ip::tcp::socket& up,
+  asio::awaitable<bool> RelayResponse(const Request& rq, net::ClientStream& up,
                                       size_t head_end, bool* upstream_reusable);
   // How the body goes to the client: as received (its framing headers are
   // written from the parsed values), chunked decoded for HTTP/1.0, or none.
@@ -229,6 +229,12 @@ class Session {
   // Sends TLS close_notify (a close-delimited body ends there), waiting at
   // most the idle timeout for the peer's. In session_tls.cc.
   asio::awaitable<void> CloseTls();
+  // Makes `conn`, just connected to endpoint `ep`, a TLS connection and does
+  // the handshake (under the connect deadline the caller set), resuming the
+  // endpoint's last session when it has one. "" on success, else why it
+  // failed ("tls: certificate verify failed (...)").
+  asio::awaitable<std::string> StartUpstreamTls(UpstreamConn& conn, const tls::ClientContext& tls,
+                                                EndpointState& ep);
 
   void SetDeadline(Timeout kind, config::Millis after);
   void ClearDeadline() { timeout_ = Timeout::kNone; }
@@ -236,7 +242,7 @@ class Session {
   Worker& worker_;
   const ListenerInfo& listener_;
   net::ClientStream client_;  // a socket, or TLS over one (gateway listeners with tls:)
-  asio::ip::tcp::socket* upstream_ = nullptr;  // the one in use, for cancel
+  net::ClientStream* upstream_ = nullptr;  // the one in use, for cancel
   std::string client_ip_;
 
   net::Buffer in_;        // client bytes: request heads and bodies (pooled, per request)

@@ -1,5 +1,7 @@
 #include "proxy/snapshot.h"
 
+#include <stdexcept>
+
 #include "http/headers.h"
 #include "lane/trace_map.h"
 #include "net/listener.h"
@@ -20,12 +22,24 @@ std::shared_ptr<const Snapshot> Snapshot::Compile(std::shared_ptr<const config::
       }
       if (p.service == s.name && p.protocol) info.protocol = *p.protocol;
     }
+    const config::UpstreamTls* tls = s.tls ? &*s.tls : nullptr;
+    for (const config::ServicePolicy& p : cfg->policies) {
+      if (p.service == s.name && p.tls) tls = &*p.tls;
+    }
+    if (tls != nullptr) {
+      try {
+        info.tls = std::make_shared<const tls::ClientContext>(*tls);
+      } catch (const std::runtime_error& e) {
+        throw std::runtime_error("service " + s.name + ": " + e.what());
+      }
+    }
     for (const config::Endpoint& e : s.endpoints) {
       info.endpoints.push_back({.address = net::Resolve(e.address.host, e.address.port),
                                 .address_text = e.address.ToString(),
                                 .weight = e.weight,
                                 .lane = e.lane,
-                                .ready_since_ms = e.ready_since_ms});
+                                .ready_since_ms = e.ready_since_ms,
+                                .host = e.address.host});
     }
     snap->by_name_.emplace(s.name, int(snap->services_.size()));
     snap->services_.push_back(std::move(info));

@@ -14,6 +14,7 @@
 #include "config/config.h"
 #include "lane/carried.h"
 #include "lane/entrance.h"
+#include "tls/client_context.h"
 
 namespace graymesh::proxy {
 
@@ -23,6 +24,7 @@ struct EndpointInfo {
   uint32_t weight = 100;
   std::string lane;  // "" = base
   int64_t ready_since_ms = 0;  // registry readySince (unix ms); 0 = static
+  std::string host;  // as configured (a name or an IP): the TLS name when no sni is set
 };
 
 struct ServiceInfo {
@@ -33,6 +35,9 @@ struct ServiceInfo {
   // service's own setting, or its ServicePolicy's.
   bool base_fallback_any_lane = false;
   config::UpstreamProtocol protocol = config::UpstreamProtocol::kAuto;
+  // TLS to its endpoints (the service's `tls` or its ServicePolicy's); null:
+  // plaintext.
+  std::shared_ptr<const tls::ClientContext> tls;
 };
 
 struct RouteInfo {
@@ -50,7 +55,8 @@ struct StringHash {
 
 class Snapshot {
  public:
-  // Throws std::runtime_error when an endpoint cannot be resolved.
+  // Throws std::runtime_error when an endpoint cannot be resolved or a
+  // service's TLS CA file cannot be loaded.
   static std::shared_ptr<const Snapshot> Compile(std::shared_ptr<const config::Config> cfg,
                                                  uint64_t version);
 

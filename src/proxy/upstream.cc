@@ -1,20 +1,9 @@
 #include "proxy/upstream.h"
 
-#include <sys/socket.h>
-
 #include <algorithm>
-#include <cerrno>
 
 namespace graymesh::proxy {
 namespace {
-
-// A pooled connection is usable only if reading it would block: EOF or stray
-// bytes mean the upstream closed it or broke framing while it sat idle.
-bool StillOpen(asio::ip::tcp::socket& s) {
-  char byte;
-  ssize_t n = ::recv(s.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-  return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
-}
 
 Subset MakeSubset(const ServiceInfo& info, std::string lane, std::vector<int> hosts,
                   uint64_t seed) {
@@ -200,45 +189,54 @@ health::EndpointStatus ServiceState::Status(int i, int64_t now_ms) const {
   return st;
 }
 
-bool ServiceState::TakeIdle(int i, asio::ip::tcp::socket* out, uint64_t* stale_dropped) {
-  std::vector<IdleConn>& idle = endpoints_[i].idle;
+bool ServiceState::TakeIdle(int i, std::shared_ptr<UpstreamConn>* out, uint64_t* stale_dropped) {
+  std::vector<std::shared_ptr<UpstreamConn>>& idle = endpoints_[i].idle;
   while (!idle.empty()) {
-    asio::ip::tcp::socket s = std::move(idle.back().socket);
+    std::shared_ptr<UpstreamConn> c = std::move(idle.back());
     idle.pop_back();
-    if (StillOpen(s)) {
-      *out = std::move(s);
+    // Closed by its liveness wait: the upstream closed it while it sat here.
+    if (c->stream.lowest_layer().is_open()) {
+      c->idle = false;  // its wait stays pending: the response reads queue behind it
+      *out = std::move(c);
       return true;
     }
     ++*stale_dropped;
-    asio::error_code ignored;
-    s.close(ignored);
   }
   return false;
 }
 
-void ServiceState::PutIdle(int i, asio::ip::tcp::socket&& s, int64_t now_ms, uint32_t max_idle) {
-  std::vector<IdleConn>& idle = endpoints_[i].idle;
-  if (retired_ || idle.size() >= max_idle) {
-    asio::error_code ignored;
-    s.close(ignored);
+void ServiceState::PutIdle(int i, std::shared_ptr<UpstreamConn>&& c, int64_t now_ms,
+                           uint32_t max_idle) {
+  std::vector<std::shared_ptr<UpstreamConn>>& idle = endpoints_[i].idle;
+  if (retired_ || idle.size() >= max_idle || !c->Reusable()) {
+    c.reset();  // closes it
     return;
   }
-  idle.push_back({std::move(s), now_ms});
+  c->since_ms = now_ms;
+  c->idle = true;
+  Watch(c);
+  idle.push_back(std::move(c));
 }
 
-void ServiceState::SweepIdle(int64_t cutoff_ms) {
+uint64_t ServiceState::SweepIdle(int64_t cutoff_ms) {
+  uint64_t closed_by_peer = 0;
   for (EndpointState& ep : endpoints_) {
-    size_t old = 0;
-    while (old < ep.idle.size() && ep.idle[old].since_ms < cutoff_ms) ++old;
-    if (old > 0) ep.idle.erase(ep.idle.begin(), ep.idle.begin() + old);  // closes them
+    std::erase_if(ep.idle, [&](const std::shared_ptr<UpstreamConn>& c) {
+      if (!c->stream.lowest_layer().is_open()) {
+        ++closed_by_peer;
+        return true;
+      }
+      return c->since_ms < cutoff_ms;
+    });
   }
+  return closed_by_peer;
 }
 
 void ServiceState::AdoptIdle(ServiceState& old) {
   for (EndpointState& mine : endpoints_) {
     for (EndpointState& theirs : old.endpoints_) {
       if (theirs.info->address != mine.info->address) continue;
-      for (IdleConn& c : theirs.idle) mine.idle.push_back(std::move(c));
+      for (auto& c : theirs.idle) mine.idle.push_back(std::move(c));
       theirs.idle.clear();
     }
   }
@@ -288,8 +286,10 @@ std::vector<health::EndpointStatus> WorkerUpstreams::Statuses(int64_t now_ms) co
   return out;
 }
 
-void WorkerUpstreams::SweepIdle(int64_t cutoff_ms) {
-  for (auto& s : services_) s->SweepIdle(cutoff_ms);
+uint64_t WorkerUpstreams::SweepIdle(int64_t cutoff_ms) {
+  uint64_t n = 0;
+  for (auto& s : services_) n += s->SweepIdle(cutoff_ms);
+  return n;
 }
 
 }  // namespace graymesh::proxy

@@ -16,17 +16,19 @@
 #include "lb/balancer.h"
 #include "proxy/snapshot.h"
 #include "proxy/stats.h"
+#include "proxy/upstream_conn.h"
 
 namespace graymesh::proxy {
 
-struct IdleConn {
-  asio::ip::tcp::socket socket;
-  int64_t since_ms;
-};
-
 struct EndpointState {
   const EndpointInfo* info = nullptr;
-  std::vector<IdleConn> idle;  // LIFO: the warmest connection is reused first
+  // LIFO: the warmest connection is reused first. Each has its readability
+  // wait pending (proxy/upstream_conn.h); one the upstream closed meanwhile
+  // is already closed here and skipped by TakeIdle.
+  std::vector<std::shared_ptr<UpstreamConn>> idle;
+  // TLS services: the session to resume on the next connection (made on
+  // the first one).
+  std::shared_ptr<tls::SessionSlot> tls_session;
   std::shared_ptr<health::EndpointHealth> health;  // shared with later snapshots
 };
 
@@ -88,13 +90,16 @@ class ServiceState {
   EndpointState& endpoint(int i) { return endpoints_[i]; }
   int size() const { return int(endpoints_.size()); }
 
-  // A live idle connection to endpoint `i`, or a closed socket when there is
-  // none. Connections the upstream closed while idle are dropped here.
-  bool TakeIdle(int i, asio::ip::tcp::socket* out, uint64_t* stale_dropped);
-  // Returns a connection for reuse; closes it when the pool is full or retired.
-  void PutIdle(int i, asio::ip::tcp::socket&& s, int64_t now_ms, uint32_t max_idle);
-  // Closes connections idle since before `cutoff_ms`.
-  void SweepIdle(int64_t cutoff_ms);
+  // A live idle connection to endpoint `i` into `out`; false (and `out`
+  // untouched) when there is none. Connections the upstream closed while
+  // idle are dropped here and counted in `stale_dropped`. No syscall.
+  bool TakeIdle(int i, std::shared_ptr<UpstreamConn>* out, uint64_t* stale_dropped);
+  // Returns a connection for reuse and arms its liveness wait; closes it when
+  // the pool is full or retired, or (TLS) when its TLS layer holds anything.
+  void PutIdle(int i, std::shared_ptr<UpstreamConn>&& c, int64_t now_ms, uint32_t max_idle);
+  // Closes connections idle since before `cutoff_ms`, and drops those the
+  // upstream closed: returns how many of those there were.
+  uint64_t SweepIdle(int64_t cutoff_ms);
   // Closes every idle connection to endpoint `i`.
   void DropIdle(int i) { endpoints_[i].idle.clear(); }
 
@@ -137,7 +142,8 @@ class WorkerUpstreams {
   const std::shared_ptr<const Snapshot>& snapshot_ptr() const { return snap_; }
   // Shared so a request in flight keeps its service alive across a swap.
   const std::shared_ptr<ServiceState>& service(int i) const { return services_[i]; }
-  void SweepIdle(int64_t cutoff_ms);
+  // What ServiceState::SweepIdle returns, summed (upstream_cx_stale).
+  uint64_t SweepIdle(int64_t cutoff_ms);
 
  private:
   std::shared_ptr<const Snapshot> snap_;

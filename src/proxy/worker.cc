@@ -253,7 +253,9 @@ asio::awaitable<void> Worker::Tick() {
     }
     if (now - last_sweep >= 1000) {
       last_sweep = now;
-      upstreams_.SweepIdle(now - config().upstream.idle_timeout.count());
+      // Connections the upstream closed while pooled (closed already by
+      // their liveness wait) are counted where they are dropped.
+      stats_.upstream_cx_stale.Inc(upstreams_.SweepIdle(now - config().upstream.idle_timeout.count()));
       h2::UpstreamPool::ForThisThread().SweepIdle(now - config().upstream.idle_timeout.count());
     }
   }

@@ -145,6 +145,11 @@ json PolicySpecToJson(const config::ServicePolicy& p) {
                       : *p.protocol == config::UpstreamProtocol::kHttp2 ? "http2"
                                                                         : "auto";
   }
+  if (p.tls) {
+    out["tls"] = json::object();
+    if (!p.tls->ca.empty()) out["tls"]["ca"] = p.tls->ca;
+    if (!p.tls->sni.empty()) out["tls"]["sni"] = p.tls->sni;
+  }
   return out;
 }
 

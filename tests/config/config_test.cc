@@ -205,6 +205,32 @@ TEST(ConfigReject, ServiceProtocolAndListenerTls) {
               2, "needs \"serverName\", \"cert\" and \"key\"");
 }
 
+TEST(ConfigParse, ServiceTls) {
+  const std::string ca = ::testing::TempDir() + "/config_test_ca.pem";
+  std::ofstream(ca) << "not checked here, only readable\n";
+  const Config c = ParseConfig("services:\n  - { name: s, tls: { ca: " + ca +
+                                   ", sni: api.example.com } }\n  - { name: t, tls: {} }\n"
+                                   "  - { name: u }\n",
+                               "x");
+  ASSERT_TRUE(c.services[0].tls.has_value());
+  EXPECT_EQ(c.services[0].tls->ca, ca);
+  EXPECT_EQ(c.services[0].tls->sni, "api.example.com");
+  ASSERT_TRUE(c.services[1].tls.has_value()) << "tls: {} is TLS with the system roots";
+  EXPECT_EQ(c.services[1].tls->ca, "");
+  EXPECT_FALSE(c.services[2].tls.has_value());
+}
+
+TEST(ConfigReject, ServiceTls) {
+  ExpectError("services:\n  - name: s\n    tls:\n      ca: /nonexistent/ca.pem\n", 4,
+              "services[0].tls.ca: cannot read CA file \"/nonexistent/ca.pem\": No such file or "
+              "directory");
+  ExpectError("services: [{ name: s, tls: { verify: false } }]", 1,
+              "unknown key \"verify\" in services[0].tls");
+  ExpectError("services: [{ name: s, tls: { sni: '' } }]", 1, "services[0].tls.sni");
+  ExpectError("services: [{ name: s, tls: { sni: 'a/b' } }]", 1,
+              "services[0].tls.sni: must be a host name or an IP, got \"a/b\"");
+}
+
 TEST(ConfigReject, WeightNotANumber) {
   ExpectError(R"(services:
   - name: order

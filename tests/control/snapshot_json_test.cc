@@ -74,7 +74,8 @@ TEST(ControlSnapshotJson, ConfigRoundTripsThroughSnapshotJson) {
           "kind: ServicePolicy\nname: order\nspec:\n  warmup: {window: 90s}\n"
           "  outlier: {consecutiveErrors: 3, interval: 1500ms, maxEjection: 90s,\n"
           "            slowCallThreshold: 200ms, errorStatuses: [502, 503],\n"
-          "            errorGrpcStatuses: [14, 13]}\n  fallback: base\n  protocol: http2\n",
+          "            errorGrpcStatuses: [14, 13]}\n  fallback: base\n  protocol: http2\n"
+          "  tls: {ca: /etc/mesh/ca.pem, sni: api.example.com}\n",
           "p.yaml")[0]
           .policy);
   json j = wire::SnapshotToJson(cfg, 42);
@@ -123,6 +124,9 @@ TEST(ControlSnapshotJson, ConfigRoundTripsThroughSnapshotJson) {
   EXPECT_EQ(back.policies[0].outlier->error_statuses, (std::vector<uint16_t>{502, 503}));
   EXPECT_EQ(back.policies[0].outlier->error_grpc_statuses, (std::vector<uint16_t>{14, 13}));
   EXPECT_EQ(back.policies[0].protocol, config::UpstreamProtocol::kHttp2);
+  ASSERT_TRUE(back.policies[0].tls.has_value()) << "TLS to upstreams reaches the proxies";
+  EXPECT_EQ(back.policies[0].tls->ca, "/etc/mesh/ca.pem");
+  EXPECT_EQ(back.policies[0].tls->sni, "api.example.com");
   // The proxy's own parts stay.
   ASSERT_EQ(back.listeners.size(), 1u);
   EXPECT_EQ(back.listeners[0].name, "mine");
@@ -300,6 +304,13 @@ TEST(ControlRuleDocuments, ErrorsNameTheDocumentAndField) {
   EXPECT_EQ(error_of(head + "  protocol: grpc\n"),
             "r.yaml:4: document 1 (ServicePolicy order): spec.protocol: must be http1, http2 or "
             "auto, got \"grpc\"");
+  // A policy's CA file is a path on the proxies' hosts: not looked for here.
+  EXPECT_EQ(error_of(head + "  tls: { ca: /not/here.pem, sni: a.example }\n"), "no error");
+  EXPECT_EQ(error_of(head + "  tls: { cafile: x }\n"),
+            "r.yaml:4: document 1 (ServicePolicy order): unknown key \"cafile\" in spec.tls");
+  EXPECT_EQ(error_of(head + "  tls: { sni: 'a b' }\n"),
+            "r.yaml:4: document 1 (ServicePolicy order): spec.tls.sni: must be a host name or an "
+            "IP, got \"a b\"");
   EXPECT_EQ(error_of(head + "  outlier:\n    errorGrpcStatuses: [14, 17]\n"),
             "r.yaml:5: document 1 (ServicePolicy order): spec.outlier.errorGrpcStatuses[1]: "
             "must be 0..16, got 17");

@@ -2,6 +2,9 @@
 // connections the upstream closed while idle.
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "proxy/gateway_fixture.h"
@@ -18,6 +21,24 @@ std::string Service(std::initializer_list<uint16_t> ports, const std::string& ex
                   "    endpoints:\n";
   for (uint16_t p : ports) y += "      - address: 127.0.0.1:" + std::to_string(p) + "\n";
   return y + extra;
+}
+
+// Sockets of this host in CLOSE_WAIT towards `port`: the peer closed them and
+// their owner has not (yet).
+int CloseWaitTo(uint16_t port) {
+  std::ifstream tcp("/proc/net/tcp");
+  std::string line;
+  std::getline(tcp, line);  // header
+  int n = 0;
+  char rem[16];
+  while (std::getline(tcp, line)) {
+    std::istringstream in(line);
+    std::string sl, local, remote, st;
+    in >> sl >> local >> remote >> st;
+    std::snprintf(rem, sizeof(rem), ":%04X", port);
+    if (remote.size() > 5 && remote.substr(remote.size() - 5) == rem && st == "08") ++n;
+  }
+  return n;
 }
 
 int CountStatus(uint16_t port, const std::string& method, int n, int status) {
@@ -197,6 +218,32 @@ TEST(Upstream, ConnectionClosedWhileIdleIsNeverUsed) {
   EXPECT_EQ(r.status, 200) << r.error;
   EXPECT_EQ(gw.Metric("upstream_cx_stale"), 1u);
   EXPECT_EQ(closing.connections(), 3);  // proxy first, naive, proxy again
+}
+
+// A pooled connection keeps a wait for readability pending: when the upstream
+// closes it while idle, the proxy closes its end at once (no CLOSE_WAIT socket
+// held until the next request or the idle sweep), and the next request goes
+// out on a fresh connection without needing a resend.
+TEST(Upstream, AConnectionTheUpstreamClosesWhileIdleIsClosedAtOnce) {
+  StubUpstream closing(StubUpstream::Mode::kOk, 100ms);
+  Gateway gw = Gateway::Start(Service({closing.port()}, "upstream: { retries: 0 }\n"));
+  ASSERT_EQ(HttpGet(gw.port, "/x").status, 200);
+  EXPECT_EQ(closing.connections(), 1);
+  std::this_thread::sleep_for(500ms);  // the stub closed it after 100 ms
+  EXPECT_EQ(CloseWaitTo(closing.port()), 0) << "the proxy still holds the closed connection";
+
+  // What the proxy would hold without the wait: a client that never looks.
+  TestConnection naive(closing.port());
+  ASSERT_TRUE(naive.Send("GET /x HTTP/1.1\r\nHost: a\r\n\r\n"));
+  ASSERT_EQ(naive.ReadResponse().status, 200);
+  std::this_thread::sleep_for(500ms);
+  EXPECT_EQ(CloseWaitTo(closing.port()), 1);
+
+  Response r = HttpGet(gw.port, "/x");
+  EXPECT_EQ(r.status, 200) << r.Header("x-graymesh-reason");
+  EXPECT_EQ(gw.Metric("upstream_cx_stale"), 1u);
+  EXPECT_EQ(gw.Metric("upstream_cx_total"), 2u);
+  EXPECT_EQ(gw.Metric("upstream_rq_retry"), 0u) << "not sent on the dead connection first";
 }
 
 // Base requests never go to lane instances (docs/design.md, lane model): a service whose
