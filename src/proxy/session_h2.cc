@@ -136,7 +136,7 @@ asio::awaitable<void> Session::ForwardH2(Request& rq) {
     co_await asio::async_write(client_, asio::buffer(http::kContinue), kNoThrow);
   }
 
-  // ---- Attempts, until a response head ----
+  // ---- Attempts ----
   Choice choice;
   int attempt = 0;
   auto attach = [&]() -> bool {
@@ -153,9 +153,7 @@ asio::awaitable<void> Session::ForwardH2(Request& rq) {
     rq.endpoint = ep.address_text;
     bridge.ResetAttempt();
     auto conn = h2::UpstreamPool::ForThisThread().Get(worker_.io(), ep.address, t.connect, stats);
-    if (!conn->Submit(s)) {
-      bridge.OnUpstreamClosed(s, NGHTTP2_REFUSED_STREAM, true);
-    }
+    if (!conn->Submit(s)) bridge.OnUpstreamClosed(s, NGHTTP2_REFUSED_STREAM, true);
     return true;
   };
   if (!attach()) {
@@ -163,159 +161,117 @@ asio::awaitable<void> Session::ForwardH2(Request& rq) {
     co_await SendError(503, reason);
     co_return;
   }
+
+  // One loop for both directions: an HTTP/2 upstream may answer (and
+  // stream its answer) while the request body still comes (an echo).
+  // `deadline`: before the head, timeouts.response from the body's end or
+  // timeouts.idle while it comes; after it, timeouts.idle without progress.
   int64_t deadline = Worker::NowMs() + (body_done ? t.response : t.idle).count();
-  bool client_gone = false;
-  while (!bridge.head()) {
-    if (bridge.closed()) {
-      const bool refused = bridge.refused();
-      const uint32_t code = bridge.code();
-      const bool replay = s->replayable && (refused || (rq.idempotent && body_done));
-      const bool again = refused ? s->refused < h2::kMaxRefusedResends
-                                 : attempt < int(settings_.retries);
-      if (replay && again) {
-        if (refused) {
-          ++s->refused;  // never processed upstream: not a retry of upstream.retries
-        } else {
-          ++attempt;
-          chooser.Failed(choice);
-        }
-        s->Finish(refused ? health::Outcome::kAborted : health::Outcome::kReset);
-        s->up.reset();
-        s->req_body.Prepend(s->req_replay);
-        s->req_replay.clear();
-        stats.upstream_rq_retry.Inc();
-        if (attach()) continue;
-        std::string reason = chooser.Refusal(worker_.HealthNow());
-        co_await SendError(503, reason);
-        co_return;
-      }
-      s->Finish(health::Outcome::kReset);
-      close_after_ = close_after_ || !body_done;
-      if (refused) {
-        co_await SendError(503, "upstream " + rq.endpoint +
-                                    " unreachable or refused the HTTP/2 stream");
-      } else {
-        co_await SendError(502, "upstream " + rq.endpoint + " reset the stream (HTTP/2 error " +
-                                    std::string(nghttp2_http2_strerror(code)) + ")");
-      }
-      co_return;
-    }
-    if (Worker::NowMs() >= deadline) {
-      close_after_ = true;
-      if (!body_done && s->req_body.size() < kBodyAhead) {  // the client stalled
-        s->Finish(health::Outcome::kAborted);
-        co_await SendError(408, "request body not received in time");
-        co_return;
-      }
-      s->Finish(health::Outcome::kTimeout);
-      co_await SendError(504, body_done ? "upstream " + rq.endpoint + " response timeout"
-                                        : "upstream " + rq.endpoint +
-                                              " did not take the request body in time");
-      co_return;
-    }
-    if (body_done || s->req_body.size() >= kBodyAhead) {
-      co_await bridge.Wait(deadline);
-      continue;
-    }
-    // More body: what the client has sent, else a wait on the client or
-    // the upstream side, whichever comes first.
-    in_.Compact();
-    if (in_.writable() < 8 * 1024) in_.Grow(in_.capacity() + 16 * 1024);
-    asio::error_code rec;
-    size_t n = client_.read_some(asio::buffer(in_.write_ptr(), in_.writable()), rec);
-    if (rec == asio::error::would_block) {
-      bridge.timer().expires_after(
-          std::chrono::milliseconds(std::max<int64_t>(0, deadline - Worker::NowMs())));
-      if (bridge.TakeEvent()) continue;
-      co_await asio::experimental::make_parallel_group(
-              client_.lowest_layer().async_wait(asio::socket_base::wait_read,
-                                                asio::experimental::deferred),
-              bridge.timer().async_wait(asio::experimental::deferred))
-              .async_wait(asio::experimental::wait_for_one(), asio::use_awaitable);
-      bridge.TakeEvent();
-      continue;  // whatever woke us, the loop looks again
-    }
-    if (rec || n == 0) {
-      client_gone = true;
-      break;
-    }
-    in_.Commit(n);
-    deadline = Worker::NowMs() + t.idle.count();
-    if (!feed()) {
-      close_after_ = true;
-      co_await SendError(400, std::string("malformed request body: ") + body_parser.error());
-      co_return;
-    }
-    if (settings_.max_body_bytes != 0 && rq.body_seen > settings_.max_body_bytes) {
-      close_after_ = true;
-      co_await SendError(413, "request body larger than the limit");
-      co_return;
-    }
-    if (body_done) deadline = Worker::NowMs() + t.response.count();
-    if (s->up != nullptr) s->up->ResumeRequest(*s);
-  }
-  if (client_gone) {
-    close_after_ = true;  // the guard resets the upstream stream (CANCEL)
-    co_return;
-  }
-
-  // ---- Response ----
-  // Answered before the whole body came: the rest is not read, the
-  // connection closes after the response (as on the HTTP/1.1 path).
-  if (!body_done) close_after_ = true;
-  const int status = s->status;
-  replied_status_ = status;
-  const bool bodiless = rq.method == HTTP_HEAD || status == 204 || status == 304;
-  const bool empty = s->resp_eof && s->resp_body.size() == 0;
-  bool has_length = false;
-  for (const h2::Header& h : s->resp_headers) {
-    if (h.name == "content-length") has_length = true;
-    if (h.name == kDrainingHeader && http::Trim(h.value) == "1") s->draining = true;
-  }
-  const bool chunked = !bodiless && !has_length && !(empty && s->resp_trailers.empty()) &&
-                       !rq.http10;
-  if (!bodiless && !has_length && !chunked && !empty) close_after_ = true;  // HTTP/1.0
-  if (!rq.keep_alive || worker_.draining()) close_after_ = true;
-  down_.clear();
-  down_.append("HTTP/1.1 ").append(std::to_string(status)).append(" ");
-  down_.append(http::StatusText(status)).append("\r\n");
-  for (const h2::Header& h : s->resp_headers) {
-    if (h.name == kDrainingHeader || http::IsHopByHop(h.name)) continue;
-    down_.append(h.name).append(": ").append(h.value).append("\r\n");
-  }
-  s->resp_headers.clear();
-  if (chunked) {
-    down_.append("transfer-encoding: chunked\r\n");
-  } else if (!bodiless && !has_length && empty && status >= 200) {
-    down_.append("content-length: 0\r\n");
-  }
-  if (close_after_) down_.append("connection: close\r\n");
-  if (worker_.announces_drain() && listener_.cfg.kind == config::ListenerKind::kInbound) {
-    down_.append(kDrainingHeader).append(": 1\r\n");
-  }
-  down_.append("\r\n");
-
-  std::string buf;
-  bool first = true;
+  bool head_sent = false;
+  bool chunked = false, bodiless = false;
+  std::string out;
   for (;;) {
-    const size_t avail = s->resp_body.size();
-    if (avail > 0 || first || s->resp_eof) {
-      std::string& out = buf;
-      out.clear();
-      if (first) out.swap(down_);
-      size_t n = 0;
-      if (avail > 0) {
-        const size_t take = std::min(avail, kOutChunk);
-        const size_t at = out.size();
-        if (chunked && !bodiless) {
-          AppendHex(&out, take);
+    if (!bridge.head()) {
+      if (bridge.closed()) {
+        const bool refused = bridge.refused();
+        const uint32_t code = bridge.code();
+        const bool replay = s->replayable && (refused || (rq.idempotent && body_done));
+        const bool again = refused ? s->refused < h2::kMaxRefusedResends
+                                   : attempt < int(settings_.retries);
+        if (replay && again) {
+          if (refused) {
+            ++s->refused;  // never processed upstream: not one of upstream.retries
+          } else {
+            ++attempt;
+            chooser.Failed(choice);
+          }
+          s->Finish(refused ? health::Outcome::kAborted : health::Outcome::kReset);
+          s->up.reset();
+          s->req_body.Prepend(s->req_replay);
+          s->req_replay.clear();
+          stats.upstream_rq_retry.Inc();
+          if (attach()) continue;
+          std::string reason = chooser.Refusal(worker_.HealthNow());
+          co_await SendError(503, reason);
+          co_return;
         }
-        const size_t body_at = out.size();
-        out.resize(body_at + take);
-        n = s->resp_body.Take(reinterpret_cast<uint8_t*>(out.data() + body_at), take);
-        out.resize(body_at + n);
-        if (chunked && !bodiless) out.append("\r\n");
-        if (bodiless) out.resize(at);  // a HEAD response's DATA (none expected) is dropped
+        s->Finish(health::Outcome::kReset);
+        close_after_ = close_after_ || !body_done;
+        if (refused) {
+          co_await SendError(503, "upstream " + rq.endpoint +
+                                      " unreachable or refused the HTTP/2 stream");
+        } else {
+          co_await SendError(502, "upstream " + rq.endpoint +
+                                      " reset the stream (HTTP/2 error " +
+                                      std::string(nghttp2_http2_strerror(code)) + ")");
+        }
+        co_return;
+      }
+      if (Worker::NowMs() >= deadline) {
+        close_after_ = true;
+        if (!body_done && s->req_body.size() < kBodyAhead) {  // the client stalled
+          s->Finish(health::Outcome::kAborted);
+          co_await SendError(408, "request body not received in time");
+          co_return;
+        }
+        s->Finish(health::Outcome::kTimeout);
+        co_await SendError(504, body_done ? "upstream " + rq.endpoint + " response timeout"
+                                          : "upstream " + rq.endpoint +
+                                                " did not take the request body in time");
+        co_return;
+      }
+    } else {
+      // ---- Response: head, then the body as it comes ----
+      out.clear();
+      if (!head_sent) {
+        head_sent = true;
+        const int status = s->status;
+        replied_status_ = status;
+        bodiless = rq.method == HTTP_HEAD || status == 204 || status == 304;
+        const bool empty = s->resp_eof && s->resp_body.size() == 0;
+        bool has_length = false;
+        for (const h2::Header& h : s->resp_headers) {
+          if (h.name == "content-length") has_length = true;
+          if (h.name == kDrainingHeader && http::Trim(h.value) == "1") s->draining = true;
+        }
+        chunked = !bodiless && !has_length && !(empty && s->resp_trailers.empty()) && !rq.http10;
+        if (!bodiless && !has_length && !chunked && !empty) close_after_ = true;  // HTTP/1.0
+        if (!rq.keep_alive || worker_.draining()) close_after_ = true;
+        // Answered before the whole body came: the rest is not read once
+        // the answer ended, so the connection closes (as on the HTTP/1.1 path).
+        if (!body_done && s->resp_eof) close_after_ = true;
+        out.append("HTTP/1.1 ").append(std::to_string(status)).append(" ");
+        out.append(http::StatusText(status)).append("\r\n");
+        for (const h2::Header& h : s->resp_headers) {
+          if (h.name == kDrainingHeader || http::IsHopByHop(h.name)) continue;
+          out.append(h.name).append(": ").append(h.value).append("\r\n");
+        }
+        s->resp_headers.clear();
+        if (chunked) {
+          out.append("transfer-encoding: chunked\r\n");
+        } else if (!bodiless && !has_length && empty && status >= 200) {
+          out.append("content-length: 0\r\n");
+        }
+        if (close_after_) out.append("connection: close\r\n");
+        if (worker_.announces_drain() && listener_.cfg.kind == config::ListenerKind::kInbound) {
+          out.append(kDrainingHeader).append(": 1\r\n");
+        }
+        out.append("\r\n");
+      }
+      size_t n = 0;
+      if (const size_t avail = s->resp_body.size(); avail > 0) {
+        const size_t take = std::min(avail, kOutChunk);
+        if (bodiless) {
+          std::string drop(take, '\0');  // a HEAD response's DATA (none expected) goes nowhere
+          n = s->resp_body.Take(reinterpret_cast<uint8_t*>(drop.data()), take);
+        } else {
+          if (chunked) AppendHex(&out, take);
+          const size_t body_at = out.size();
+          out.resize(body_at + take);
+          n = s->resp_body.Take(reinterpret_cast<uint8_t*>(out.data() + body_at), take);
+          out.resize(body_at + n);
+          if (chunked) out.append("\r\n");
+        }
       }
       const bool end = s->resp_eof && s->resp_body.size() == 0;
       if (end && chunked) {
@@ -331,32 +287,75 @@ asio::awaitable<void> Session::ForwardH2(Request& rq) {
         auto [ec, w] = co_await asio::async_write(client_, asio::buffer(out), kNoThrow);
         ClearDeadline();
         if (ec) {
-          close_after_ = true;  // the guard resets the upstream stream
+          close_after_ = true;  // the client left: the guard resets the upstream stream
           co_return;
         }
+        deadline = Worker::NowMs() + t.idle.count();
       }
-      if (first) down_.swap(out);
-      first = false;
       if (n > 0 && s->up != nullptr) s->up->Consumed(*s, n);
       if (end) {
+        // The rest of a body the upstream did not wait for is not read: the
+        // connection closes (said in the head when the answer came whole).
+        if (!body_done) close_after_ = true;
         stats.downstream_rq_completed.Inc();
-        // Answered early: the upstream stream is still open on our side.
-        if (s->up != nullptr && s->up_id >= 0) s->up->Cancel(*s);
-        co_return;
+        co_return;  // an upstream stream still open (answered early) is reset by the guard
       }
       if (s->resp_body.size() > 0) continue;
+      if (bridge.closed() && !s->resp_eof) {
+        close_after_ = true;  // cut off mid-body: the client sees a short response
+        co_return;
+      }
+      if (Worker::NowMs() >= deadline) {
+        close_after_ = true;  // the upstream (or the client's reading) stalled mid-body
+        co_return;
+      }
     }
-    if (bridge.closed() && !s->resp_eof) {
-      close_after_ = true;  // cut off mid-body: the client sees a short response
-      co_return;
+
+    // ---- More request body, while less than kBodyAhead waits upstream ----
+    const bool want_body = !body_done && s->req_body.size() < kBodyAhead;
+    if (want_body) {
+      in_.Compact();
+      if (in_.writable() < 8 * 1024) in_.Grow(in_.capacity() + 16 * 1024);
+      asio::error_code rec;
+      size_t got = client_.read_some(asio::buffer(in_.write_ptr(), in_.writable()), rec);
+      if (rec != asio::error::would_block) {
+        if (rec || got == 0) {
+          close_after_ = true;  // the client left mid-body: the guard resets the stream
+          co_return;
+        }
+        in_.Commit(got);
+        if (!feed()) {
+          close_after_ = true;
+          if (head_sent) co_return;
+          co_await SendError(400, std::string("malformed request body: ") + body_parser.error());
+          co_return;
+        }
+        if (settings_.max_body_bytes != 0 && rq.body_seen > settings_.max_body_bytes) {
+          close_after_ = true;
+          if (head_sent) co_return;
+          co_await SendError(413, "request body larger than the limit");
+          co_return;
+        }
+        deadline = Worker::NowMs() + (body_done && !bridge.head() ? t.response : t.idle).count();
+        if (s->up != nullptr) s->up->ResumeRequest(*s);
+        continue;
+      }
     }
-    const int64_t stall = Worker::NowMs() + t.idle.count();
-    co_await bridge.Wait(stall);
-    if (Worker::NowMs() >= stall && s->resp_body.size() == 0 && !s->resp_eof &&
-        !bridge.closed()) {
-      close_after_ = true;  // the upstream stalled mid-body
-      co_return;
+    // ---- Nothing to do: wait for the client (when its body is wanted) or
+    // the upstream side, whichever comes first ----
+    if (bridge.TakeEvent()) continue;
+    bridge.timer().expires_after(
+        std::chrono::milliseconds(std::max<int64_t>(0, deadline - Worker::NowMs())));
+    if (want_body) {
+      co_await asio::experimental::make_parallel_group(
+          client_.lowest_layer().async_wait(asio::socket_base::wait_read,
+                                            asio::experimental::deferred),
+          bridge.timer().async_wait(asio::experimental::deferred))
+          .async_wait(asio::experimental::wait_for_one(), asio::use_awaitable);
+    } else {
+      co_await bridge.timer().async_wait(kNoThrow);
     }
+    bridge.TakeEvent();
   }
 }
 
