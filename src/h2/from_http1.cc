@@ -1,18 +1,12 @@
 #include "h2/from_http1.h"
 
-#include <asio/experimental/as_tuple.hpp>
-#include <asio/use_awaitable.hpp>
-
 #include <algorithm>
 #include <cctype>
 
 #include "http/headers.h"
-#include "proxy/worker.h"
 
 namespace graymesh::h2 {
 namespace {
-
-constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
 
 std::string Lower(std::string_view s) {
   std::string out(s);
@@ -89,14 +83,6 @@ void Http1Client::OnUpstreamFailed(ProxyStream&, int, std::string_view) {
   closed_ = true;  // only the HTTP/1.1 upstream side calls this; not used here
   code_ = 2;       // INTERNAL_ERROR
   Wake();
-}
-
-asio::awaitable<void> Http1Client::Wait(int64_t deadline_ms) {
-  if (TakeEvent()) co_return;
-  const int64_t left = std::max<int64_t>(0, deadline_ms - proxy::Worker::NowMs());
-  wake_.expires_after(std::chrono::milliseconds(left));
-  co_await wake_.async_wait(kNoThrow);
-  pending_ = false;
 }
 
 }  // namespace graymesh::h2

@@ -54,9 +54,8 @@ class Http1Client final : public StreamClient {
   void OnUpstreamFailed(ProxyStream& s, int status, std::string_view reason) override;
 
   // ---- The session ----
-  // Waits until something happened since the last wait, or `deadline_ms`
-  // (worker clock, Worker::NowMs) passed.
-  asio::awaitable<void> Wait(int64_t deadline_ms);
+  // Cancelled by every callback: the session waits on it (with its own
+  // deadline) and looks at TakeEvent() before each wait.
   asio::steady_timer& timer() { return wake_; }
   // Forgets the upstream stream's close (a new attempt starts).
   void ResetAttempt() { closed_ = false, refused_ = false, code_ = 0; }

@@ -129,7 +129,8 @@ asio::awaitable<void> Session::ForwardH2(Request& rq) {
     return true;
   };
   if (!feed()) {
-    co_await SendError(400, std::string("malformed request body: ") + body_parser.error());
+    std::string reason = std::string("malformed request body: ") + body_parser.error();
+    co_await SendError(400, reason);
     co_return;
   }
   if (!body_done && rq.expect_continue && !rq.http10) {
@@ -197,14 +198,13 @@ asio::awaitable<void> Session::ForwardH2(Request& rq) {
         }
         s->Finish(health::Outcome::kReset);
         close_after_ = close_after_ || !body_done;
-        if (refused) {
-          co_await SendError(503, "upstream " + rq.endpoint +
-                                      " unreachable or refused the HTTP/2 stream");
-        } else {
-          co_await SendError(502, "upstream " + rq.endpoint +
-                                      " reset the stream (HTTP/2 error " +
-                                      std::string(nghttp2_http2_strerror(code)) + ")");
-        }
+        // Built before the co_await (GCC 12 mis-frees temporaries inside
+        // a co_await's arguments; session.cc, Forward).
+        std::string reason =
+            refused ? "upstream " + rq.endpoint + " unreachable or refused the HTTP/2 stream"
+                    : "upstream " + rq.endpoint + " reset the stream (HTTP/2 error " +
+                          std::string(nghttp2_http2_strerror(code)) + ")";
+        co_await SendError(refused ? 503 : 502, reason);
         co_return;
       }
       if (Worker::NowMs() >= deadline) {
@@ -215,9 +215,10 @@ asio::awaitable<void> Session::ForwardH2(Request& rq) {
           co_return;
         }
         s->Finish(health::Outcome::kTimeout);
-        co_await SendError(504, body_done ? "upstream " + rq.endpoint + " response timeout"
-                                          : "upstream " + rq.endpoint +
-                                                " did not take the request body in time");
+        std::string reason = body_done ? "upstream " + rq.endpoint + " response timeout"
+                                       : "upstream " + rq.endpoint +
+                                             " did not take the request body in time";
+        co_await SendError(504, reason);
         co_return;
       }
     } else {
@@ -327,7 +328,8 @@ asio::awaitable<void> Session::ForwardH2(Request& rq) {
         if (!feed()) {
           close_after_ = true;
           if (head_sent) co_return;
-          co_await SendError(400, std::string("malformed request body: ") + body_parser.error());
+          std::string reason = std::string("malformed request body: ") + body_parser.error();
+          co_await SendError(400, reason);
           co_return;
         }
         if (settings_.max_body_bytes != 0 && rq.body_seen > settings_.max_body_bytes) {

@@ -134,6 +134,17 @@ TEST(Http1ToHttp2, ResetBeforeTheResponseIsRetriedWhenSafeElse502) {
   EXPECT_TRUE(Has(always, "< HTTP/1.1 502")) << always.out;
 }
 
+// No head within timeouts.response: 504, and the upstream stream is reset
+// rather than left to answer nobody.
+TEST(Http1ToHttp2, NoHeadWithinTheResponseTimeoutIs504) {
+  NodeH2Server up = NodeH2Server::Start("up1");
+  Gateway gw = Gateway::Start(Http2ServiceAt(up.port, "timeouts:\n  response: 300ms\n"));
+  CurlResult r = Curl({"--http1.1", Url(gw.port, "/slow?ms=3000")});
+  EXPECT_TRUE(Has(r, "< HTTP/1.1 504")) << r.out;
+  EXPECT_TRUE(Has(r, "response timeout")) << r.out;
+  EXPECT_GE(gw.Metric("upstream_rq_timeout"), 1u);
+}
+
 // A reset mid-response: the head is out, so the client sees the chunked body
 // end without its last chunk (curl: transfer closed), not a complete answer.
 TEST(Http1ToHttp2, ResetMidResponseCutsTheResponseShort) {
