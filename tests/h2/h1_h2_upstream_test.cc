@@ -8,11 +8,13 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "h2/h2_peers.h"
+#include "h2/tls_fixture.h"
 #include "proxy/gateway_fixture.h"
 #include "support/http_client.h"
 
@@ -196,6 +198,24 @@ TEST(Http1ToHttp2, ClientLeavingMidBodyResetsTheUpstreamStream) {
     std::this_thread::sleep_for(100ms);
   }
   EXPECT_NE(last.find("\n8\n"), std::string::npos) << last;
+}
+
+// Over TLS (ALPN http/1.1): the body is read through the TLS layer, the
+// stream says :scheme https.
+TEST(Http1ToHttp2, TlsClientBodiesStreamBothWays) {
+  const std::string dir = TestTempDir() + "/tls-h1h2-" + std::to_string(::getpid());
+  std::filesystem::create_directories(dir);
+  MakeCert(dir, "default", "default.test");
+  MakeCert(dir, "b", "b.test");
+  NodeH2Server up = NodeH2Server::Start("up1");
+  TlsGatewayProc g = StartTlsGateway(dir, up.port);
+  const std::string body_file = WriteTempFile("tls-body.bin", std::string(2 << 20, 't'));
+  CurlResult r = Curl({"--http1.1", "-k", "--resolve", Resolve("a.test", g.port),
+                       "--data-binary", "@" + body_file, "-o", "/dev/null", "-w",
+                       "size=%{size_download}\n", HttpsUrl("a.test", g.port, "/echo")});
+  EXPECT_EQ(r.exit_code, 0) << r.out.substr(0, 4000);
+  EXPECT_TRUE(Has(r, "< HTTP/1.1 200")) << r.out.substr(0, 4000);
+  EXPECT_TRUE(Has(r, "size=2097152")) << r.out.substr(0, 4000);
 }
 
 }  // namespace
