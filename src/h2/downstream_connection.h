@@ -30,7 +30,7 @@
 
 namespace graymesh::h2 {
 
-class DownstreamConnection : public Connection {
+class DownstreamConnection : public Connection, public StreamClient {
  public:
   DownstreamConnection(proxy::Worker& worker, const proxy::ListenerInfo& listener,
                        asio::ip::tcp::socket socket);
@@ -41,17 +41,18 @@ class DownstreamConnection : public Connection {
   void Start();
 
   // ---- From the upstream side of a stream ----
-  void OnResponseHead(ProxyStream& s);
-  void OnResponseData(ProxyStream& s);
-  void OnResponseEnd(ProxyStream& s);
+  void OnResponseHead(ProxyStream& s) override;
+  void OnResponseData(ProxyStream& s) override;
+  void OnResponseEnd(ProxyStream& s) override;
   // The upstream stream closed with `code`; `refused` when the upstream
   // never processed it (so it may be sent elsewhere).
-  void OnUpstreamClosed(const std::shared_ptr<ProxyStream>& s, uint32_t code, bool refused);
+  void OnUpstreamClosed(const std::shared_ptr<ProxyStream>& s, uint32_t code,
+                        bool refused) override;
   // `n` request body bytes of `s` went upstream: the client may send more.
-  void Consumed(ProxyStream& s, size_t n);
+  void Consumed(ProxyStream& s, size_t n) override;
   // The HTTP/1.1 upstream gave up before a response head: the client gets
   // `status` with `reason` (a gRPC status for gRPC requests).
-  void OnUpstreamFailed(ProxyStream& s, int status, std::string_view reason);
+  void OnUpstreamFailed(ProxyStream& s, int status, std::string_view reason) override;
 
  private:
   friend struct DownstreamCallbacks;

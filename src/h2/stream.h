@@ -26,13 +26,34 @@ class Worker;
 
 namespace graymesh::h2 {
 
-class DownstreamConnection;
 class Http1Upstream;
 class UpstreamConnection;
+struct ProxyStream;
 
 struct Header {
   std::string name;
   std::string value;
+};
+
+// The client side of a ProxyStream, told what its upstream side does: an
+// HTTP/2 client's connection (h2/downstream_connection.h) or an HTTP/1.1
+// client's session (h2/from_http1.h). Calls come on the worker's thread,
+// from inside the upstream side's callbacks.
+class StreamClient {
+ public:
+  virtual ~StreamClient() = default;
+  virtual void OnResponseHead(ProxyStream& s) = 0;
+  virtual void OnResponseData(ProxyStream& s) = 0;
+  virtual void OnResponseEnd(ProxyStream& s) = 0;
+  // The upstream stream closed with `code`; `refused` when the upstream
+  // never processed it (so it may be sent elsewhere).
+  virtual void OnUpstreamClosed(const std::shared_ptr<ProxyStream>& s, uint32_t code,
+                                bool refused) = 0;
+  // `n` request body bytes of `s` went upstream: the client may send more.
+  virtual void Consumed(ProxyStream& s, size_t n) = 0;
+  // The HTTP/1.1 upstream gave up before a response head: the client gets
+  // `status` with `reason`.
+  virtual void OnUpstreamFailed(ProxyStream& s, int status, std::string_view reason) = 0;
 };
 
 // Bytes received on one side, not yet taken by the other.
@@ -51,7 +72,7 @@ class BodyQueue {
 };
 
 struct ProxyStream {
-  DownstreamConnection* down = nullptr;  // null once the client's stream closed
+  StreamClient* down = nullptr;  // null once the client's stream closed
   int32_t down_id = 0;
   // The upstream connection; kept after the upstream stream closed (up_id
   // -1) so bytes still passed on are acknowledged on its connection window.

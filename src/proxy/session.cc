@@ -524,6 +524,7 @@ const char* Session::ResolveTarget(Request& rq, std::string_view host) {
 }
 
 asio::awaitable<void> Session::Forward(Request& rq) {
+  if (ForwardsOverHttp2(rq)) co_return co_await ForwardH2(rq);
   const config::Config& cfg = this->cfg();
   settings_ = {.timeouts = cfg.timeouts,
                .max_body_bytes = cfg.limits.max_body_bytes,

@@ -156,6 +156,9 @@ class Session {
   // next request.
   asio::awaitable<void> Handle(Request& rq);
   asio::awaitable<void> Forward(Request& rq);
+  // ---- session_h2.cc: services with `protocol: http2` ----
+  bool ForwardsOverHttp2(const Request& rq) const;
+  asio::awaitable<void> ForwardH2(Request& rq);
   asio::awaitable<Outcome> TryEndpoint(Request& rq, ServiceState& svc, Choice choice,
                                        bool last_try);
   // The snapshot the request in hand uses (pinned_ while a request is being

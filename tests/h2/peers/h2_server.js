@@ -6,6 +6,10 @@
 //   /reset       sends the head and part of the body, then resets the stream
 //   /goaway      answers, then closes the session gracefully (GOAWAY: the
 //                streams it accepted finish, later ones are refused)
+//   /reset-early resets the stream (INTERNAL_ERROR) before any response byte
+//   /reset-once?key=K  the same for the first request with key K, then answers
+//   /hold        takes the body and never answers; /last-close says the
+//                RST_STREAM code the last /hold stream closed with
 'use strict';
 const http2 = require('http2');
 
@@ -13,6 +17,8 @@ const port = Number(process.argv[2]);
 const name = process.argv[3] || 'h2';
 
 const server = http2.createServer();
+const resetKeys = new Set();
+let lastHoldClose = 'none';
 server.on('stream', (stream, headers) => {
   stream.on('error', () => {});  // resets are part of the tests
   const url = new URL(headers[':path'], 'http://x');
@@ -48,6 +54,24 @@ server.on('stream', (stream, headers) => {
     stream.write('x'.repeat(1000));
     // destroy with an error: RST_STREAM INTERNAL_ERROR after part of the body
     setTimeout(() => stream.destroy(new Error('cut off')), 50);
+    return;
+  }
+  if (url.pathname === '/reset-early' ||
+      (url.pathname === '/reset-once' && !resetKeys.has(url.searchParams.get('key')))) {
+    resetKeys.add(url.searchParams.get('key'));
+    stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+    return;
+  }
+  if (url.pathname === '/hold') {
+    lastHoldClose = 'open';
+    stream.on('data', () => {});
+    stream.on('close', () => { lastHoldClose = String(stream.rstCode); });
+    return;
+  }
+  if (url.pathname === '/last-close') {
+    stream.resume();
+    stream.respond({ ':status': 200 });
+    stream.end(lastHoldClose + '\n');
     return;
   }
   if (url.pathname === '/goaway') {
