@@ -336,11 +336,6 @@ void DownstreamConnection::StartRequest(const std::shared_ptr<ProxyStream>& s) {
   }
   if (service < 0) return Reply(*s, 503, "service not configured");
   s->svc = worker_.upstreams().service(service);
-  if (s->svc->info().tls != nullptr) {
-    return Reply(*s, 502, "service '" + s->svc->info().name +
-                              "' is reached over TLS (tls:), which HTTP/2 to upstreams does not "
-                              "support yet; HTTP/1.1 clients reach it");
-  }
 
   // Headers sent upstream: the pseudo-headers, then the client's fields
   // with their lane headers rewritten; Host travels as :authority.
@@ -370,6 +365,11 @@ void DownstreamConnection::StartRequest(const std::shared_ptr<ProxyStream>& s) {
   if (UsesHttp1(s->svc->info().protocol, s->grpc, listener_.cfg.kind)) {
     Http1Upstream::Start(s, worker_);
     return;
+  }
+  if (s->svc->info().tls != nullptr) {
+    return Reply(*s, 502, "service '" + s->svc->info().name +
+                              "' is reached over TLS (tls:), where the proxy speaks HTTP/1.1 "
+                              "only: HTTP/2 over TLS to upstreams is not supported yet");
   }
   Attach(s);
 }

@@ -21,6 +21,7 @@
 #include "proxy/chooser.h"
 #include "proxy/hop_by_hop.h"
 #include "proxy/session.h"
+#include "proxy/upstream_tls.h"
 #include "proxy/worker.h"
 
 namespace graymesh::h2 {
@@ -292,10 +293,20 @@ asio::awaitable<Http1Upstream::Outcome> Http1Upstream::Attempt(bool last_try) {
   if (reused_) {
     stats.upstream_cx_reused.Inc();
   } else {
+    // The connect timeout bounds the TLS handshake too (services with tls:);
+    // a failed handshake or verification is a connect failure.
     phase_deadline_ms_ = proxy::Worker::NowMs() + timeouts_.connect.count();
     auto [ec] = co_await up->stream.lowest_layer().async_connect(ep.address, kNoThrow);
+    std::string tls_failure;
+    if (!ec && !cancelled_ && !stalled_ && svc.info().tls != nullptr) {
+      tls_failure = co_await proxy::StartUpstreamTls(*up, *svc.info().tls, svc.endpoint(host));
+    }
     phase_deadline_ms_ = 0;
     if (cancelled_) co_return Outcome::kFailed;
+    if (!tls_failure.empty() && !stalled_) {
+      std::string reason = "upstream " + ep.address_text + " " + tls_failure;
+      co_return fail(health::Outcome::kConnectFail, true, 502, std::move(reason));
+    }
     if (ec || stalled_) {
       if (stalled_) {
         co_return fail(health::Outcome::kTimeout, true, 504,

@@ -1,4 +1,5 @@
 #include "proxy/session.h"
+#include "proxy/upstream_tls.h"
 
 #include <asio/bind_allocator.hpp>
 #include <asio/buffer.hpp>

@@ -232,12 +232,6 @@ class Session {
   // Sends TLS close_notify (a close-delimited body ends there), waiting at
   // most the idle timeout for the peer's. In session_tls.cc.
   asio::awaitable<void> CloseTls();
-  // Makes `conn`, just connected to endpoint `ep`, a TLS connection and does
-  // the handshake (under the connect deadline the caller set), resuming the
-  // endpoint's last session when it has one. "" on success, else why it
-  // failed ("tls: certificate verify failed (...)").
-  asio::awaitable<std::string> StartUpstreamTls(UpstreamConn& conn, const tls::ClientContext& tls,
-                                                EndpointState& ep);
 
   void SetDeadline(Timeout kind, config::Millis after);
   void ClearDeadline() { timeout_ = Timeout::kNone; }

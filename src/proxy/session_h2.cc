@@ -67,6 +67,13 @@ asio::awaitable<void> Session::ForwardH2(Request& rq) {
   const config::Timeouts& t = settings_.timeouts;
   WorkerStats& stats = worker_.stats();
   std::shared_ptr<ServiceState> svc = worker_.upstreams().service(rq.service);
+  if (svc->info().tls != nullptr) {
+    std::string reason = "service '" + svc->info().name +
+                         "' is reached over TLS (tls:), where the proxy speaks HTTP/1.1 only: "
+                         "HTTP/2 over TLS to upstreams is not supported yet";
+    co_await SendError(502, reason);
+    co_return;
+  }
   const bool fallback = snap().FallbackToBase(rq.lane);
   EndpointChooser chooser(*svc, rq.lane, fallback);
 
