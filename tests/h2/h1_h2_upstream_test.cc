@@ -23,26 +23,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::string Http2ServiceAt(uint16_t port, const std::string& extra = "") {
-  return "routes:\n  - { pathPrefix: /, service: app }\nservices:\n  - name: app\n"
-         "    protocol: http2\n    endpoints:\n      - address: 127.0.0.1:" +
-         std::to_string(port) + "\n" + extra;
-}
-
-std::string Url(uint16_t port, const std::string& path) {
-  return "http://127.0.0.1:" + std::to_string(port) + path;
-}
-
-bool Has(const CurlResult& r, const std::string& text) {
-  return r.out.find(text) != std::string::npos;
-}
-
-size_t CountOf(const std::string& text, const std::string& what) {
-  size_t n = 0;
-  for (size_t p = text.find(what); p != std::string::npos; p = text.find(what, p + 1)) ++n;
-  return n;
-}
-
 TEST(Http1ToHttp2, GatewayGetReachesAnH2cOnlyUpstream) {
   NodeH2Server up = NodeH2Server::Start("up1");
   Gateway gw = Gateway::Start(Http2ServiceAt(up.port));

@@ -28,12 +28,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::string Http2ServiceAt(uint16_t port) {
-  return "routes:\n  - { pathPrefix: /, service: app }\nservices:\n  - name: app\n"
-         "    protocol: http2\n    endpoints:\n      - address: 127.0.0.1:" +
-         std::to_string(port) + "\n";
-}
-
 // A raw client session on a blocking loopback socket.
 class RawClient {
  public:

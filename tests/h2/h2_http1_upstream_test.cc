@@ -32,20 +32,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::string Url(uint16_t port, const std::string& path) {
-  return "http://127.0.0.1:" + std::to_string(port) + path;
-}
-
-bool Has(const CurlResult& r, const std::string& text) {
-  return r.out.find(text) != std::string::npos;
-}
-
-size_t CountOf(const std::string& text, const std::string& what) {
-  size_t n = 0;
-  for (size_t p = text.find(what); p != std::string::npos; p = text.find(what, p + 1)) ++n;
-  return n;
-}
-
 // `protocol` empty: the default (auto).
 std::string ServiceAt(uint16_t port, const std::string& protocol = "",
                       const std::string& extra = "") {

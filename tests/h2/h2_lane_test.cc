@@ -10,14 +10,6 @@
 namespace graymesh::test {
 namespace {
 
-std::string Url(uint16_t port, const std::string& path) {
-  return "http://127.0.0.1:" + std::to_string(port) + path;
-}
-
-bool Has(const CurlResult& r, const std::string& text) {
-  return r.out.find(text) != std::string::npos;
-}
-
 std::string TwoLaneService(uint16_t base, uint16_t gray) {
   return "services:\n  - name: app\n    protocol: http2\n    endpoints:\n"
          "      - address: 127.0.0.1:" + std::to_string(base) + "\n"

@@ -13,20 +13,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::string Http2ServiceAt(uint16_t port, const std::string& extra = "") {
-  return "routes:\n  - { pathPrefix: /, service: app }\nservices:\n  - name: app\n"
-         "    protocol: http2\n    endpoints:\n      - address: 127.0.0.1:" +
-         std::to_string(port) + "\n" + extra;
-}
-
-std::string Url(uint16_t port, const std::string& path) {
-  return "http://127.0.0.1:" + std::to_string(port) + path;
-}
-
-bool Has(const CurlResult& r, const std::string& text) {
-  return r.out.find(text) != std::string::npos;
-}
-
 TEST(Http2Proxy, PriorKnowledgeRequestReachesHttp2Upstream) {
   NodeH2Server up = NodeH2Server::Start("up1");
   Gateway gw = Gateway::Start(Http2ServiceAt(up.port));

@@ -34,10 +34,6 @@ class TlsGateway : public ::testing::Test {
   NodeH2Server up_;
 };
 
-bool Has(const CurlResult& r, const std::string& text) {
-  return r.out.find(text) != std::string::npos;
-}
-
 TEST_F(TlsGateway, Http2OverTlsWithAlpn) {
   TlsGatewayProc g = StartTlsGateway(dir_, up_.port);
   CurlResult r = Curl({"--http2", "-k", "--resolve", Resolve("a.test", g.port),

@@ -20,10 +20,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-bool Has(const CurlResult& r, const std::string& text) {
-  return r.out.find(text) != std::string::npos;
-}
-
 size_t Count(const std::string& text, const std::string& what) {
   size_t n = 0;
   for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
