@@ -366,11 +366,6 @@ void DownstreamConnection::StartRequest(const std::shared_ptr<ProxyStream>& s) {
     Http1Upstream::Start(s, worker_);
     return;
   }
-  if (s->svc->info().tls != nullptr) {
-    return Reply(*s, 502, "service '" + s->svc->info().name +
-                              "' is reached over TLS (tls:), where the proxy speaks HTTP/1.1 "
-                              "only: HTTP/2 over TLS to upstreams is not supported yet");
-  }
   Attach(s);
 }
 
@@ -401,9 +396,11 @@ void DownstreamConnection::Attach(const std::shared_ptr<ProxyStream>& s) {
   s->counted = true;
   s->worker = &worker_;
   s->attempt_started_ms = now;
-  const proxy::EndpointInfo& ep = *svc.endpoint(choice.host).info;
+  s->up_failure.clear();
+  s->up_outcome = health::Outcome::kAborted;
   std::shared_ptr<UpstreamConnection> conn = UpstreamPool::ForThisThread().Get(
-      worker_.io(), ep.address, worker_.config().timeouts.connect, worker_.stats());
+      worker_.io(), svc.endpoint(choice.host), svc.info().tls, worker_.config().timeouts.connect,
+      worker_.stats());
   if (!conn->Submit(s)) {
     return Reply(*s, 502, "upstream HTTP/2 session refused a new stream");
   }
@@ -415,8 +412,9 @@ void DownstreamConnection::OnUpstreamClosed(const std::shared_ptr<ProxyStream>& 
   if (!s->resp_started && refused && s->replayable && s->refused < kMaxRefusedResends) {
     ++s->refused;
     // Never processed upstream (GOAWAY, REFUSED_STREAM, no connection):
-    // send it again, to another endpoint where there is one.
-    s->Finish();
+    // send it again, to another endpoint where there is one. A connection
+    // that never came up counts against its endpoint.
+    s->Finish(s->up_outcome);
     s->up.reset();
     s->req_body.Prepend(s->req_replay);
     s->req_replay.clear();
@@ -425,6 +423,13 @@ void DownstreamConnection::OnUpstreamClosed(const std::shared_ptr<ProxyStream>& 
     return;
   }
   if (!s->resp_started) {
+    if (refused && !s->up_failure.empty()) {
+      // As for HTTP/1.1 upstreams: 502 (504 on a timeout) with the reason.
+      s->Finish(s->up_outcome);
+      const proxy::EndpointInfo& ep = *s->svc->endpoint(s->choice.host).info;
+      return Reply(*s, s->up_outcome == health::Outcome::kTimeout ? 504 : 502,
+                   "upstream " + ep.address_text + " " + s->up_failure);
+    }
     if (refused) {
       return Reply(*s, 503, "upstream endpoint unreachable or refused the stream");
     }

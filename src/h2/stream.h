@@ -101,6 +101,11 @@ struct ProxyStream {
   std::string req_replay;
   bool replayable = true;
   int refused = 0;  // resends after a refused stream
+  // When the upstream connection never came up (connect, TLS, ALPN): why,
+  // and what it says of the endpoint, for the reply and the report. Set with
+  // a refused close, cleared when the stream is sent again.
+  std::string up_failure;
+  health::Outcome up_outcome = health::Outcome::kAborted;
   int exclude = -1;  // the endpoint a retry avoids
   std::string lane;  // "" = base
 

@@ -146,8 +146,14 @@ struct UpstreamCallbacks {
 };
 
 UpstreamConnection::UpstreamConnection(asio::ip::tcp::socket socket,
-                                       asio::ip::tcp::endpoint address)
-    : Connection(std::move(socket)), address_(std::move(address)) {
+                                       asio::ip::tcp::endpoint address,
+                                       std::shared_ptr<const tls::ClientContext> tls,
+                                       std::shared_ptr<tls::SessionSlot> session, std::string host)
+    : Connection(std::move(socket)),
+      address_(std::move(address)),
+      tls_context_(std::move(tls)),
+      tls_session_(std::move(session)),
+      host_(std::move(host)) {
   idle_since_ms_ = proxy::Worker::NowMs();
   nghttp2_session_callbacks* cb = nullptr;
   nghttp2_session_callbacks_new(&cb);
@@ -165,6 +171,12 @@ UpstreamConnection::UpstreamConnection(asio::ip::tcp::socket socket,
   nghttp2_session_set_local_window_size(session_, NGHTTP2_FLAG_NONE, 0, kConnectionWindow);
 }
 
+UpstreamConnection::~UpstreamConnection() {
+  if (tls_ != nullptr && SSL_is_init_finished(tls_->native_handle())) {
+    SSL_set_shutdown(tls_->native_handle(), SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+  }
+}
+
 void UpstreamConnection::Connect(config::Millis timeout) {
   auto self = std::static_pointer_cast<UpstreamConnection>(shared_from_this());
   asio::co_spawn(socket_.get_executor(), ConnectAndRun(self, timeout), asio::detached);
@@ -177,16 +189,59 @@ asio::awaitable<void> UpstreamConnection::ConnectAndRun(std::shared_ptr<Upstream
   timer.expires_after(timeout);
   auto result = co_await (socket_.async_connect(address_, kNoThrow) ||
                           timer.async_wait(kNoThrow));
+  std::string failure;
+  health::Outcome outcome = health::Outcome::kConnectFail;
+  if (result.index() == 1) {
+    failure = "connect timeout";
+    outcome = health::Outcome::kTimeout;
+  } else if (auto ec = std::get<0>(std::get<0>(result))) {
+    failure = "connect failed: " + ec.message();
+  } else {
+    asio::error_code ignored;
+    socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
+    if (tls_context_ != nullptr) {
+      failure = co_await Handshake(timer);
+      if (failure == "tls: handshake timeout") outcome = health::Outcome::kTimeout;
+    }
+  }
   connecting_ = false;
-  bool ok = result.index() == 0 && !std::get<0>(std::get<0>(result));
-  if (!ok) {
+  if (!failure.empty()) {
     failed_ = true;
-    FailAll(NGHTTP2_REFUSED_STREAM);  // nothing was sent: safe to try elsewhere
+    asio::error_code ignored;
+    tcp().close(ignored);
+    FailAll(NGHTTP2_REFUSED_STREAM, failure, outcome);  // nothing was sent: safe elsewhere
     co_return;
   }
-  asio::error_code ignored;
-  socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
   StartIo();
+}
+
+asio::awaitable<std::string> UpstreamConnection::Handshake(asio::steady_timer& timer) {
+  using namespace asio::experimental::awaitable_operators;
+  auto stream = std::make_unique<TlsStream>(std::move(socket_), tls_context_->context());
+  SSL* ssl = stream->native_handle();
+  if (!tls::PrepareClient(ssl, *tls_context_, host_)) {
+    tls_ = std::move(stream);  // closed by the caller
+    co_return "tls: cannot set the server name \"" +
+        (tls_context_->sni().empty() ? host_ : tls_context_->sni()) + "\"";
+  }
+  static constexpr unsigned char kAlpnH2[] = {2, 'h', '2'};
+  SSL_set_alpn_protos(ssl, kAlpnH2, sizeof(kAlpnH2));
+  if (tls_session_ != nullptr) tls::UseSessionSlot(ssl, tls_session_.get());
+  tls_ = std::move(stream);
+  auto result = co_await (tls_->async_handshake(asio::ssl::stream_base::client, kNoThrow) ||
+                          timer.async_wait(kNoThrow));
+  if (result.index() == 1) co_return "tls: handshake timeout";
+  if (auto ec = std::get<0>(std::get<0>(result))) co_return tls::HandshakeFailure(ec, ssl);
+  const unsigned char* alpn = nullptr;
+  unsigned int alpn_len = 0;
+  SSL_get0_alpn_selected(ssl, &alpn, &alpn_len);
+  if (alpn_len != 2 || alpn[0] != 'h' || alpn[1] != '2') {
+    co_return alpn_len == 0
+        ? std::string("tls: the server did not select HTTP/2 (no ALPN protocol)")
+        : "tls: the server selected ALPN \"" +
+              std::string(reinterpret_cast<const char*>(alpn), alpn_len) + "\", not h2";
+  }
+  co_return "";
 }
 
 bool UpstreamConnection::Usable() const {
@@ -238,12 +293,15 @@ void UpstreamConnection::Consumed(ProxyStream& s, size_t n) {
 
 void UpstreamConnection::OnClosed() { FailAll(NGHTTP2_INTERNAL_ERROR); }
 
-void UpstreamConnection::FailAll(uint32_t code) {
+void UpstreamConnection::FailAll(uint32_t code, const std::string& failure,
+                                 health::Outcome outcome) {
   auto streams = std::move(streams_);
   streams_.clear();
   for (auto& [id, s] : streams) {
     s->up.reset();
     s->up_id = -1;
+    s->up_failure = failure;
+    s->up_outcome = outcome;
     // A connection that never came up processed nothing.
     if (s->down != nullptr) s->down->OnUpstreamClosed(s, code, code == NGHTTP2_REFUSED_STREAM);
   }
@@ -266,11 +324,17 @@ void UpstreamPool::SweepIdle(int64_t cutoff_ms) {
   }
 }
 
-std::shared_ptr<UpstreamConnection> UpstreamPool::Get(asio::io_context& io,
-                                                      const asio::ip::tcp::endpoint& address,
-                                                      config::Millis connect_timeout,
-                                                      proxy::WorkerStats& stats) {
+std::shared_ptr<UpstreamConnection> UpstreamPool::Get(
+    asio::io_context& io, proxy::EndpointState& ep,
+    const std::shared_ptr<const tls::ClientContext>& tls, config::Millis connect_timeout,
+    proxy::WorkerStats& stats) {
+  const asio::ip::tcp::endpoint& address = ep.info->address;
   std::string key = address.address().to_string() + ":" + std::to_string(address.port());
+  if (tls != nullptr) {
+    // The connection holds its context, so the address cannot be reused by
+    // another context while the connection is pooled.
+    key += " tls " + std::to_string(reinterpret_cast<uintptr_t>(tls.get()));
+  }
   auto& conns = by_address_[key];
   std::erase_if(conns, [](const auto& c) { return c->closed() || (!c->Usable() && c->streams() == 0); });
   for (auto& c : conns) {
@@ -280,7 +344,13 @@ std::shared_ptr<UpstreamConnection> UpstreamPool::Get(asio::io_context& io,
     }
   }
   stats.upstream_cx_total.Inc();
-  auto c = std::make_shared<UpstreamConnection>(asio::ip::tcp::socket(io), address);
+  std::shared_ptr<tls::SessionSlot> session;
+  if (tls != nullptr) {
+    if (ep.tls_session == nullptr) ep.tls_session = std::make_shared<tls::SessionSlot>();
+    session = ep.tls_session;
+  }
+  auto c = std::make_shared<UpstreamConnection>(asio::ip::tcp::socket(io), address, tls,
+                                                std::move(session), ep.info->host);
   c->Connect(connect_timeout);
   conns.push_back(c);
   return c;

@@ -5,6 +5,13 @@
 // it did not (id above last-stream-id, closed REFUSED_STREAM) are handed
 // back to be retried elsewhere.
 //
+// Services with `tls:` are reached over TLS with ALPN "h2": the handshake
+// (verified as for HTTP/1.1, tls/client_context.h; session resumed per
+// endpoint) runs under the connect timeout, and a server that does not
+// select h2 fails the connection. A connection that never came up fails its
+// streams as refused (nothing was sent), saying why and what it tells of the
+// endpoint (ProxyStream::up_failure, up_outcome).
+//
 // Thread/lifetime: one worker thread. The pool holds connections by
 // shared_ptr; so do the ProxyStreams using them. A connection without a
 // stream for upstream.idleTimeout is closed by the worker's sweep.
@@ -20,12 +27,23 @@
 #include "h2/connection.h"
 #include "h2/stream.h"
 #include "proxy/stats.h"
+#include "proxy/upstream.h"
+#include "tls/client_context.h"
 
 namespace graymesh::h2 {
 
 class UpstreamConnection : public Connection {
  public:
-  UpstreamConnection(asio::ip::tcp::socket socket, asio::ip::tcp::endpoint address);
+  // `tls` null: cleartext (h2c, prior knowledge). Else the connection holds
+  // it and `session` (the endpoint's, for resumption); `host` is the
+  // endpoint's configured host (the name verified when the service sets no
+  // sni).
+  UpstreamConnection(asio::ip::tcp::socket socket, asio::ip::tcp::endpoint address,
+                     std::shared_ptr<const tls::ClientContext> tls = nullptr,
+                     std::shared_ptr<tls::SessionSlot> session = nullptr, std::string host = "");
+  // A TLS connection is freed as shut down, so OpenSSL keeps its session
+  // resumable (the endpoint's SessionSlot holds that same session).
+  ~UpstreamConnection() override;
   // Starts connecting; requests submitted meanwhile wait in the session.
   void Connect(config::Millis timeout);
 
@@ -48,10 +66,17 @@ class UpstreamConnection : public Connection {
   friend struct UpstreamCallbacks;
   asio::awaitable<void> ConnectAndRun(std::shared_ptr<UpstreamConnection> self,
                                       config::Millis timeout);
+  // The TLS handshake on the connected socket; "" or why it failed.
+  asio::awaitable<std::string> Handshake(asio::steady_timer& timer);
   void OnClosed() override;
-  void FailAll(uint32_t code);
+  // `failure`: why the connection never came up ("" once it had).
+  void FailAll(uint32_t code, const std::string& failure = "",
+               health::Outcome outcome = health::Outcome::kAborted);
 
   asio::ip::tcp::endpoint address_;
+  std::shared_ptr<const tls::ClientContext> tls_context_;
+  std::shared_ptr<tls::SessionSlot> tls_session_;
+  std::string host_;
   std::unordered_map<int32_t, std::shared_ptr<ProxyStream>> streams_;
   bool connecting_ = true;
   bool failed_ = false;
@@ -64,10 +89,12 @@ class UpstreamConnection : public Connection {
 class UpstreamPool {
  public:
   static UpstreamPool& ForThisThread();
-  // A connection to `address` with room for one more stream, opened on
-  // `io` when there is none.
-  std::shared_ptr<UpstreamConnection> Get(asio::io_context& io,
-                                          const asio::ip::tcp::endpoint& address,
+  // A connection to endpoint `ep` with room for one more stream, opened on
+  // `io` when there is none; over TLS when `tls` is set (the service's
+  // `tls:`). Connections are kept per address and TLS context, so a
+  // service's new settings never reuse a connection made under the old.
+  std::shared_ptr<UpstreamConnection> Get(asio::io_context& io, proxy::EndpointState& ep,
+                                          const std::shared_ptr<const tls::ClientContext>& tls,
                                           config::Millis connect_timeout,
                                           proxy::WorkerStats& stats);
   // Closes (GOAWAY NO_ERROR) connections without a stream since before

@@ -67,13 +67,6 @@ asio::awaitable<void> Session::ForwardH2(Request& rq) {
   const config::Timeouts& t = settings_.timeouts;
   WorkerStats& stats = worker_.stats();
   std::shared_ptr<ServiceState> svc = worker_.upstreams().service(rq.service);
-  if (svc->info().tls != nullptr) {
-    std::string reason = "service '" + svc->info().name +
-                         "' is reached over TLS (tls:), where the proxy speaks HTTP/1.1 only: "
-                         "HTTP/2 over TLS to upstreams is not supported yet";
-    co_await SendError(502, reason);
-    co_return;
-  }
   const bool fallback = snap().FallbackToBase(rq.lane);
   EndpointChooser chooser(*svc, rq.lane, fallback);
 
@@ -160,7 +153,10 @@ asio::awaitable<void> Session::ForwardH2(Request& rq) {
     rq.lane_served = ep.lane;
     rq.endpoint = ep.address_text;
     bridge.ResetAttempt();
-    auto conn = h2::UpstreamPool::ForThisThread().Get(worker_.io(), ep.address, t.connect, stats);
+    s->up_failure.clear();
+    s->up_outcome = health::Outcome::kAborted;
+    auto conn = h2::UpstreamPool::ForThisThread().Get(worker_.io(), svc->endpoint(choice.host),
+                                                      svc->info().tls, t.connect, stats);
     if (!conn->Submit(s)) bridge.OnUpstreamClosed(s, NGHTTP2_REFUSED_STREAM, true);
     return true;
   };
@@ -189,11 +185,13 @@ asio::awaitable<void> Session::ForwardH2(Request& rq) {
         if (replay && again) {
           if (refused) {
             ++s->refused;  // never processed upstream: not one of upstream.retries
+            if (!s->up_failure.empty()) chooser.Failed(choice);  // its endpoint is down
           } else {
             ++attempt;
             chooser.Failed(choice);
           }
-          s->Finish(refused ? health::Outcome::kAborted : health::Outcome::kReset);
+          // A connection that never came up counts against its endpoint.
+          s->Finish(refused ? s->up_outcome : health::Outcome::kReset);
           s->up.reset();
           s->req_body.Prepend(s->req_replay);
           s->req_replay.clear();
@@ -203,15 +201,22 @@ asio::awaitable<void> Session::ForwardH2(Request& rq) {
           co_await SendError(503, reason);
           co_return;
         }
-        s->Finish(health::Outcome::kReset);
+        const bool failed_connection = refused && !s->up_failure.empty();
+        s->Finish(failed_connection ? s->up_outcome : health::Outcome::kReset);
         close_after_ = close_after_ || !body_done;
         // Built before the co_await (GCC 12 mis-frees temporaries inside
         // a co_await's arguments; session.cc, Forward).
         std::string reason =
-            refused ? "upstream " + rq.endpoint + " unreachable or refused the HTTP/2 stream"
-                    : "upstream " + rq.endpoint + " reset the stream (HTTP/2 error " +
-                          std::string(nghttp2_http2_strerror(code)) + ")";
-        co_await SendError(refused ? 503 : 502, reason);
+            failed_connection ? "upstream " + rq.endpoint + " " + s->up_failure
+            : refused ? "upstream " + rq.endpoint + " unreachable or refused the HTTP/2 stream"
+                      : "upstream " + rq.endpoint + " reset the stream (HTTP/2 error " +
+                            std::string(nghttp2_http2_strerror(code)) + ")";
+        // As for HTTP/1.1 upstreams: a connection that never came up is 502
+        // (504 on a timeout) with the reason.
+        const int status = !failed_connection ? (refused ? 503 : 502)
+                           : s->up_outcome == health::Outcome::kTimeout ? 504
+                                                                        : 502;
+        co_await SendError(status, reason);
         co_return;
       }
       if (Worker::NowMs() >= deadline) {

@@ -7,7 +7,8 @@
 // must name the server: `sni` when set, else the endpoint's host when that is
 // a name. An endpoint given as an IP with no `sni` sends no SNI and its
 // certificate must carry that IP (subjectAltName iPAddress). TLS 1.2 and
-// later; ALPN is not sent (HTTP/1.1). Sessions are resumed per endpoint
+// later; ALPN is not sent for HTTP/1.1, HTTP/2 connections offer "h2"
+// (h2/upstream_connection.h). Sessions are resumed per endpoint
 // (SessionSlot).
 //
 // Thread/lifetime: a ClientContext is built when a snapshot is compiled, off

@@ -29,7 +29,8 @@ std::string MakeCert(const std::string& name, const std::string& san) {
   return dir + "/" + name;
 }
 
-HttpsUpstream HttpsUpstream::Start(const std::string& cert, const std::string& keepalive) {
+HttpsUpstream HttpsUpstream::Start(const std::string& cert, const std::string& keepalive,
+                                   bool http2) {
   HttpsUpstream u;
   u.port = FreePort();
   const std::string dir = TestTempDir() + "/nginx-" + std::to_string(u.port);
@@ -48,13 +49,14 @@ HttpsUpstream HttpsUpstream::Start(const std::string& cert, const std::string& k
                       << "  keepalive_timeout " << keepalive << ";\n"
                       << "  keepalive_requests 10000;\n"
                       << "  server {\n"
-                      << "    listen 127.0.0.1:" << u.port << " ssl;\n"
+                      << "    listen 127.0.0.1:" << u.port << (http2 ? " ssl http2;\n" : " ssl;\n")
                       << "    ssl_certificate " << cert << ".crt;\n"
                       << "    ssl_certificate_key " << cert << ".key;\n"
                       << "    location / {\n"
                       << "      add_header x-conn $connection always;\n"
                       << "      add_header x-sni \"$ssl_server_name\" always;\n"
-                    << "      add_header x-resumed $ssl_session_reused always;\n"
+                      << "      add_header x-resumed $ssl_session_reused always;\n"
+                      << "      add_header x-proto $server_protocol always;\n"
                       << "      return 200 \"ok\\n\";\n"
                       << "    }\n"
                       << "  }\n"

@@ -21,12 +21,15 @@ std::string MakeCert(const std::string& name, const std::string& san);
 // nginx serving HTTPS on a free port with `cert` (.crt/.key), closing
 // keep-alive connections idle for `keepalive`. Each response says "ok\n" and
 // names its connection (x-conn), the SNI it got (x-sni) and whether its TLS
-// session was resumed (x-resumed: "r" or ".").
+// session was resumed (x-resumed: "r" or "."), and the protocol it spoke
+// (x-proto: "HTTP/1.1" or "HTTP/2.0"). With `http2`, ALPN h2 is offered and
+// an idle HTTP/2 connection closes after `keepalive` too.
 struct HttpsUpstream {
   uint16_t port = 0;
   std::unique_ptr<ChildProcess> proc;
 
-  static HttpsUpstream Start(const std::string& cert, const std::string& keepalive = "60s");
+  static HttpsUpstream Start(const std::string& cert, const std::string& keepalive = "60s",
+                             bool http2 = false);
 };
 
 }  // namespace graymesh::test

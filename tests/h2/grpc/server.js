@@ -5,7 +5,9 @@
 // outbound side) is given. Like an OpenTelemetry-instrumented app, it
 // forwards traceparent and baggage, not x-graymesh-lane.
 // FAIL_CODE (environment): every unary call fails with that gRPC status.
+// TLS_CERT (environment): serve over TLS with TLS_CERT.crt and TLS_CERT.key.
 'use strict';
+const fs = require('fs');
 const path = require('path');
 const grpc = require('@grpc/grpc-js');
 const loader = require('@grpc/proto-loader');
@@ -70,7 +72,13 @@ const impl = {
 
 const server = new grpc.Server();
 server.addService(proto.Echo.service, impl);
-server.bindAsync('127.0.0.1:' + port, grpc.ServerCredentials.createInsecure(), (err) => {
+const credentials = process.env.TLS_CERT
+  ? grpc.ServerCredentials.createSsl(null, [{
+    private_key: fs.readFileSync(process.env.TLS_CERT + '.key'),
+    cert_chain: fs.readFileSync(process.env.TLS_CERT + '.crt'),
+  }], false)
+  : grpc.ServerCredentials.createInsecure();
+server.bindAsync('127.0.0.1:' + port, credentials, (err) => {
   if (err) { console.error(err); process.exit(1); }
   console.log('listening ' + port);
 });
