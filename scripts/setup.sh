@@ -17,8 +17,9 @@ PACKAGES=(
 )
 # Only the benchmark needs these; `setup.sh --bench` adds them.
 # nghttp2-client: h2load; haproxy: the second peer of proxy_vs_nginx.sh; strace: its
-# syscalls per request (the allocation counter is built with g++'s cc)
-BENCH_PACKAGES=(wrk nghttp2-client haproxy strace)
+# syscalls per request (the allocation counter is built with g++'s cc); valgrind:
+# bench/instructions_per_request.sh
+BENCH_PACKAGES=(wrk nghttp2-client haproxy strace valgrind)
 
 want=("${PACKAGES[@]}")
 if [[ "${1:-}" == "--bench" ]]; then want+=("${BENCH_PACKAGES[@]}"); fi
