@@ -28,6 +28,47 @@ void AppendHeader(std::string* out, std::string_view name, std::string_view valu
   out->append(name).append(": "sv).append(value).append("\r\n"sv);
 }
 
+// Kept fields, appended as runs of the bytes received: a field received as
+// exactly `name: value\r\n` is byte for byte what AppendHeader writes, so
+// consecutive ones are copied together (a few appends for a typical head
+// instead of four per field). Any other spelling (no space, more than one,
+// trailing whitespace) is written anew by AppendHeader. Flush() before
+// anything else goes to `out`.
+class FieldWriter {
+ public:
+  explicit FieldWriter(std::string* out) : out_(out) {}
+  // `name` and `value` are views into the received head, which ends with
+  // CRLF CRLF, so the two bytes after a value are readable.
+  void Add(std::string_view name, std::string_view value) {
+    const char* line = name.data();
+    const size_t n = name.size();
+    if (value.data() == line + n + 2 && line[n] == ':' && line[n + 1] == ' ' &&
+        value.data()[value.size()] == '\r' && value.data()[value.size() + 1] == '\n') {
+      const size_t len = n + 2 + value.size() + 2;
+      if (run_len_ > 0 && run_ + run_len_ == line) {
+        run_len_ += len;
+        return;
+      }
+      Flush();
+      run_ = line;
+      run_len_ = len;
+      return;
+    }
+    Flush();
+    AppendHeader(out_, name, value);
+  }
+  void Flush() {
+    if (run_len_ == 0) return;
+    out_->append(run_, run_len_);
+    run_len_ = 0;
+  }
+
+ private:
+  std::string* out_;
+  const char* run_ = nullptr;
+  size_t run_len_ = 0;
+};
+
 void AppendContentLength(std::string* out, uint64_t n) {
   char digits[24];
   auto [end, ec] = std::to_chars(digits, digits + sizeof(digits), n);
@@ -54,6 +95,7 @@ void Session::BuildUpstreamHead(const Request& rq) {
   if (rq.target != "*" && (rq.target.empty() || rq.target.front() != '/')) out_.push_back('/');
   out_.append(rq.target).append(" HTTP/1.1\r\n"sv);
   AppendHeader(&out_, "host", rq.authority);
+  FieldWriter fields(&out_);
   for (const http::HeaderSlice& h : req_parser_.headers()) {
     std::string_view name = h.name.In(base);
     switch (name.size()) {
@@ -82,8 +124,9 @@ void Session::BuildUpstreamHead(const Request& rq) {
     if (name.size() == 6 && rq.expect_continue && http::IEquals(name, "expect")) continue;
     if (name.size() == 15 && add_xff && http::IEquals(name, "x-forwarded-for")) continue;
     if (DropsLaneHeader(rq, name)) continue;
-    AppendHeader(&out_, name, h.value.In(base));
+    fields.Add(name, h.value.In(base));
   }
+  fields.Flush();
   AppendLaneHeaders(rq);
   if (add_xff) {
     out_.append("x-forwarded-for: "sv);
@@ -120,6 +163,7 @@ void Session::BuildDownstreamHead(BodyOut body_out) {
   codings_.clear();
   down_.append("HTTP/1.1 "sv).append(code, end).append(" "sv);
   down_.append(rp.reason().In(base)).append("\r\n"sv);
+  FieldWriter fields(&down_);
   // The draining mark is for the hop that called the draining sidecar; this
   // proxy has acted on it. The inbound side of a draining sidecar sets its own.
   for (const http::HeaderSlice& h : rp.headers()) {
@@ -132,8 +176,9 @@ void Session::BuildDownstreamHead(BodyOut body_out) {
     }
     if (http::IsHopByHop(name)) continue;
     if (lists && DroppedByConnection(lines, name)) continue;
-    AppendHeader(&down_, name, h.value.In(base));
+    fields.Add(name, h.value.In(base));
   }
+  fields.Flush();
   // Framing from the parsed response (RFC 9112 §6.3). A 204 has none
   // (RFC 9110 §8.6); for HEAD and 304 the length is metadata and stays.
   if (status != 204 && body_out != BodyOut::kDecoded) {

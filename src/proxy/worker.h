@@ -171,7 +171,11 @@ class Worker {
   net::FreeList<RequestScratch> request_scratch_{kPooled};
   net::BufferPool response_buffers_{kResponseBuffer, kPooled};
   net::FreeList<http::Parser> response_parsers_{kPooled};
-  asio::io_context io_{1};
+  // One thread runs it and only that thread starts, cancels or closes I/O
+  // on its sockets (other threads post: Drain, CloseSide, Apply...), so the
+  // reactor's per-descriptor mutexes are left out (two lock/unlock pairs
+  // per operation). Posting and timers keep their locks.
+  asio::io_context io_{ASIO_CONCURRENCY_HINT_UNSAFE_IO};
   std::thread thread_;
   WorkerStats stats_;
   RequestRecorder recorder_;
