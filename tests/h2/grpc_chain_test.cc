@@ -3,10 +3,7 @@
 // and gray. The lane travels in metadata exactly as in HTTP/1.1 headers;
 // the apps forward only traceparent and baggage, as OpenTelemetry does.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <array>
-#include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -46,16 +43,7 @@ struct GrpcServer {
 // Runs client.js; its one JSON line.
 json Call(uint16_t port, const std::string& kind, const std::vector<std::string>& metadata = {},
           const std::string& env = "") {
-  std::string cmd = env + " " + GrpcNodePath() + " /usr/bin/node " + GrpcDir() +
-                    "/client.js 127.0.0.1:" +
-                    std::to_string(port) + " " + kind;
-  for (const std::string& m : metadata) cmd += " '" + m + "'";
-  std::string out;
-  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-  ::pclose(p);
+  const std::string out = GrpcClient(port, kind, metadata, env);
   json j = json::parse(out, nullptr, false);
   EXPECT_FALSE(j.is_discarded()) << out;
   return j;

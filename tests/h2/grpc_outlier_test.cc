@@ -4,8 +4,6 @@
 // not, and `errorGrpcStatuses: []` turns the gRPC statuses off.
 #include <gtest/gtest.h>
 
-#include <array>
-#include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -39,16 +37,7 @@ std::unique_ptr<ChildProcess> StartServer(uint16_t port, const std::string& name
 std::vector<json> Calls(uint16_t port, int n) {
   std::vector<json> out;
   for (int i = 0; i < n; ++i) {
-    const std::string cmd = GrpcNodePath() + " /usr/bin/node " + GrpcDir() +
-                            "/client.js 127.0.0.1:" +
-                            std::to_string(port) + " unary 2>&1";
-    std::string text;
-    FILE* p = ::popen(cmd.c_str(), "r");
-    std::array<char, 4096> buf;
-    size_t got;
-    while ((got = fread(buf.data(), 1, buf.size(), p)) > 0) text.append(buf.data(), got);
-    ::pclose(p);
-    out.push_back(json::parse(text, nullptr, false));
+    out.push_back(json::parse(GrpcClient(port, "unary"), nullptr, false));
   }
   return out;
 }

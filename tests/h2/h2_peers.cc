@@ -2,9 +2,6 @@
 
 #include <gtest/gtest.h>
 
-#include <array>
-#include <cstdio>
-#include <sys/wait.h>
 
 #include "support/ports.h"
 
@@ -46,13 +43,7 @@ CurlResult Curl(const std::vector<std::string>& args) {
   for (const std::string& a : args) cmd += " " + Quote(a);
   cmd += " 2>&1";
   CurlResult r;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (p == nullptr) return r;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  int status = ::pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.out = CommandOutput(cmd, &r.exit_code);
   return r;
 }
 

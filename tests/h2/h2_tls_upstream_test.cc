@@ -5,8 +5,6 @@
 // a connect failure of its endpoint, with the reason in the reply.
 #include <gtest/gtest.h>
 
-#include <array>
-#include <cstdio>
 #include <set>
 #include <thread>
 
@@ -132,19 +130,6 @@ TEST_F(Http2UpstreamTls, AServerWithoutHttp2IsA502SayingSo) {
   EXPECT_EQ(HttpGet(h1.port, "/x").status, 200);
 }
 
-// Runs tests/h2/grpc/client.js against `port`; its one JSON line.
-std::string GrpcCall(uint16_t port, const std::string& kind) {
-  const std::string cmd = GrpcNodePath() + " /usr/bin/node " + GrpcDir() + "/client.js 127.0.0.1:" +
-                          std::to_string(port) + " " + kind + " 2>&1";
-  std::string out;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-  ::pclose(p);
-  return out;
-}
-
 // gRPC clients (cleartext to the gateway) reach a gRPC server that speaks
 // only TLS: unary and bidirectional calls go through, on one connection.
 TEST_F(Http2UpstreamTls, GrpcReachesATlsOnlyServer) {
@@ -155,14 +140,14 @@ TEST_F(Http2UpstreamTls, GrpcReachesATlsOnlyServer) {
                       {GrpcNodePath(), "TLS_CERT=" + server_});
   ASSERT_TRUE(WaitForPort(port, 10s)) << server.Log();
   Gateway gw = Gateway::Start(TlsService(port, tls_, "auto"));
-  EXPECT_EQ(GrpcCall(gw.port, "unary"), "{\"ok\":[\"secure:\"]}\n") << gw.proc->Log();
-  EXPECT_EQ(GrpcCall(gw.port, "bidi"),
+  EXPECT_EQ(GrpcClient(gw.port, "unary"), "{\"ok\":[\"secure:\"]}\n") << gw.proc->Log();
+  EXPECT_EQ(GrpcClient(gw.port, "bidi"),
             "{\"ok\":[\"secure::m0\",\"secure::m1\",\"secure::m2\"]}\n");
   // Without TLS the same server cannot be reached.
   Gateway clear = Gateway::Start(
       "routes:\n  - { pathPrefix: /, service: s }\nservices:\n  - name: s\n    endpoints:\n"
       "      - address: 127.0.0.1:" + std::to_string(port) + "\nupstream: { retries: 0 }\n");
-  EXPECT_NE(GrpcCall(clear.port, "unary").find("\"code\":14"), std::string::npos);
+  EXPECT_NE(GrpcClient(clear.port, "unary").find("\"code\":14"), std::string::npos);
 }
 
 // A dead endpoint of an HTTP/2 service (nothing listens) is a connect

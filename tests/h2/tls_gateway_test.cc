@@ -68,12 +68,7 @@ TEST_F(TlsGateway, UnknownAlpnIsRefusedAtTheHandshake) {
   const std::string cmd = "openssl s_client -connect 127.0.0.1:" + std::to_string(g.port) +
                           " -alpn spdy/3 </dev/null 2>&1";
   CurlResult r;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  ASSERT_NE(p, nullptr);
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) r.out.append(buf, n);
-  r.exit_code = ::pclose(p);
+  r.out = CommandOutput(cmd, &r.exit_code);
   EXPECT_NE(r.exit_code, 0) << r.out;
   EXPECT_TRUE(Has(r, "no application protocol")) << r.out;
 }

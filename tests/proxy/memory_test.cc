@@ -70,6 +70,12 @@ TEST(IdleMemory, IdleKeepAliveConnectionsHoldNoRequestStorage) {
 // small. The loose-mode trace map a gateway never writes to (1.5 MiB at
 // its default size) took it over the bound.
 TEST(ConfigMemory, LargeConfigurationStaysSmall) {
+  if (kSanitizerMemoryFactor != 1) {
+    // ASan's allocator keeps ~100 MB of its own here (quarantine, size-class
+    // regions) whatever the proxy holds: no factor makes a 4.5 MB bound
+    // mean anything. The release run checks it.
+    GTEST_SKIP() << "anonymous RSS under a sanitizer says nothing of the proxy's";
+  }
   SampleApp app = SampleApp::Start("app");
   std::string yaml = "routes:\n  - { pathPrefix: /, service: svc-0 }\nservices:\n";
   for (int i = 0; i < 100; ++i) {

@@ -87,6 +87,21 @@ const std::string& TestTempDir() {
   return dir.path();
 }
 
+std::string CommandOutput(const std::string& command, int* exit_code) {
+  std::string out;
+  FILE* p = ::popen(command.c_str(), "r");
+  if (p == nullptr) {
+    if (exit_code != nullptr) *exit_code = -1;
+    return out;
+  }
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
+  const int status = ::pclose(p);
+  if (exit_code != nullptr) *exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return out;
+}
+
 std::string GraymeshBin() {
   const char* env = std::getenv("GRAYMESH_BIN");
   if (env != nullptr && *env != '\0') return env;

@@ -62,6 +62,11 @@ class ChildProcess {
 // ChildProcess fails the test on one; other ways of running a child use it.
 bool HasSanitizerReport(const std::string& log);
 
+// Runs `command` with /bin/sh (popen) and returns what it wrote to stdout
+// (and stderr when the command says 2>&1); `exit_code`, when given, gets its
+// exit status (-1 when it did not exit normally).
+std::string CommandOutput(const std::string& command, int* exit_code = nullptr);
+
 // The graymesh binary under test: $GRAYMESH_BIN (ctest sets it), else
 // ./src/cli/graymesh relative to the build directory.
 std::string GraymeshBin();
