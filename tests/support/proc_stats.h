@@ -15,7 +15,10 @@ namespace graymesh::test {
 // Memory bounds in tests are for the release build; a child built with a
 // sanitizer takes about this many times more for the same work (shadow
 // memory, ASan's quarantine of freed blocks), so bounds are multiplied by it.
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+// TSan's shadow is larger (four bytes and more per byte touched).
+#if defined(__SANITIZE_THREAD__)
+inline constexpr int64_t kSanitizerMemoryFactor = 4;
+#elif defined(__SANITIZE_ADDRESS__)
 inline constexpr int64_t kSanitizerMemoryFactor = 3;
 #else
 inline constexpr int64_t kSanitizerMemoryFactor = 1;
