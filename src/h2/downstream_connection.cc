@@ -398,6 +398,7 @@ void DownstreamConnection::Attach(const std::shared_ptr<ProxyStream>& s) {
   s->attempt_started_ms = now;
   s->up_failure.clear();
   s->up_outcome = health::Outcome::kAborted;
+  s->up_reports = false;
   std::shared_ptr<UpstreamConnection> conn = UpstreamPool::ForThisThread().Get(
       worker_.io(), svc.endpoint(choice.host), svc.info().tls, worker_.config().timeouts.connect,
       worker_.stats());
@@ -414,7 +415,7 @@ void DownstreamConnection::OnUpstreamClosed(const std::shared_ptr<ProxyStream>& 
     // Never processed upstream (GOAWAY, REFUSED_STREAM, no connection):
     // send it again, to another endpoint where there is one. A connection
     // that never came up counts against its endpoint.
-    s->Finish(s->up_outcome);
+    s->Finish(s->RefusedOutcome());
     s->up.reset();
     s->req_body.Prepend(s->req_replay);
     s->req_replay.clear();
@@ -425,7 +426,7 @@ void DownstreamConnection::OnUpstreamClosed(const std::shared_ptr<ProxyStream>& 
   if (!s->resp_started) {
     if (refused && !s->up_failure.empty()) {
       // As for HTTP/1.1 upstreams: 502 (504 on a timeout) with the reason.
-      s->Finish(s->up_outcome);
+      s->Finish(s->RefusedOutcome());
       const proxy::EndpointInfo& ep = *s->svc->endpoint(s->choice.host).info;
       return Reply(*s, s->up_outcome == health::Outcome::kTimeout ? 504 : 502,
                    "upstream " + ep.address_text + " " + s->up_failure);

@@ -103,9 +103,16 @@ struct ProxyStream {
   int refused = 0;  // resends after a refused stream
   // When the upstream connection never came up (connect, TLS, ALPN): why,
   // and what it says of the endpoint, for the reply and the report. Set with
-  // a refused close, cleared when the stream is sent again.
+  // a refused close, cleared when the stream is sent again. One failed
+  // connection is one failure of its endpoint, whatever number of streams
+  // waited on it: only the first of them reports it (up_reports).
   std::string up_failure;
   health::Outcome up_outcome = health::Outcome::kAborted;
+  bool up_reports = false;
+  // What this stream's attempt tells endpoint health of a refusal.
+  health::Outcome RefusedOutcome() const {
+    return up_reports ? up_outcome : health::Outcome::kAborted;
+  }
   int exclude = -1;  // the endpoint a retry avoids
   std::string lane;  // "" = base
 

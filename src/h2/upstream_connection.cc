@@ -297,11 +297,16 @@ void UpstreamConnection::FailAll(uint32_t code, const std::string& failure,
                                  health::Outcome outcome) {
   auto streams = std::move(streams_);
   streams_.clear();
+  bool first = true;
   for (auto& [id, s] : streams) {
     s->up.reset();
     s->up_id = -1;
     s->up_failure = failure;
     s->up_outcome = outcome;
+    // One failed connection is one failure of the endpoint, however many
+    // streams waited on it: the first stream still open reports it.
+    s->up_reports = !failure.empty() && first && s->down != nullptr;
+    if (s->up_reports) first = false;
     // A connection that never came up processed nothing.
     if (s->down != nullptr) s->down->OnUpstreamClosed(s, code, code == NGHTTP2_REFUSED_STREAM);
   }
@@ -332,8 +337,10 @@ std::shared_ptr<UpstreamConnection> UpstreamPool::Get(
   std::string key = address.address().to_string() + ":" + std::to_string(address.port());
   if (tls != nullptr) {
     // The connection holds its context, so the address cannot be reused by
-    // another context while the connection is pooled.
-    key += " tls " + std::to_string(reinterpret_cast<uintptr_t>(tls.get()));
+    // another context while the connection is pooled; and it was verified
+    // for one name, which another endpoint at the same address may not be.
+    key += " tls " + std::to_string(reinterpret_cast<uintptr_t>(tls.get())) + " " +
+           (tls->sni().empty() ? ep.info->host : tls->sni());
   }
   auto& conns = by_address_[key];
   std::erase_if(conns, [](const auto& c) { return c->closed() || (!c->Usable() && c->streams() == 0); });

@@ -155,6 +155,7 @@ asio::awaitable<void> Session::ForwardH2(Request& rq) {
     bridge.ResetAttempt();
     s->up_failure.clear();
     s->up_outcome = health::Outcome::kAborted;
+    s->up_reports = false;
     auto conn = h2::UpstreamPool::ForThisThread().Get(worker_.io(), svc->endpoint(choice.host),
                                                       svc->info().tls, t.connect, stats);
     if (!conn->Submit(s)) bridge.OnUpstreamClosed(s, NGHTTP2_REFUSED_STREAM, true);
@@ -191,7 +192,7 @@ asio::awaitable<void> Session::ForwardH2(Request& rq) {
             chooser.Failed(choice);
           }
           // A connection that never came up counts against its endpoint.
-          s->Finish(refused ? s->up_outcome : health::Outcome::kReset);
+          s->Finish(refused ? s->RefusedOutcome() : health::Outcome::kReset);
           s->up.reset();
           s->req_body.Prepend(s->req_replay);
           s->req_replay.clear();
@@ -202,7 +203,7 @@ asio::awaitable<void> Session::ForwardH2(Request& rq) {
           co_return;
         }
         const bool failed_connection = refused && !s->up_failure.empty();
-        s->Finish(failed_connection ? s->up_outcome : health::Outcome::kReset);
+        s->Finish(failed_connection ? s->RefusedOutcome() : health::Outcome::kReset);
         close_after_ = close_after_ || !body_done;
         // Built before the co_await (GCC 12 mis-frees temporaries inside
         // a co_await's arguments; session.cc, Forward).

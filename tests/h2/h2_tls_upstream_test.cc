@@ -5,8 +5,14 @@
 // a connect failure of its endpoint, with the reason in the reply.
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <set>
 #include <thread>
+#include <vector>
 
 #include "h2/grpc_peers.h"
 #include "h2/h2_peers.h"
@@ -128,6 +134,42 @@ TEST_F(Http2UpstreamTls, AServerWithoutHttp2IsA502SayingSo) {
   // The same server is fine for protocol http1.
   Gateway h1 = Gateway::Start(TlsService(up.port, tls_, "http1"));
   EXPECT_EQ(HttpGet(h1.port, "/x").status, 200);
+}
+
+// A connection many requests wait on that never comes up (a listener that
+// never accepts: TCP connects, the TLS handshake gets no answer until
+// timeouts.connect) is one failure of the endpoint, not one per request:
+// every connection made is reported exactly once, and every request is
+// answered with the reason.
+TEST_F(Http2UpstreamTls, AConnectionManyWaitedOnIsOneFailureOfItsEndpoint) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  ASSERT_EQ(::listen(fd, 64), 0);
+  socklen_t len = sizeof(addr);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  const uint16_t silent = ntohs(addr.sin_port);
+  Gateway gw = Gateway::Start(TlsService(silent, tls_) +
+                              "timeouts: { connect: 300ms }\nupstream: { retries: 0 }\n");
+  std::vector<Response> answers(8);
+  std::vector<std::thread> clients;
+  for (Response& r : answers) clients.emplace_back([&gw, &r] { r = HttpGet(gw.port, "/x"); });
+  for (std::thread& t : clients) t.join();
+  for (const Response& r : answers) {
+    EXPECT_TRUE(r.status == 504 || r.status == 503) << r.status << " " << r.error;
+    if (r.status == 504) {
+      EXPECT_NE(r.Header("x-graymesh-reason").find("tls: handshake timeout"), std::string::npos)
+          << r.Header("x-graymesh-reason");
+    }
+  }
+  const uint64_t connections = gw.Metric("upstream_cx_total");
+  EXPECT_GE(connections, 1u);
+  EXPECT_LT(connections, 8u) << "the requests shared connections";
+  EXPECT_EQ(gw.Metric("upstream_rq_timeout"), connections)
+      << "one report per failed connection, not per request waiting on it";
+  ::close(fd);
 }
 
 // gRPC clients (cleartext to the gateway) reach a gRPC server that speaks
