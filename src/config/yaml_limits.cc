@@ -4,6 +4,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <sstream>
 
 #include "config/config.h"
@@ -108,6 +109,21 @@ void CheckYamlLimits(const std::string& text, const std::string& file) {
   if (const size_t bad = InvalidUtf8At(text); bad != std::string::npos) {
     const int line = 1 + int(std::count(text.begin(), text.begin() + long(bad), '\n'));
     throw ConfigError(file, line, "invalid YAML: not UTF-8 (byte " + std::to_string(bad) + ")");
+  }
+  // YAML allows no raw control character but tab, LF and CR (c-printable);
+  // yaml-cpp reads a NUL as the end of the stream, so a rule with one parsed
+  // as something else than it reads back from the store. Escapes in quoted
+  // scalars ("\x01") are unaffected.
+  for (size_t i = 0; i < text.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(text[i]);
+    if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f) {
+      const int line = 1 + int(std::count(text.begin(), text.begin() + long(i), '\n'));
+      char hex[8];
+      std::snprintf(hex, sizeof(hex), "0x%02x", c);
+      throw ConfigError(file, line,
+                        std::string("invalid YAML: control character ") + hex + " (byte " +
+                            std::to_string(i) + "); only tab, CR and LF may appear raw");
+    }
   }
   std::istringstream in(text);
   LimitsHandler handler(file);
