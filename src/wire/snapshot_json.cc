@@ -242,8 +242,11 @@ Snapshot SnapshotFromJson(const json& j) {
       throw std::invalid_argument("snapshot: services: empty or repeated name \"" + svc.name +
                                   "\"");
     }
-    svc.lb = s.value("lb", "") == "least_request" ? config::LbPolicy::kLeastRequest
-                                                  : config::LbPolicy::kRoundRobin;
+    // Optional; a wrong type is refused like any other field (found by
+    // fuzz/snapshot_json_fuzz.cc: json::value threw its own type_error).
+    const std::string lb = s.contains("lb") ? StringField(s, "lb", "services[]") : "";
+    svc.lb = lb == "least_request" ? config::LbPolicy::kLeastRequest
+                                   : config::LbPolicy::kRoundRobin;
     for (const json& e : ArrayField(s, "endpoints")) {
       svc.endpoints.push_back(EndpointFromJson(e, "services[" + svc.name + "].endpoints[]"));
     }

@@ -398,5 +398,19 @@ TEST(SnapshotJson, StoreAndFillingUntilMustHaveTheirTypes) {
   EXPECT_THROW(wire::SnapshotFromJson(j), std::invalid_argument);
 }
 
+// Found by fuzz/snapshot_json_fuzz.cc: a service's "lb" that is not a string
+// threw nlohmann's type_error instead of the snapshot's own error.
+TEST(SnapshotJson, AServiceLbMustBeAString) {
+  json j = {{"version", 1}, {"services", {{{"name", "a"}, {"lb", json::array()}}}}};
+  try {
+    wire::SnapshotFromJson(j);
+    ADD_FAILURE() << "accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_STREQ(e.what(), "snapshot: services[].lb: not a string");
+  }
+  j["services"][0]["lb"] = "least_request";
+  EXPECT_EQ(wire::SnapshotFromJson(j).services.at(0).lb, config::LbPolicy::kLeastRequest);
+}
+
 }  // namespace
 }  // namespace graymesh::control
