@@ -396,9 +396,6 @@ void DownstreamConnection::Attach(const std::shared_ptr<ProxyStream>& s) {
   s->counted = true;
   s->worker = &worker_;
   s->attempt_started_ms = now;
-  s->up_failure.clear();
-  s->up_outcome = health::Outcome::kAborted;
-  s->up_reports = false;
   std::shared_ptr<UpstreamConnection> conn = UpstreamPool::ForThisThread().Get(
       worker_.io(), svc.endpoint(choice.host), svc.info().tls, worker_.config().timeouts.connect,
       worker_.stats());

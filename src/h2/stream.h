@@ -103,7 +103,7 @@ struct ProxyStream {
   int refused = 0;  // resends after a refused stream
   // When the upstream connection never came up (connect, TLS, ALPN): why,
   // and what it says of the endpoint, for the reply and the report. Set with
-  // a refused close, cleared when the stream is sent again. One failed
+  // a refused close, cleared when the stream is submitted again. One failed
   // connection is one failure of its endpoint, whatever number of streams
   // waited on it: only the first of them reports it (up_reports).
   std::string up_failure;

@@ -253,6 +253,10 @@ bool UpstreamConnection::Usable() const {
 }
 
 bool UpstreamConnection::Submit(const std::shared_ptr<ProxyStream>& s) {
+  // A new attempt: the last connection's failure, if any, is not this one's.
+  s->up_failure.clear();
+  s->up_outcome = health::Outcome::kAborted;
+  s->up_reports = false;
   std::vector<nghttp2_nv> nv = ToNv(s->upstream_headers);
   nghttp2_data_provider body{};
   body.source.ptr = s.get();

@@ -153,9 +153,6 @@ asio::awaitable<void> Session::ForwardH2(Request& rq) {
     rq.lane_served = ep.lane;
     rq.endpoint = ep.address_text;
     bridge.ResetAttempt();
-    s->up_failure.clear();
-    s->up_outcome = health::Outcome::kAborted;
-    s->up_reports = false;
     auto conn = h2::UpstreamPool::ForThisThread().Get(worker_.io(), svc->endpoint(choice.host),
                                                       svc->info().tls, t.connect, stats);
     if (!conn->Submit(s)) bridge.OnUpstreamClosed(s, NGHTTP2_REFUSED_STREAM, true);
