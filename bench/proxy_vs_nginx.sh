@@ -241,6 +241,15 @@ cpu_ticks() {
   awk '{ print $12 + $13 }' <<<"$stat"
 }
 
+# stime alone: the CPU the kernel spent for the process (its syscalls and the
+# loopback TCP work they do), to show how much of CPU per request is kernel.
+kernel_ticks() {
+  local stat
+  stat=$(<"/proc/$1/stat") || return 1
+  stat=${stat##*) }
+  awk '{ print $13 }' <<<"$stat"
+}
+
 # Busy clock ticks of the whole machine (all cores) from /proc/stat:
 # user nice system irq softirq steal (idle and iowait left out).
 machine_busy_ticks() {
@@ -263,6 +272,11 @@ rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 cpu_ticks_all() {
   local pid sum=0 t
   for pid in "$@"; do t=$(cpu_ticks "$pid") || return 1; sum=$((sum + t)); done
+  echo "$sum"
+}
+kernel_ticks_all() {
+  local pid sum=0 t
+  for pid in "$@"; do t=$(kernel_ticks "$pid") || return 1; sum=$((sum + t)); done
   echo "$sum"
 }
 rss_kb_all() {
@@ -908,14 +922,18 @@ measure() {
   # Besides the proxy, sample the machine, the upstream worker and wrk (via
   # the shell's children) so CPU used by anything else during the run (other
   # users of this shared VM) can be reported: it makes the numbers noisy.
-  local t0 t1 m0 m1 u0 u1 c0 c1 a0 a1 wrk_rc=0
+  local t0 t1 k0 k1 m0 m1 u0 u1 c0 c1 a0 a1 wrk_rc=0
   a0=$(alloc_count "$cname/$name")
   m0=$(machine_busy_ticks); u0=$(cpu_ticks "$UPSTREAM_WORKER"); c0=$(children_ticks)
   # shellcheck disable=SC2086  # pid is a list in the pair case
   t0=$(cpu_ticks_all $pid 2>/dev/null) || t0=""
+  # shellcheck disable=SC2086
+  k0=$(kernel_ticks_all $pid 2>/dev/null) || k0=0
   run_wrk "$port" "$DURATION" "$out" "$cname" || wrk_rc=$?
   # shellcheck disable=SC2086
   t1=$(cpu_ticks_all $pid 2>/dev/null) || t1=""
+  # shellcheck disable=SC2086
+  k1=$(kernel_ticks_all $pid 2>/dev/null) || k1=0
   m1=$(machine_busy_ticks); u1=$(cpu_ticks "$UPSTREAM_WORKER"); c1=$(children_ticks)
   a1=$(alloc_count "$cname/$name")
 
@@ -950,6 +968,9 @@ measure() {
   rss=$(rss_kb_all $pid 2>/dev/null || echo 0)
   cpu_us=$(awk -v d=$((t1 - t0)) -v hz="$CLK_TCK" -v n="$requests" -v died="$died" \
     'BEGIN { if (n > 0 && !died) printf "%.2f", d / hz / n * 1e6; else print "nan" }')
+  # Percent of the proxy's CPU spent in the kernel.
+  local kernel
+  kernel=$(awk -v k=$((k1 - k0)) -v t=$((t1 - t0)) 'BEGIN { if (t > 0) printf "%.0f", k / t * 100; else print "nan" }')
   # Percent of one core used by everything else (includes kernel softirq work
   # not charged to any process, so a few percent is normal).
   local other
@@ -964,12 +985,12 @@ measure() {
     allocs=$(awk -v d=$((a1 - a0)) -v n="$requests" 'BEGIN { printf "%.2f", d / n }')
   fi
 
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$run" "$cname" "$name" "${rps:-0}" \
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$run" "$cname" "$name" "${rps:-0}" \
     "$(to_ms "${p50:-0}")" "$(to_ms "${p99:-0}")" "${rss:-0}" "$cpu_us" "$other" \
-    "${errors:-none}" "$allocs" >>"$RESULTS"
-  printf '  run %d %-5s %-8s %10s req/s  p50 %8s  p99 %8s  RSS %6.1f MB  CPU %7s us/req  allocs/req %6s  other %3s%%  errors: %s\n' \
+    "${errors:-none}" "$allocs" "$kernel" >>"$RESULTS"
+  printf '  run %d %-5s %-8s %10s req/s  p50 %8s  p99 %8s  RSS %6.1f MB  CPU %7s us/req (kernel %3s%%)  allocs/req %6s  other %3s%%  errors: %s\n' \
     "$run" "$cname" "$name" "${rps:-0}" "${p50:-?}" "${p99:-?}" \
-    "$(awk -v k="${rss:-0}" 'BEGIN{print k/1024}')" "$cpu_us" "$allocs" "$other" "${errors:-none}" >&2
+    "$(awk -v k="${rss:-0}" 'BEGIN{print k/1024}')" "$cpu_us" "$kernel" "$allocs" "$other" "${errors:-none}" >&2
 }
 
 print_table() {
@@ -977,11 +998,12 @@ print_table() {
   echo "Per run (wrk -t1 -c$CONNECTIONS -d${DURATION}s, $(request_headers | wc -l) extra request headers;" \
     "proxy on core $PROXY_CORE, wrk+upstream on core $LOAD_CORE):"
   awk -F'\t' 'BEGIN {
-      printf "%-4s %-6s %-9s %11s %9s %9s %8s %12s %11s %7s  %s\n",
-             "run", "case", "proxy", "req/s", "p50 ms", "p99 ms", "RSS MB", "CPU us/req", "allocs/req",
-             "other%", "errors" }
-    { printf "%-4s %-6s %-9s %11.0f %9.3f %9.3f %8.1f %12s %11s %7s  %s\n",
-             $1, $2, $3, $4, $5, $6, $7 / 1024, $8, $11, $9, $10 }' "$RESULTS"
+      printf "%-4s %-6s %-9s %11s %9s %9s %8s %12s %8s %11s %7s  %s\n",
+             "run", "case", "proxy", "req/s", "p50 ms", "p99 ms", "RSS MB", "CPU us/req", "kernel%",
+             "allocs/req", "other%", "errors" }
+    { printf "%-4s %-6s %-9s %11.0f %9.3f %9.3f %8.1f %12s %8s %11s %7s  %s\n",
+             $1, $2, $3, $4, $5, $6, $7 / 1024, $8, $12, $11, $9, $10 }' "$RESULTS"
+  echo "(kernel% = share of the proxy's CPU spent in the kernel: its syscalls and the loopback TCP work they do)"
   echo "(other% = CPU used by processes outside this benchmark during the run, % of one core)"
 }
 
@@ -1022,13 +1044,13 @@ print_summary() {
     }
     {
       k = $2 " " $3; n[k]++
-      for (f = 4; f <= 11; f++) V[f, k, n[k]] = $f
+      for (f = 4; f <= 12; f++) V[f, k, n[k]] = $f
       has[$2] = 1
     }
     END {
       np = split("graymesh " peers, proxies, " ")
-      printf "%-6s %-9s %11s %9s %9s %8s %12s %11s %7s\n", "case", "proxy", "req/s", "p50 ms",
-        "p99 ms", "RSS MB", "CPU us/req", "allocs/req", "other%"
+      printf "%-6s %-9s %11s %9s %9s %8s %12s %8s %11s %7s\n", "case", "proxy", "req/s", "p50 ms",
+        "p99 ms", "RSS MB", "CPU us/req", "kernel%", "allocs/req", "other%"
       nc = split("plain lanes pair", cases, " ")
       for (c = 1; c <= nc; c++) {
         if (!has[cases[c]]) continue
@@ -1036,9 +1058,10 @@ print_summary() {
           k = cases[c] " " proxies[p]
           if (!n[k]) continue
           R[k] = med(4, k); P5[k] = med(5, k); P9[k] = med(6, k)
-          S[k] = med(7, k); C[k] = med(8, k); O[k] = med(9, k); L[k] = med(11, k)
-          printf "%-6s %-9s %11.0f %9.3f %9.3f %8.1f %12.2f %11s %7.0f\n", cases[c], proxies[p],
-            R[k], P5[k], P9[k], S[k] / 1024, C[k], L[k] < 0 ? "-" : sprintf("%.2f", L[k]), O[k]
+          S[k] = med(7, k); C[k] = med(8, k); O[k] = med(9, k); L[k] = med(11, k); K[k] = med(12, k)
+          printf "%-6s %-9s %11.0f %9.3f %9.3f %8.1f %12.2f %8s %11s %7.0f\n", cases[c], proxies[p],
+            R[k], P5[k], P9[k], S[k] / 1024, C[k], K[k] < 0 ? "-" : sprintf("%.0f", K[k]),
+            L[k] < 0 ? "-" : sprintf("%.2f", L[k]), O[k]
         }
       }
       print ""
@@ -1054,6 +1077,12 @@ print_summary() {
           line = pairs(g, x)
           if (line != "") printf "  CPU per request, per run pair:%s\n", line
           PAIRMED[cases[c], proxies[p]] = PM
+          # The kernel share is about the same for every proxy (the same
+          # sends and receives over loopback TCP): the ratio no user-space
+          # change can go below.
+          if (K[g] >= 0 && C[x] > 0)
+            printf "  kernel floor: graymesh kernel CPU %.2f us/req = %.2f of the whole CPU per request of %s (its kernel CPU: %.2f us/req)\n",
+              C[g] * K[g] / 100, C[g] * K[g] / 100 / C[x], proxies[p], (K[x] >= 0 ? C[x] * K[x] / 100 : -1)
           P99R[cases[c], proxies[p]] = ratio(P9[g], P9[x])
         }
       }
