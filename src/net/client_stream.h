@@ -18,11 +18,22 @@
 #include <asio/ip/tcp.hpp>
 #include <asio/ssl/stream.hpp>
 #include <memory>
+#include <span>
 #include <utility>
 
 namespace graymesh::net {
 
 using TlsStream = asio::ssl::stream<asio::ip::tcp::socket>;
+
+// The buffers left after the first `written` bytes of `buffers` (a partial
+// write_now): trims the first one left in place.
+inline std::span<const asio::const_buffer> Unwritten(std::span<asio::const_buffer> buffers,
+                                                     std::size_t written) {
+  std::size_t i = 0;
+  while (i < buffers.size() && written >= buffers[i].size()) written -= buffers[i++].size();
+  if (i < buffers.size()) buffers[i] += written;
+  return buffers.subspan(i);
+}
 
 class ClientStream {
  public:
@@ -69,6 +80,23 @@ class ClientStream {
   std::size_t read_some(const MutableBuffers& buffers, asio::error_code& ec) {
     if (tls_ != nullptr) return tls_->read_some(buffers, ec);
     return socket_.read_some(buffers, ec);
+  }
+
+  // Writes what the socket takes at once, without waiting. A plaintext write
+  // that completes at once (the usual case: the socket buffer has room) then
+  // costs no posted completion and no extra turn of the event loop, which
+  // async_write's speculative send still does. Over TLS it writes nothing
+  // (the engine writes through async_write). Not having room is no error:
+  // the count says what is left for async_write (see Unwritten).
+  template <typename ConstBuffers>
+  std::size_t write_now(const ConstBuffers& buffers, asio::error_code& ec) {
+    ec.clear();
+    if (tls_ != nullptr) return 0;
+    if (!socket_.non_blocking()) socket_.non_blocking(true, ec);
+    if (ec) return 0;
+    std::size_t n = socket_.write_some(buffers, ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) ec.clear();
+    return n;
   }
 
   // Plain: cancels pending I/O. Both: through the socket.

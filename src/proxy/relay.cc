@@ -6,6 +6,7 @@
 #include <array>
 #include <charconv>
 #include <span>
+#include <tuple>
 
 #include "http/headers.h"
 #include "lane/propagation.h"
@@ -246,8 +247,13 @@ asio::awaitable<bool> Session::RelayResponse(const Request& rq, net::ClientStrea
     if (!iov_.empty()) {
       SetDeadline(Timeout::kStream, cfg.timeouts.idle);
       // A view of iov_, not a copy of the vector (which would allocate).
-      auto [ec, n] = co_await asio::async_write(
-          client_, std::span<const asio::const_buffer>(iov_.data(), iov_.size()), kNoThrow);
+      std::span<asio::const_buffer> out(iov_.data(), iov_.size());
+      asio::error_code ec;
+      size_t sent = client_.write_now(out, ec);
+      if (!ec && sent < asio::buffer_size(out)) {
+        std::tie(ec, std::ignore) =
+            co_await asio::async_write(client_, net::Unwritten(out, sent), kNoThrow);
+      }
       if (ec) break;
     }
     first = false;

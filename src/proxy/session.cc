@@ -13,6 +13,7 @@
 #include <array>
 #include <cstring>
 #include <memory>
+#include <tuple>
 
 #include "http/headers.h"
 #include "http/reply.h"
@@ -660,7 +661,13 @@ asio::awaitable<Session::Outcome> Session::TryEndpoint(Request& rq, ServiceState
   // A pooled connection the upstream closed just as it was taken says nothing
   // of the endpoint (keep-alive races its idle timeout): not counted against it.
   const health::Outcome lost = reused ? health::Outcome::kAborted : health::Outcome::kReset;
-  if (auto [ec, n] = co_await asio::async_write(up, head_and_body, kNoThrow); ec) {
+  asio::error_code sent_ec;
+  if (size_t sent = up.write_now(head_and_body, sent_ec);
+      !sent_ec && sent < asio::buffer_size(head_and_body)) {
+    std::tie(sent_ec, std::ignore) =
+        co_await asio::async_write(up, net::Unwritten(head_and_body, sent), kNoThrow);
+  }
+  if (const asio::error_code& ec = sent_ec; ec) {
     outcome(lost);
     if (resend_stale(false)) co_return Outcome::kResend;
     co_return fail(resendable, 502,
